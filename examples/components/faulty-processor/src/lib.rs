@@ -1,0 +1,109 @@
+//! A misbehaving processor for tests. Passes elements through unchanged
+//! except as its config asks:
+//! - `{"trap_at": N}`: traps (wasm `unreachable`) on the element with index N;
+//! - `{"stale_borrow_at": N}`: keeps the raw handle of element N's borrowed
+//!   payload and uses it during the next call, after the borrow has ended;
+//! - `{"write_after_freeze_at": N}`: appends to a mutable buffer it already froze;
+//! - `{"fail_at": N, "error": "invalid-input|unavailable|internal|fatal"}`:
+//!   returns that error for element N.
+wit_bindgen::generate!({
+    path: "../../../wit/torvyn-streaming",
+    world: "torvyn:streaming/managed-transform",
+});
+
+use exports::torvyn::streaming::{lifecycle, processor};
+use std::cell::{Cell, RefCell};
+use torvyn::streaming::buffer_allocator::allocate;
+use torvyn::streaming::types::{
+    Buffer, OutputElement, ProcessError, ProcessResult, StreamElement,
+};
+
+thread_local! {
+    static CONFIG: RefCell<String> = const { RefCell::new(String::new()) };
+    static INDEX: Cell<u64> = const { Cell::new(0) };
+    static STASHED: Cell<Option<u32>> = const { Cell::new(None) };
+}
+
+fn number(key: &str) -> Option<u64> {
+    CONFIG.with(|c| {
+        let c = c.borrow();
+        let at = c.find(&format!("\"{key}\""))? + key.len() + 2;
+        let rest = c[at..].trim_start().trim_start_matches(':').trim_start();
+        rest.chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect::<String>()
+            .parse()
+            .ok()
+    })
+}
+
+fn error_kind() -> String {
+    CONFIG.with(|c| {
+        let c = c.borrow();
+        for kind in ["invalid-input", "unavailable", "internal", "fatal"] {
+            if c.contains(&format!("\"{kind}\"")) {
+                return kind.to_string();
+            }
+        }
+        "internal".to_string()
+    })
+}
+
+struct Component;
+
+impl lifecycle::Guest for Component {
+    fn init(config: String) -> Result<(), ProcessError> {
+        CONFIG.with(|c| *c.borrow_mut() = config);
+        Ok(())
+    }
+    fn teardown() {
+        println!("teardown after {} elements", INDEX.with(|i| i.get()));
+    }
+}
+
+impl processor::Guest for Component {
+    fn process(input: StreamElement) -> Result<ProcessResult, ProcessError> {
+        let index = INDEX.with(|i| {
+            let v = i.get();
+            i.set(v + 1);
+            v
+        });
+        if let Some(handle) = STASHED.with(|s| s.take()) {
+            // SAFETY (deliberately violated): this handle was a borrow that
+            // ended with the previous call; the runtime must reject it.
+            let stale = unsafe { Buffer::from_handle(handle) };
+            let _ = stale.size();
+            std::mem::forget(stale);
+        }
+        if number("trap_at") == Some(index) {
+            core::arch::wasm32::unreachable();
+        }
+        if number("stale_borrow_at") == Some(index) {
+            STASHED.with(|s| s.set(Some(input.payload.handle())));
+        }
+        if number("fail_at") == Some(index) {
+            let msg = format!("element {index} rejected on request");
+            return Err(match error_kind().as_str() {
+                "invalid-input" => ProcessError::InvalidInput(msg),
+                "unavailable" => ProcessError::Unavailable(msg),
+                "fatal" => ProcessError::Fatal(msg),
+                _ => ProcessError::Internal(msg),
+            });
+        }
+        let bytes = input.payload.read_all();
+        let out = allocate(bytes.len() as u64)
+            .map_err(|e| ProcessError::Internal(format!("allocate: {e:?}")))?;
+        out.append(&bytes)
+            .map_err(|e| ProcessError::Internal(format!("append: {e:?}")))?;
+        let frozen = out.freeze();
+        if number("write_after_freeze_at") == Some(index) {
+            let _ = out.append(b"after freeze");
+        }
+        Ok(ProcessResult::Emit(OutputElement {
+            meta: input.meta.clone(),
+            payload: frozen,
+        }))
+    }
+}
+
+export!(Component);
