@@ -1,0 +1,16 @@
+//! The Torvyn contract: the embedded WIT, which world a compiled component
+//! implements, and version compatibility.
+
+mod version;
+mod world;
+
+pub use version::{ContractVersion, SUPPORTED};
+pub use world::{ContractError, Exports, Role, detect};
+
+/// The WIT packages of the contract, as shipped in `wit/`.
+pub mod wit {
+    pub const STREAMING: &str = include_str!("../../wit/torvyn-streaming/streaming.wit");
+    pub const FILTERING: &str = include_str!("../../wit/torvyn-filtering/filtering.wit");
+    pub const AGGREGATION: &str = include_str!("../../wit/torvyn-aggregation/aggregation.wit");
+    pub const CAPABILITIES: &str = include_str!("../../wit/torvyn-capabilities/capabilities.wit");
+}

@@ -1,0 +1,137 @@
+//! Which role a compiled component can play, read from its exports.
+
+use std::fmt;
+
+use super::{ContractVersion, SUPPORTED};
+
+/// What a component does in a flow, from the interface it exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Exports `torvyn:streaming/source`.
+    Source,
+    /// Exports `torvyn:streaming/processor`.
+    Processor,
+    /// Exports `torvyn:streaming/sink`.
+    Sink,
+}
+
+impl Role {
+    /// The contract interface, e.g. `torvyn:streaming/processor`.
+    pub fn interface(self) -> &'static str {
+        match self {
+            Role::Source => "torvyn:streaming/source",
+            Role::Processor => "torvyn:streaming/processor",
+            Role::Sink => "torvyn:streaming/sink",
+        }
+    }
+
+    /// The role whose interface is `name` (with or without a version).
+    pub fn from_interface(name: &str) -> Option<Role> {
+        let base = name.split('@').next().unwrap_or(name);
+        [Role::Source, Role::Processor, Role::Sink]
+            .into_iter()
+            .find(|r| r.interface() == base)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.interface())
+    }
+}
+
+/// Why a component does not fit the contract.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContractError {
+    #[error("`{component}` exports none of torvyn:streaming/source, processor or sink (it exports: {exports}); build it against the Torvyn WIT worlds data-source, transform or data-sink")]
+    NoRole { component: String, exports: String },
+    #[error("`{component}` exports both {first} and {second}; a component plays one role")]
+    SeveralRoles { component: String, first: Role, second: Role },
+    #[error("`{component}` exports {export} (contract {found}) but this runtime speaks {supported}; rebuild the component against torvyn:streaming@{supported}")]
+    IncompatibleVersion {
+        component: String,
+        export: String,
+        found: ContractVersion,
+        supported: ContractVersion,
+    },
+}
+
+/// The exports of a component that the runtime calls, by their full names
+/// (so a component built for `0.1.x` is called through its own names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exports {
+    pub role: Role,
+    /// Full export name of the role's interface, e.g. `torvyn:streaming/sink@0.1.0`.
+    pub role_export: String,
+    /// Full export name of `torvyn:streaming/lifecycle`, if exported.
+    pub lifecycle: Option<String>,
+    pub version: ContractVersion,
+}
+
+/// Decide the role of `component` from its export names.
+pub fn detect<'a>(component: &str, export_names: impl IntoIterator<Item = &'a str>) -> Result<Exports, ContractError> {
+    let names: Vec<&str> = export_names.into_iter().collect();
+    let mut role: Option<(Role, &str, ContractVersion)> = None;
+    let mut lifecycle = None;
+    for &name in &names {
+        let Some((base, version)) = name.split_once('@') else {
+            continue;
+        };
+        if !base.starts_with("torvyn:") {
+            continue;
+        }
+        let Some(version) = ContractVersion::parse(version) else {
+            continue;
+        };
+        let is_lifecycle = base == "torvyn:streaming/lifecycle";
+        let found = Role::from_interface(base);
+        if (is_lifecycle || found.is_some()) && !version.compatible_with(SUPPORTED) {
+            return Err(ContractError::IncompatibleVersion {
+                component: component.to_string(),
+                export: name.to_string(),
+                found: version,
+                supported: SUPPORTED,
+            });
+        }
+        if is_lifecycle {
+            lifecycle = Some(name.to_string());
+        }
+        if let Some(r) = found {
+            if let Some((first, _, _)) = role {
+                return Err(ContractError::SeveralRoles {
+                    component: component.to_string(),
+                    first,
+                    second: r,
+                });
+            }
+            role = Some((r, name, version));
+        }
+    }
+    match role {
+        Some((role, export, version)) => Ok(Exports {
+            role,
+            role_export: export.to_string(),
+            lifecycle,
+            version,
+        }),
+        None => Err(ContractError::NoRole {
+            component: component.to_string(),
+            exports: if names.is_empty() { "nothing".into() } else { names.join(", ") },
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_roles_and_versions() {
+        let e = detect("a.wasm", ["torvyn:streaming/sink@0.1.3", "torvyn:streaming/lifecycle@0.1.0"]).unwrap();
+        assert_eq!(e.role, Role::Sink);
+        assert_eq!(e.lifecycle.as_deref(), Some("torvyn:streaming/lifecycle@0.1.0"));
+        let err = detect("b.wasm", ["torvyn:streaming/processor@0.2.0"]).unwrap_err();
+        assert!(err.to_string().contains("0.2.0") && err.to_string().contains("0.1.0"), "{err}");
+        assert!(matches!(detect("c.wasm", ["wasi:cli/run@0.2.0"]), Err(ContractError::NoRole { .. })));
+    }
+}

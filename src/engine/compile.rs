@@ -1,0 +1,179 @@
+//! The shared engine and the compiled-component cache.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
+use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::error::EngineError;
+use super::host_types;
+use super::state::StageState;
+use super::ticker::EpochTicker;
+use crate::contracts::{self, Exports, Role};
+
+/// Engine-wide limits, fixed when the host is built.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Largest linear memory any instance may grow to (flows may set less).
+    pub max_memory_bytes: u64,
+    /// Component instances alive at once (each stage of each flow is one).
+    pub max_instances: u32,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            max_memory_bytes: 256 << 20,
+            max_instances: 256,
+        }
+    }
+}
+
+/// A component compiled for this engine, with its contract role resolved and
+/// its imports pre-linked. Shared by every flow that uses it.
+pub struct CompiledComponent {
+    /// Display name (file name or `[[component]]` name).
+    pub name: String,
+    /// Size of the `.wasm` in bytes.
+    pub size: usize,
+    /// SHA-256 of the `.wasm`.
+    pub digest: [u8; 32],
+    /// Role and export names.
+    pub exports: Exports,
+    pub(crate) pre: InstancePre<StageState>,
+    pub(crate) indices: ExportIndices,
+}
+
+/// Export indices resolved once per component, so instantiation does no
+/// string lookups.
+pub(crate) struct ExportIndices {
+    pub role: Vec<ComponentExportIndex>,
+    pub lifecycle: Option<(ComponentExportIndex, ComponentExportIndex)>,
+}
+
+/// The function names of each role's interface, in the order `ExportIndices`
+/// holds them.
+pub(crate) fn role_functions(role: Role) -> &'static [&'static str] {
+    match role {
+        Role::Source => &["pull", "notify-backpressure"],
+        Role::Processor => &["process"],
+        Role::Sink => &["push", "complete"],
+    }
+}
+
+/// The wasmtime engine, the linker with every host import, the epoch ticker
+/// and the component cache. One per `Host`.
+pub struct Engine {
+    pub(crate) inner: wasmtime::Engine,
+    linker: Linker<StageState>,
+    cache: Mutex<HashMap<[u8; 32], Arc<CompiledComponent>>>,
+    pub(crate) settings: EngineSettings,
+    _ticker: EpochTicker,
+}
+
+impl Engine {
+    pub fn new(settings: EngineSettings) -> Result<Self, EngineError> {
+        let cfg_err = |e: wasmtime::Error| EngineError::Config(e.to_string());
+        let mut pool = PoolingAllocationConfig::default();
+        let n = settings.max_instances.max(1);
+        pool.total_component_instances(n)
+            .total_core_instances(n.saturating_mul(4))
+            .total_memories(n)
+            .total_tables(n.saturating_mul(4))
+            .max_memory_size(settings.max_memory_bytes as usize);
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .concurrency_support(false)
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let inner = wasmtime::Engine::new(&config).map_err(cfg_err)?;
+        let mut linker = Linker::new(&inner);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(cfg_err)?;
+        host_types::add_to_linker(&mut linker).map_err(cfg_err)?;
+        let ticker = EpochTicker::start(inner.clone())
+            .map_err(|e| EngineError::Config(format!("cannot start the epoch ticker thread: {e}")))?;
+        Ok(Engine {
+            inner,
+            linker,
+            cache: Mutex::new(HashMap::new()),
+            settings,
+            _ticker: ticker,
+        })
+    }
+
+    /// Compile (or fetch from the cache) the component at `path`.
+    pub fn compile_file(&self, name: &str, path: &Path) -> Result<Arc<CompiledComponent>, EngineError> {
+        let bytes = std::fs::read(path).map_err(|source| EngineError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        self.compile_bytes(name, &bytes)
+    }
+
+    /// Compile (or fetch from the cache) a component from its bytes.
+    pub fn compile_bytes(&self, name: &str, bytes: &[u8]) -> Result<Arc<CompiledComponent>, EngineError> {
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
+        if let Some(hit) = self.cache.lock().get(&digest) {
+            return Ok(Arc::clone(hit));
+        }
+        let component = Component::new(&self.inner, bytes).map_err(|e| EngineError::Compile {
+            component: name.to_string(),
+            reason: format!("{e:#}"),
+        })?;
+        let ty = component.component_type();
+        let exports = contracts::detect(name, ty.exports(&self.inner).map(|(n, _)| n))?;
+        let indices = resolve_indices(name, &component, &exports)?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| EngineError::Link {
+            component: name.to_string(),
+            reason: format!("{e:#}"),
+        })?;
+        log::debug!("compiled component `{name}` ({} bytes) as {}", bytes.len(), exports.role);
+        let compiled = Arc::new(CompiledComponent {
+            name: name.to_string(),
+            size: bytes.len(),
+            digest,
+            exports,
+            pre,
+            indices,
+        });
+        self.cache.lock().insert(digest, Arc::clone(&compiled));
+        Ok(compiled)
+    }
+}
+
+fn resolve_indices(name: &str, component: &Component, exports: &Exports) -> Result<ExportIndices, EngineError> {
+    let missing = |what: &str| EngineError::Link {
+        component: name.to_string(),
+        reason: format!("export `{what}` is missing"),
+    };
+    let iface = component
+        .get_export_index(None, &exports.role_export)
+        .ok_or_else(|| missing(&exports.role_export))?;
+    let role = role_functions(exports.role)
+        .iter()
+        .map(|f| {
+            component
+                .get_export_index(Some(&iface), f)
+                .ok_or_else(|| missing(&format!("{}#{f}", exports.role_export)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let lifecycle = match &exports.lifecycle {
+        Some(l) => {
+            let li = component.get_export_index(None, l).ok_or_else(|| missing(l))?;
+            let init = component
+                .get_export_index(Some(&li), "init")
+                .ok_or_else(|| missing(&format!("{l}#init")))?;
+            let teardown = component
+                .get_export_index(Some(&li), "teardown")
+                .ok_or_else(|| missing(&format!("{l}#teardown")))?;
+            Some((init, teardown))
+        }
+        None => None,
+    };
+    Ok(ExportIndices { role, lifecycle })
+}

@@ -1,0 +1,21 @@
+//! wasmtime set-up: one shared `Engine` per host, components compiled once
+//! (cached by content hash) and instantiated per flow through `InstancePre`
+//! with the pooling allocator; WASI linked with nothing granted; per-call
+//! deadlines through epoch interruption; a linear-memory limit per instance.
+
+mod abi;
+mod compile;
+mod error;
+mod handles;
+mod host_types;
+mod stage;
+mod state;
+mod ticker;
+mod wasi;
+
+pub use abi::{BackpressureSignal, ProcessError};
+pub use compile::{CompiledComponent, Engine, EngineSettings};
+pub use error::{CallError, EngineError};
+pub use stage::{Emitted, Lent, Stage, StageSpec};
+pub use state::FlowContextInfo;
+pub use wasi::GUEST_LOG_TARGET;

@@ -1,0 +1,361 @@
+//! One stage: a component instance in its own `Store`, and the typed calls
+//! the reactor (or a benchmark) makes into it.
+//!
+//! Ownership at the boundary: an element lent to the stage ([`Lent`]) must
+//! already be in the `Borrowed` state in the flow's buffer table; the stage
+//! registers a rep for the call and forgets it when the call returns. An
+//! element the stage emits ([`Emitted`]) has been transferred to the host
+//! before the call returns to the caller.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use wasmtime::component::{Resource, TypedFunc};
+use wasmtime::{Store, StoreLimitsBuilder, Trap};
+
+use super::abi::{
+    BackpressureSignal, ElementMetaOut, OutputElement, ProcessError, ProcessResult, StreamElement,
+};
+use super::compile::CompiledComponent;
+use super::error::{CallError, EngineError};
+use super::handles::HandleKind;
+use super::state::{FlowContextInfo, StageState};
+use super::ticker::EpochTicker;
+use super::{Engine, wasi};
+use crate::contracts::Role;
+use crate::resources::{BufferTable, Owner};
+use crate::types::{BufferHandle, StageId};
+
+/// How to instantiate one stage.
+#[derive(Debug, Clone)]
+pub struct StageSpec {
+    pub stage: StageId,
+    pub node: Arc<str>,
+    /// Passed to `lifecycle.init`.
+    pub config: String,
+    /// Capability names granted to the node.
+    pub grants: Arc<[String]>,
+    /// Linear-memory limit of this instance.
+    pub memory_limit: u64,
+    pub init_timeout: Duration,
+    pub call_timeout: Duration,
+    pub context: FlowContextInfo,
+}
+
+/// An element lent to a stage for one call. The buffer must be `Borrowed`.
+#[derive(Debug, Clone)]
+pub struct Lent {
+    pub handle: BufferHandle,
+    pub sequence: u64,
+    pub timestamp_ns: u64,
+    pub content_type: Arc<str>,
+}
+
+/// An element a stage produced; the host owns its buffer.
+#[derive(Debug, Clone)]
+pub struct Emitted {
+    pub handle: BufferHandle,
+    pub content_type: Arc<str>,
+}
+
+type Fallible<T> = (Result<T, ProcessError>,);
+
+enum Calls {
+    Source {
+        pull: TypedFunc<(), Fallible<Option<OutputElement>>>,
+        notify: TypedFunc<(BackpressureSignal,), ()>,
+    },
+    Processor {
+        process: TypedFunc<(StreamElement,), Fallible<ProcessResult>>,
+    },
+    Sink {
+        push: TypedFunc<(StreamElement,), Fallible<BackpressureSignal>>,
+        complete: TypedFunc<(), Fallible<()>>,
+    },
+}
+
+struct Lifecycle {
+    init: TypedFunc<(String,), Fallible<()>>,
+    teardown: TypedFunc<(), ()>,
+}
+
+/// A live component instance bound to a node of a flow.
+pub struct Stage {
+    store: Store<StageState>,
+    calls: Calls,
+    lifecycle: Option<Lifecycle>,
+    component: Arc<CompiledComponent>,
+    config: String,
+    init_timeout: Duration,
+    call_timeout: Duration,
+    init_ticks: u64,
+    call_ticks: u64,
+    poisoned: bool,
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+fn classify(e: wasmtime::Error, limit: Duration) -> CallError {
+    if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+        return CallError::Deadline { limit };
+    }
+    CallError::Trap(format!("{e:#}"))
+}
+
+impl Stage {
+    /// Instantiate `component` for one node. Nothing of the component runs
+    /// yet except its start-up code; call [`Stage::init`] next.
+    pub fn instantiate(
+        engine: &Engine,
+        component: &Arc<CompiledComponent>,
+        spec: StageSpec,
+        buffers: Arc<Mutex<BufferTable>>,
+    ) -> Result<Stage, EngineError> {
+        let fail = |reason: String| EngineError::Instantiate {
+            component: component.name.clone(),
+            node: spec.node.to_string(),
+            reason,
+        };
+        let memory = spec.memory_limit.min(engine.settings.max_memory_bytes) as usize;
+        let limits = StoreLimitsBuilder::new().memory_size(memory).build();
+        let wasi = wasi::context(&spec.node, &spec.grants);
+        let state = StageState::new(
+            spec.stage,
+            Arc::clone(&spec.node),
+            buffers,
+            spec.context.clone(),
+            Arc::clone(&spec.grants),
+            limits,
+            wasi,
+        );
+        let mut store = Store::new(&engine.inner, state);
+        store.limiter(|s| &mut s.limits);
+        let init_ticks = EpochTicker::ticks(spec.init_timeout);
+        store.set_epoch_deadline(init_ticks);
+        let instance = component
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| fail(format!("{e:#}")))?;
+        let idx = &component.indices;
+        let typed_err = |e: wasmtime::Error| fail(format!("export has the wrong type: {e:#}"));
+        let calls = match component.exports.role {
+            Role::Source => Calls::Source {
+                pull: instance.get_typed_func(&mut store, &idx.role[0]).map_err(typed_err)?,
+                notify: instance.get_typed_func(&mut store, &idx.role[1]).map_err(typed_err)?,
+            },
+            Role::Processor => Calls::Processor {
+                process: instance.get_typed_func(&mut store, &idx.role[0]).map_err(typed_err)?,
+            },
+            Role::Sink => Calls::Sink {
+                push: instance.get_typed_func(&mut store, &idx.role[0]).map_err(typed_err)?,
+                complete: instance.get_typed_func(&mut store, &idx.role[1]).map_err(typed_err)?,
+            },
+        };
+        let lifecycle = match &idx.lifecycle {
+            Some((init, teardown)) => Some(Lifecycle {
+                init: instance.get_typed_func(&mut store, init).map_err(typed_err)?,
+                teardown: instance.get_typed_func(&mut store, teardown).map_err(typed_err)?,
+            }),
+            None => None,
+        };
+        Ok(Stage {
+            store,
+            calls,
+            lifecycle,
+            component: Arc::clone(component),
+            config: spec.config,
+            init_timeout: spec.init_timeout,
+            call_timeout: spec.call_timeout,
+            init_ticks,
+            call_ticks: EpochTicker::ticks(spec.call_timeout),
+            poisoned: false,
+        })
+    }
+
+    /// The component this stage runs.
+    pub fn component(&self) -> &Arc<CompiledComponent> {
+        &self.component
+    }
+
+    /// The stage's role.
+    pub fn role(&self) -> Role {
+        self.component.exports.role
+    }
+
+    /// Whether an earlier trap killed the instance.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    /// Run `f` under the per-call deadline; a trap poisons the stage.
+    #[inline]
+    fn guarded<R>(
+        &mut self,
+        init: bool,
+        f: impl FnOnce(&mut Calls, &mut Store<StageState>, &Option<Lifecycle>) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        if self.poisoned {
+            return Err(CallError::Poisoned);
+        }
+        let (ticks, limit) = if init {
+            (self.init_ticks, self.init_timeout)
+        } else {
+            (self.call_ticks, self.call_timeout)
+        };
+        self.store.set_epoch_deadline(ticks);
+        match f(&mut self.calls, &mut self.store, &self.lifecycle) {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                self.poisoned = true;
+                Err(classify(e, limit))
+            }
+        }
+    }
+
+    /// `lifecycle.init(config)`, if the component exports it.
+    pub fn init(&mut self) -> Result<(), CallError> {
+        if self.lifecycle.is_none() {
+            return Ok(());
+        }
+        let config = self.config.clone();
+        self.store.data_mut().context.deadline_ns = now_ns().saturating_add(self.init_timeout.as_nanos() as u64);
+        let (r,) = self.guarded(true, |_, store, lc| match lc {
+            Some(lc) => lc.init.call(store, (config,)),
+            None => Ok((Ok(()),)),
+        })?;
+        r.map_err(CallError::Guest)
+    }
+
+    /// `lifecycle.teardown()`, best effort: skipped on a dead instance.
+    pub fn teardown(&mut self) -> Result<(), CallError> {
+        if self.lifecycle.is_none() || self.poisoned {
+            return Ok(());
+        }
+        self.guarded(true, |_, store, lc| match lc {
+            Some(lc) => lc.teardown.call(store, ()),
+            None => Ok(()),
+        })
+    }
+
+    fn set_call_deadline(&mut self) {
+        self.store.data_mut().context.deadline_ns = now_ns().saturating_add(self.call_timeout.as_nanos() as u64);
+    }
+
+    /// A source's next element, or `None` when exhausted.
+    pub fn pull(&mut self) -> Result<Option<Emitted>, CallError> {
+        self.set_call_deadline();
+        let (r,) = self.guarded(false, |calls, store, _| match calls {
+            Calls::Source { pull, .. } => pull.call(store, ()),
+            _ => Err(wasmtime::format_err!("pull called on a stage that is not a source")),
+        })?;
+        match r.map_err(CallError::Guest)? {
+            Some(out) => self.accept(out).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Tell a source about backpressure.
+    pub fn notify(&mut self, signal: BackpressureSignal) -> Result<(), CallError> {
+        self.guarded(false, |calls, store, _| match calls {
+            Calls::Source { notify, .. } => notify.call(store, (signal,)),
+            _ => Err(wasmtime::format_err!("notify-backpressure called on a stage that is not a source")),
+        })
+    }
+
+    fn lend(&mut self, input: &Lent) -> (u32, StreamElement) {
+        let rep = self.store.data_mut().handles.insert(input.handle, HandleKind::Borrowed);
+        let element = StreamElement {
+            meta: ElementMetaOut {
+                sequence: input.sequence,
+                timestamp_ns: input.timestamp_ns,
+                content_type: Arc::clone(&input.content_type),
+            },
+            payload: Resource::new_borrow(rep),
+            context: Resource::new_borrow(0),
+        };
+        (rep, element)
+    }
+
+    /// A processor's answer for one lent element: `Some` when it emitted.
+    pub fn process(&mut self, input: &Lent) -> Result<Option<Emitted>, CallError> {
+        self.set_call_deadline();
+        let (rep, element) = self.lend(input);
+        let result = self.guarded(false, |calls, store, _| match calls {
+            Calls::Processor { process } => process.call(store, (element,)),
+            _ => Err(wasmtime::format_err!("process called on a stage that is not a processor")),
+        });
+        self.store.data_mut().handles.remove(rep);
+        match result?.0.map_err(CallError::Guest)? {
+            ProcessResult::Emit(out) => self.accept(out).map(Some),
+            ProcessResult::Drop => Ok(None),
+        }
+    }
+
+    /// Deliver one lent element to a sink.
+    pub fn push(&mut self, input: &Lent) -> Result<BackpressureSignal, CallError> {
+        self.set_call_deadline();
+        let (rep, element) = self.lend(input);
+        let result = self.guarded(false, |calls, store, _| match calls {
+            Calls::Sink { push, .. } => push.call(store, (element,)),
+            _ => Err(wasmtime::format_err!("push called on a stage that is not a sink")),
+        });
+        self.store.data_mut().handles.remove(rep);
+        result?.0.map_err(CallError::Guest)
+    }
+
+    /// Tell a sink its upstream finished.
+    pub fn complete(&mut self) -> Result<(), CallError> {
+        self.set_call_deadline();
+        let (r,) = self.guarded(false, |calls, store, _| match calls {
+            Calls::Sink { complete, .. } => complete.call(store, ()),
+            _ => Err(wasmtime::format_err!("complete called on a stage that is not a sink")),
+        })?;
+        r.map_err(CallError::Guest)
+    }
+
+    /// Take ownership of an element the component returned.
+    fn accept(&mut self, out: OutputElement) -> Result<Emitted, CallError> {
+        let st = self.store.data_mut();
+        let rep = out.payload.rep();
+        let fail = |what: String| CallError::Trap(format!("node `{}`: {what}", st.node));
+        let (handle, kind) = st
+            .handles
+            .remove(rep)
+            .ok_or_else(|| fail(format!("returned buffer handle {rep}, which it does not hold")))?;
+        if kind != HandleKind::Owned {
+            return Err(fail(format!("returned a {kind:?} handle as an owned buffer")));
+        }
+        let mut table = st.buffers.lock();
+        table
+            .transfer(handle, Owner::Component(st.stage), Owner::Host)
+            .map_err(|e| fail(e.to_string()))?;
+        if !out.meta.content_type.is_empty() {
+            table
+                .set_host_content_type(handle, &out.meta.content_type)
+                .map_err(|e| fail(e.to_string()))?;
+        }
+        let content_type = table.content_type(handle).map_err(|e| fail(e.to_string()))?;
+        Ok(Emitted { handle, content_type })
+    }
+}
+
+impl Drop for Stage {
+    /// Whatever the component still holds goes back to the flow's pool.
+    fn drop(&mut self) {
+        let st = self.store.data_mut();
+        let held = st.handles.drain();
+        let stage = st.stage;
+        let mut table = st.buffers.lock();
+        for (h, kind) in held {
+            if matches!(kind, HandleKind::Mutable | HandleKind::Owned) {
+                let _ = table.release(h, Owner::Component(stage));
+            }
+        }
+    }
+}
