@@ -25,6 +25,11 @@ impl fmt::Display for FlowId {
 pub struct StageId(pub(crate) u32);
 
 impl StageId {
+    /// A stage id for index `i`.
+    pub fn new(i: u32) -> Self {
+        StageId(i)
+    }
+
     pub(crate) fn index(self) -> usize {
         self.0 as usize
     }
