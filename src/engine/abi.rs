@@ -28,8 +28,10 @@ pub struct ElementMetaOut {
     pub content_type: Arc<str>,
 }
 
-/// `element-meta`, as a component returns it.
+/// `element-meta`, as a component returns it. `sequence` and `timestamp-ns`
+/// are lifted only because the record must match; the runtime overwrites them.
 #[derive(ComponentType, Lift, Clone, Debug)]
+#[allow(dead_code)]
 #[component(record)]
 pub struct ElementMetaIn {
     pub sequence: u64,

@@ -6,7 +6,8 @@ use std::fmt;
 ///
 /// `Created → Initializing → Running → Draining → Completed`, and from any
 /// non-terminal state to `Cancelled` or `Failed`. Terminal states never change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FlowState {
     /// Accepted by the host, not yet instantiated.
     Created,

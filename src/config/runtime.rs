@@ -1,0 +1,39 @@
+//! `[runtime]`: threads, memory, queues and deadlines.
+
+use std::time::Duration;
+
+use crate::resources::DEFAULT_MAX_BUFFER_SIZE;
+
+/// Runtime settings of a manifest. When a manifest is run inside an existing
+/// `Host`, `worker_threads` is the host's; everything else applies per flow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeConfig {
+    /// Reactor threads (default 1).
+    pub worker_threads: usize,
+    /// Linear-memory limit per component instance (default 64 MiB).
+    pub memory_limit: u64,
+    /// Capacity of every edge queue (default 64).
+    pub queue_depth: usize,
+    /// A full queue accepts again once it drains to this depth (default 50%).
+    pub low_watermark: usize,
+    /// Deadline of `init` and `teardown` (default 5 s).
+    pub init_timeout: Duration,
+    /// Deadline of every per-element call (default 1 s).
+    pub call_timeout: Duration,
+    /// Largest buffer a component may build (default 16 MiB).
+    pub max_buffer_size: u64,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            worker_threads: 1,
+            memory_limit: 64 << 20,
+            queue_depth: 64,
+            low_watermark: 32,
+            init_timeout: Duration::from_secs(5),
+            call_timeout: Duration::from_secs(1),
+            max_buffer_size: DEFAULT_MAX_BUFFER_SIZE,
+        }
+    }
+}

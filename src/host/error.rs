@@ -1,0 +1,19 @@
+use crate::linker::LinkError;
+use crate::types::{FlowId, FlowState};
+
+/// Errors of the embedding API.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("cannot start the host: {0}")]
+    Start(String),
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    #[error("the manifest has no flow named `main` and more than one flow ({known}); name the flow to run")]
+    NoDefaultFlow { known: String },
+    #[error("{0} is not a flow of this host")]
+    UnknownFlow(FlowId),
+    #[error("{flow} did not end within the timeout (it is {state})")]
+    Timeout { flow: FlowId, state: FlowState },
+    #[error("the host is shut down; build a new one")]
+    ShutDown,
+}

@@ -1,0 +1,53 @@
+//! A handle to a running flow, usable from any thread.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::HostError;
+use crate::reactor::{FlowShared, FlowSummary};
+use crate::types::{FlowId, FlowState};
+
+/// A flow started by a [`Host`](super::Host). Cloning gives another handle to
+/// the same flow; dropping a handle does not stop the flow.
+#[derive(Clone)]
+pub struct Flow {
+    shared: Arc<FlowShared>,
+}
+
+impl Flow {
+    pub(crate) fn new(shared: Arc<FlowShared>) -> Self {
+        Flow { shared }
+    }
+
+    pub fn id(&self) -> FlowId {
+        self.shared.id
+    }
+
+    /// The flow's name in the manifest.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    pub fn state(&self) -> FlowState {
+        self.shared.state()
+    }
+
+    /// Ask the flow to stop; safe from any thread, also while another waits.
+    pub fn cancel(&self) {
+        self.shared.request_cancel();
+    }
+
+    /// Block until the flow ends, up to `timeout` (`None`: no limit).
+    /// A flow that failed still returns its summary, with `error` set.
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<FlowSummary, HostError> {
+        self.shared.wait(timeout).ok_or(HostError::Timeout {
+            flow: self.shared.id,
+            state: self.shared.state(),
+        })
+    }
+
+    /// The final summary, if the flow has ended.
+    pub fn summary(&self) -> Option<FlowSummary> {
+        self.shared.summary()
+    }
+}

@@ -1,0 +1,201 @@
+//! `Host` and `HostBuilder`: the embedding API. A host owns the engine, the
+//! reactor threads and the flows it started.
+//!
+//! Life cycle: Ready → Running (a flow was started) → ShuttingDown → Stopped.
+//! Dropping a `Host` shuts it down. `Host` and [`Flow`] are `Send + Sync`.
+
+mod builder;
+mod error;
+mod flow;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+pub use builder::HostBuilder;
+pub use error::HostError;
+pub use flow::Flow;
+
+use crate::config::PipelineDef;
+use crate::engine::Engine;
+use crate::linker;
+use crate::reactor::{Control, FlowShared, FlowSummary, FlowTask, Reactor};
+use crate::types::{FlowId, FlowState};
+
+/// Where the host is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostState {
+    /// Built; no flow started yet.
+    Ready,
+    /// At least one flow was started.
+    Running,
+    /// `shutdown` is in progress; no new flows are accepted.
+    ShuttingDown,
+    /// Every worker stopped; the host only answers queries.
+    Stopped,
+}
+
+/// What `shutdown` did.
+#[derive(Debug, Clone)]
+pub struct ShutdownReport {
+    /// Flows that were still in flight and got cancelled.
+    pub cancelled: Vec<FlowId>,
+    /// Summaries of every flow the host ran.
+    pub flows: Vec<FlowSummary>,
+    /// Workers that did not stop within the timeout (0 when clean).
+    pub workers_still_running: usize,
+}
+
+struct Inner {
+    state: HostState,
+    reactor: Option<Reactor>,
+    flows: BTreeMap<FlowId, Arc<FlowShared>>,
+}
+
+/// A Torvyn runtime embedded in this process.
+pub struct Host {
+    engine: Arc<Engine>,
+    inner: Mutex<Inner>,
+    next_id: AtomicU64,
+    worker_threads: usize,
+}
+
+impl Host {
+    /// Start configuring a host.
+    pub fn builder() -> HostBuilder {
+        HostBuilder::default()
+    }
+
+    /// The host's state.
+    pub fn state(&self) -> HostState {
+        self.inner.lock().state
+    }
+
+    /// Reactor threads.
+    pub fn worker_threads(&self) -> usize {
+        self.worker_threads
+    }
+
+    /// Link flow `flow` of `pipeline` (compiling its components, checking
+    /// roles) and start it on a worker. Errors here mean nothing ran.
+    pub fn start_flow(&self, pipeline: &PipelineDef, flow: &str) -> Result<Flow, HostError> {
+        {
+            let inner = self.inner.lock();
+            if matches!(inner.state, HostState::ShuttingDown | HostState::Stopped) {
+                return Err(HostError::ShutDown);
+            }
+        }
+        let linked = linker::link(&self.engine, pipeline, flow)?;
+        let mut inner = self.inner.lock();
+        let Some(reactor) = inner.reactor.as_ref() else {
+            return Err(HostError::ShutDown);
+        };
+        if matches!(inner.state, HostState::ShuttingDown | HostState::Stopped) {
+            return Err(HostError::ShutDown);
+        }
+        let id = FlowId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let mailbox = reactor.pick();
+        let shared = Arc::new(FlowShared::new(id, linked.name.clone(), Arc::clone(&mailbox)));
+        mailbox.send(Control::Start(Box::new(FlowTask {
+            shared: Arc::clone(&shared),
+            linked,
+        })));
+        inner.flows.insert(id, Arc::clone(&shared));
+        inner.state = HostState::Running;
+        log::info!("started {id} `{flow}`");
+        Ok(Flow::new(shared))
+    }
+
+    /// Start the manifest's default flow (`main`, or its only flow).
+    pub fn start_default_flow(&self, pipeline: &PipelineDef) -> Result<Flow, HostError> {
+        let name = pipeline
+            .default_flow()
+            .ok_or_else(|| HostError::NoDefaultFlow {
+                known: pipeline.flows.iter().map(|f| f.name.clone()).collect::<Vec<_>>().join(", "),
+            })?
+            .name
+            .clone();
+        self.start_flow(pipeline, &name)
+    }
+
+    fn shared(&self, id: FlowId) -> Result<Arc<FlowShared>, HostError> {
+        self.inner.lock().flows.get(&id).cloned().ok_or(HostError::UnknownFlow(id))
+    }
+
+    /// A flow's current state.
+    pub fn flow_state(&self, id: FlowId) -> Result<FlowState, HostError> {
+        Ok(self.shared(id)?.state())
+    }
+
+    /// Wait for a flow to end (up to `timeout`; `None` waits forever).
+    pub fn wait(&self, id: FlowId, timeout: Option<Duration>) -> Result<FlowSummary, HostError> {
+        Flow::new(self.shared(id)?).wait(timeout)
+    }
+
+    /// Ask a flow to stop. Returns at once; `wait` for the outcome.
+    pub fn cancel_flow(&self, id: FlowId) -> Result<(), HostError> {
+        self.shared(id)?.request_cancel();
+        Ok(())
+    }
+
+    /// Every flow this host started, with its name and state.
+    pub fn list_flows(&self) -> Vec<(FlowId, String, FlowState)> {
+        self.inner
+            .lock()
+            .flows
+            .values()
+            .map(|f| (f.id, f.name.clone(), f.state()))
+            .collect()
+    }
+
+    /// A handle to a flow started earlier.
+    pub fn flow(&self, id: FlowId) -> Result<Flow, HostError> {
+        Ok(Flow::new(self.shared(id)?))
+    }
+
+    /// Cancel every flow in flight, tear every component down and stop the
+    /// workers, waiting up to `timeout`. Later calls return the same picture.
+    pub fn shutdown(&self, timeout: Duration) -> ShutdownReport {
+        let (mut reactor, flows) = {
+            let mut inner = self.inner.lock();
+            if inner.state != HostState::Stopped {
+                inner.state = HostState::ShuttingDown;
+            }
+            (inner.reactor.take(), inner.flows.values().cloned().collect::<Vec<_>>())
+        };
+        let cancelled: Vec<FlowId> = flows.iter().filter(|f| !f.state().is_terminal()).map(|f| f.id).collect();
+        let stuck = reactor.as_mut().map_or(0, |r| r.shutdown(timeout));
+        drop(reactor);
+        self.inner.lock().state = HostState::Stopped;
+        if stuck > 0 {
+            log::error!("{stuck} worker thread(s) did not stop within {timeout:?}");
+        }
+        ShutdownReport {
+            cancelled,
+            flows: flows.iter().filter_map(|f| f.summary()).collect(),
+            workers_still_running: stuck,
+        }
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        if self.inner.get_mut().reactor.is_some() {
+            self.shutdown(Duration::from_secs(10));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn handles_are_send_and_sync() {
+        assert_send_sync::<super::Host>();
+        assert_send_sync::<super::Flow>();
+    }
+}

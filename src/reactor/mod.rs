@@ -1,0 +1,156 @@
+//! The reactor: dedicated OS threads that drive flows. No async runtime.
+//!
+//! A flow lives on one worker for its whole life, so its wasmtime `Store`s
+//! never cross threads. A worker applies control messages, gives each
+//! runnable flow a bounded turn, and parks when nothing can move, waking on
+//! a message, a cancel request, or the earliest time a held stage may run.
+
+mod flow;
+mod mailbox;
+mod queue;
+mod shared;
+mod summary;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub use flow::{FlowDriver, Turn};
+pub use mailbox::{Control, Mailbox};
+pub use queue::EdgeQueue;
+pub use shared::FlowShared;
+pub use summary::{DirectionCopies, EdgeSummary, FlowSummary, StageSummary};
+
+use crate::engine::Engine;
+use crate::linker::LinkedFlow;
+
+/// Rounds a flow may run before the worker moves on to the next flow.
+const TURN_BUDGET: usize = 64;
+
+/// A flow handed to a worker.
+pub struct FlowTask {
+    pub shared: Arc<FlowShared>,
+    pub linked: LinkedFlow,
+}
+
+struct Worker {
+    mailbox: Arc<Mailbox>,
+    load: Arc<AtomicUsize>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// The worker threads of one host.
+pub struct Reactor {
+    workers: Vec<Worker>,
+    exited: mpsc::Receiver<usize>,
+}
+
+impl Reactor {
+    /// Start `threads` workers sharing `engine`.
+    pub fn start(threads: usize, engine: Arc<Engine>) -> std::io::Result<Reactor> {
+        let (tx, exited) = mpsc::channel();
+        let mut workers = Vec::with_capacity(threads);
+        for index in 0..threads.max(1) {
+            let mailbox = Arc::new(Mailbox::default());
+            let load = Arc::new(AtomicUsize::new(0));
+            let (mb, ld, eng, tx) = (Arc::clone(&mailbox), Arc::clone(&load), Arc::clone(&engine), tx.clone());
+            let thread = std::thread::Builder::new()
+                .name(format!("torvyn-worker-{index}"))
+                .spawn(move || {
+                    run(&mb, &ld, &eng);
+                    let _ = tx.send(index);
+                })?;
+            workers.push(Worker {
+                mailbox,
+                load,
+                thread: Some(thread),
+            });
+        }
+        Ok(Reactor { workers, exited })
+    }
+
+    /// The mailbox of the least-loaded worker (a new flow goes there).
+    pub fn pick(&self) -> Arc<Mailbox> {
+        let w = self
+            .workers
+            .iter()
+            .min_by_key(|w| w.load.load(Ordering::Relaxed))
+            .expect("a reactor has at least one worker");
+        w.load.fetch_add(1, Ordering::Relaxed);
+        Arc::clone(&w.mailbox)
+    }
+
+    /// Ask every worker to cancel its flows and exit, and wait up to
+    /// `timeout` for them. Returns how many workers did not stop in time
+    /// (they are left detached; a guest call in progress ends at its deadline).
+    pub fn shutdown(&mut self, timeout: Duration) -> usize {
+        for w in &self.workers {
+            w.mailbox.send(Control::Shutdown);
+        }
+        let deadline = Instant::now() + timeout;
+        let mut remaining = self.workers.iter().filter(|w| w.thread.is_some()).count();
+        while remaining > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.exited.recv_timeout(left) {
+                Ok(index) => {
+                    if let Some(t) = self.workers[index].thread.take() {
+                        let _ = t.join();
+                    }
+                    remaining -= 1;
+                }
+                Err(_) => break,
+            }
+        }
+        remaining
+    }
+}
+
+fn run(mailbox: &Mailbox, load: &AtomicUsize, engine: &Engine) {
+    let mut flows: Vec<FlowDriver> = Vec::new();
+    loop {
+        let mut shutdown = false;
+        for msg in mailbox.take() {
+            match msg {
+                Control::Start(task) if !shutdown => {
+                    if let Some(driver) = FlowDriver::start(*task, engine) {
+                        flows.push(driver);
+                    }
+                }
+                Control::Start(task) => {
+                    task.shared.request_cancel();
+                    let _ = FlowDriver::start(*task, engine);
+                }
+                Control::Shutdown => shutdown = true,
+            }
+        }
+        if shutdown {
+            for mut f in flows.drain(..) {
+                f.cancel();
+            }
+            load.store(0, Ordering::Relaxed);
+            return;
+        }
+        let mut progressed = false;
+        let mut wake: Option<Instant> = None;
+        flows.retain_mut(|f| match f.turn(TURN_BUDGET) {
+            Turn::Progress => {
+                progressed = true;
+                true
+            }
+            Turn::Idle(at) => {
+                wake = match (wake, at) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                true
+            }
+            Turn::Done => false,
+        });
+        load.store(flows.len(), Ordering::Relaxed);
+        if !progressed {
+            mailbox.park(wake);
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! The part of a flow that handles on other threads can see: its state, its
+//! final summary, and the cancel request.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use super::mailbox::Mailbox;
+use super::summary::FlowSummary;
+use crate::types::{FlowId, FlowState};
+
+struct Status {
+    state: FlowState,
+    summary: Option<FlowSummary>,
+}
+
+/// Shared between the worker that drives a flow and every handle to it.
+pub struct FlowShared {
+    pub id: FlowId,
+    pub name: String,
+    status: Mutex<Status>,
+    changed: Condvar,
+    cancel: AtomicBool,
+    mailbox: Arc<Mailbox>,
+}
+
+impl FlowShared {
+    pub fn new(id: FlowId, name: String, mailbox: Arc<Mailbox>) -> Self {
+        FlowShared {
+            id,
+            name,
+            status: Mutex::new(Status {
+                state: FlowState::Created,
+                summary: None,
+            }),
+            changed: Condvar::new(),
+            cancel: AtomicBool::new(false),
+            mailbox,
+        }
+    }
+
+    pub fn state(&self) -> FlowState {
+        self.status.lock().state
+    }
+
+    /// Record a state change made by the driver (already validated there).
+    pub fn set_state(&self, state: FlowState) {
+        self.status.lock().state = state;
+        self.changed.notify_all();
+    }
+
+    /// Publish the final summary together with the terminal state.
+    pub fn finish(&self, summary: FlowSummary) {
+        let mut s = self.status.lock();
+        s.state = summary.state;
+        s.summary = Some(summary);
+        drop(s);
+        self.changed.notify_all();
+    }
+
+    /// The final summary, once the flow ended.
+    pub fn summary(&self) -> Option<FlowSummary> {
+        self.status.lock().summary.clone()
+    }
+
+    /// Ask the driver to cancel. Idempotent; wakes the worker.
+    pub fn request_cancel(&self) {
+        self.cancel.store(true, Ordering::Release);
+        self.mailbox.wake();
+    }
+
+    pub fn cancel_requested(&self) -> bool {
+        self.cancel.load(Ordering::Acquire)
+    }
+
+    /// Block until the flow ended or `timeout` passed; returns the summary if ended.
+    pub fn wait(&self, timeout: Option<Duration>) -> Option<FlowSummary> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut s = self.status.lock();
+        while s.summary.is_none() {
+            match deadline {
+                Some(d) => {
+                    if self.changed.wait_until(&mut s, d).timed_out() {
+                        break;
+                    }
+                }
+                None => self.changed.wait(&mut s),
+            }
+        }
+        s.summary.clone()
+    }
+}
