@@ -26,7 +26,7 @@ pub mod resources;
 pub mod types;
 
 #[cfg(feature = "cli")]
-// pub mod cli;
+pub mod cli;
 
 pub use config::PipelineDef;
 pub use host::{Flow, Host, HostBuilder, HostError, ShutdownReport};

@@ -1,0 +1,77 @@
+//! The CLI's log sink: guest output to stdout as `[node] line` as it comes,
+//! Torvyn's own diagnostics to stderr.
+
+use std::io::Write;
+
+use log::kv::{Key, VisitSource};
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+use crate::engine::GUEST_LOG_TARGET;
+
+struct CliLogger {
+    level: LevelFilter,
+}
+
+#[derive(Default)]
+struct GuestFields {
+    node: String,
+    stream: String,
+}
+
+impl<'kvs> VisitSource<'kvs> for GuestFields {
+    fn visit_pair(&mut self, key: Key<'kvs>, value: log::kv::Value<'kvs>) -> Result<(), log::kv::Error> {
+        match key.as_str() {
+            "node" => self.node = value.to_string(),
+            "stream" => self.stream = value.to_string(),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl Log for CliLogger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.target() == GUEST_LOG_TARGET || metadata.level() <= self.level
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        if record.target() == GUEST_LOG_TARGET {
+            let mut fields = GuestFields::default();
+            let _ = record.key_values().visit(&mut fields);
+            if fields.stream == "stderr" {
+                let _ = writeln!(std::io::stderr().lock(), "[{}] {}", fields.node, record.args());
+            } else {
+                let _ = writeln!(std::io::stdout().lock(), "[{}] {}", fields.node, record.args());
+            }
+            return;
+        }
+        let level = match record.level() {
+            Level::Error => "error",
+            Level::Warn => "warning",
+            Level::Info => "info",
+            Level::Debug => "debug",
+            Level::Trace => "trace",
+        };
+        let _ = writeln!(std::io::stderr().lock(), "{level}: {}", record.args());
+    }
+
+    fn flush(&self) {
+        let _ = std::io::stdout().flush();
+    }
+}
+
+/// Install the logger; `verbose` raises Torvyn's own level from warn.
+pub fn install(verbose: u8) {
+    let level = match verbose {
+        0 => LevelFilter::Warn,
+        1 => LevelFilter::Info,
+        2 => LevelFilter::Debug,
+        _ => LevelFilter::Trace,
+    };
+    if log::set_boxed_logger(Box::new(CliLogger { level })).is_ok() {
+        log::set_max_level(LevelFilter::Trace.min(level.max(LevelFilter::Info)));
+    }
+}

@@ -1,0 +1,92 @@
+//! `torvyn run <manifest-or-folder> [flow]`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::config::PipelineDef;
+use crate::host::Host;
+use crate::reactor::FlowSummary;
+use crate::types::FlowState;
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// A Torvyn.toml (or .json) manifest, or a folder holding Torvyn.toml.
+    pub manifest: PathBuf,
+    /// The flow to run (default: `main`, or the manifest's only flow).
+    pub flow: Option<String>,
+    /// Give up (and cancel the flow) after this many seconds.
+    #[arg(long)]
+    pub timeout: Option<u64>,
+}
+
+pub fn run(args: RunArgs) -> i32 {
+    if !args.manifest.exists() {
+        eprintln!("error: `{}` does not exist; give a Torvyn.toml or a folder holding one", args.manifest.display());
+        return 2;
+    }
+    let pipeline = match PipelineDef::load(&args.manifest) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let host = match Host::builder()
+        .worker_threads(pipeline.runtime.worker_threads)
+        .build()
+    {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let started = match &args.flow {
+        Some(name) => host.start_flow(&pipeline, name),
+        None => host.start_default_flow(&pipeline),
+    };
+    let flow = match started {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let summary = match flow.wait(args.timeout.map(Duration::from_secs)) {
+        Ok(s) => s,
+        Err(e) => {
+            flow.cancel();
+            eprintln!("error: {e}; cancelling");
+            match flow.wait(Some(Duration::from_secs(10))) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return 1;
+                }
+            }
+        }
+    };
+    host.shutdown(Duration::from_secs(10));
+    print_summary(&summary);
+    if summary.state == FlowState::Completed {
+        0
+    } else {
+        if let Some(e) = &summary.error {
+            eprintln!("error: {e}");
+        }
+        1
+    }
+}
+
+fn print_summary(s: &FlowSummary) {
+    println!();
+    println!("flow `{}` {} in {:.3} ms", s.flow, s.state, s.duration.as_secs_f64() * 1000.0);
+    println!("  elements          {}", s.elements);
+    println!("  copies            {} ({:.2} per element)", s.copies, s.copies_per_element());
+    println!("  bytes copied      {}", s.bytes_copied);
+    for e in &s.edges {
+        println!("  peak queue depth  {} -> {}: {} of {}", e.from, e.to, e.peak_depth, e.capacity);
+    }
+}
