@@ -380,7 +380,8 @@ impl Reader<'_> {
             Some(c) => (c.name.clone(), c.path.clone()),
             None if cref.ends_with(".wasm") || cref.contains('/') => {
                 let path = self.resolve_component_path(&cref, cnode.pos, &ckey)?;
-                (cref.clone(), path)
+                let shown = path.file_name().map_or(cref.clone(), |f| f.to_string_lossy().into_owned());
+                (shown, path)
             }
             None => {
                 let known: Vec<&str> = components.iter().map(|c| c.name.as_str()).collect();

@@ -112,7 +112,11 @@ impl source::Guest for Component {
     fn notify_backpressure(signal: BackpressureSignal) {
         // Reported on stderr, which the runtime captures into its log, so a
         // user (and the tests) can see the signal arrive.
-        eprintln!("backpressure: {signal:?}");
+        let name = match signal {
+            BackpressureSignal::Pause => "pause",
+            BackpressureSignal::Ready => "ready",
+        };
+        eprintln!("backpressure: {name}");
     }
 }
 

@@ -1,0 +1,99 @@
+//! Helpers shared by the integration tests: paths of the committed guest
+//! components, manifest text for linear flows, and a logger that captures
+//! what guests print.
+#![allow(dead_code)]
+
+use std::sync::{Mutex, Once};
+
+use torvyn::PipelineDef;
+
+/// Path of a committed guest component.
+pub fn wasm(name: &str) -> String {
+    format!("{}/examples/components/wasm/{name}.wasm", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// One node of a linear test flow: (node name, component file stem, config JSON, extra TOML lines).
+pub struct N<'a>(pub &'a str, pub &'a str, pub &'a str, pub &'a str);
+
+/// Manifest text for a linear flow `main` through `nodes`, with extra `[runtime]` lines.
+pub fn linear(nodes: &[N<'_>], runtime: &str) -> String {
+    let mut t = String::from("[torvyn]\nname = \"test\"\n\n");
+    for N(name, comp, config, extra) in nodes {
+        t += &format!(
+            "[flow.main.nodes.{name}]\ncomponent = \"{}\"\nconfig = '{config}'\n{extra}\n\n",
+            wasm(comp)
+        );
+    }
+    for w in nodes.windows(2) {
+        t += &format!("[[flow.main.edges]]\nfrom = {{ node = \"{}\", port = \"output\" }}\nto = {{ node = \"{}\", port = \"input\" }}\n\n", w[0].0, w[1].0);
+    }
+    if !runtime.is_empty() {
+        t += &format!("[runtime]\n{runtime}\n");
+    }
+    t
+}
+
+pub fn pipeline(nodes: &[N<'_>], runtime: &str) -> PipelineDef {
+    let text = linear(nodes, runtime);
+    PipelineDef::from_toml_str(&text, env!("CARGO_MANIFEST_DIR")).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// A captured guest line: (node, stream, text).
+pub type Line = (String, String, String);
+
+static LINES: Mutex<Vec<Line>> = Mutex::new(Vec::new());
+static INSTALL: Once = Once::new();
+
+struct Capture;
+
+#[derive(Default)]
+struct Fields {
+    node: String,
+    stream: String,
+}
+
+impl<'k> log::kv::VisitSource<'k> for Fields {
+    fn visit_pair(&mut self, key: log::kv::Key<'k>, value: log::kv::Value<'k>) -> Result<(), log::kv::Error> {
+        match key.as_str() {
+            "node" => self.node = value.to_string(),
+            "stream" => self.stream = value.to_string(),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        if record.target() == torvyn::engine::GUEST_LOG_TARGET {
+            let mut f = Fields::default();
+            let _ = record.key_values().visit(&mut f);
+            LINES.lock().unwrap().push((f.node, f.stream, record.args().to_string()));
+        } else if record.level() <= log::Level::Warn {
+            eprintln!("{}: {}", record.level(), record.args());
+        }
+    }
+    fn flush(&self) {}
+}
+
+/// Start capturing guest output (idempotent).
+pub fn capture() {
+    INSTALL.call_once(|| {
+        log::set_logger(&Capture).expect("no other logger in tests");
+        log::set_max_level(log::LevelFilter::Info);
+    });
+}
+
+/// Lines a node printed, in order (node names are unique per test).
+pub fn lines_of(node: &str) -> Vec<(String, String)> {
+    LINES
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(n, _, _)| n == node)
+        .map(|(_, s, l)| (s.clone(), l.clone()))
+        .collect()
+}
