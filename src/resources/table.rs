@@ -407,6 +407,9 @@ impl BufferTable {
         staged.clear();
         staged.extend_from_slice(&src[start..end]);
         let n = end - start;
+        if n == 0 {
+            return Ok(Arc::clone(&self.scratch));
+        }
         self.record(Some(reader), CopyDirection::HostToHost, n);
         self.record(Some(reader), CopyDirection::HostToGuest, n);
         Ok(Arc::clone(&self.scratch))
