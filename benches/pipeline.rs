@@ -1,1 +1,250 @@
-fn main(){}
+//! Three-stage pipeline benchmark: source → pass-through processor → sink.
+//!
+//! For each payload size it prints three rows measured in the same run:
+//! (a) Torvyn: the flow run by a `Host` (reactor, queues, ledger);
+//! (b) floor: the same three components called directly in a loop, with the
+//!     same engine and host buffer functions, but no reactor, queues or ledger;
+//! (c) native: the same four copies done by plain Rust, no Wasm;
+//! plus four plain memcpys of the payload, and the ratios a/b, a/c, a/memcpy.
+//! Each figure is the median of three runs. Run: `cargo bench --bench pipeline`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use torvyn::config::PipelineDef;
+use torvyn::engine::{Engine, EngineSettings, FlowContextInfo, Lent, Stage, StageSpec};
+use torvyn::resources::{Budget, BufferPool, BufferTable, Owner, DEFAULT_MAX_BUFFER_SIZE};
+use torvyn::types::StageId;
+use torvyn::Host;
+
+const SIZES: [usize; 4] = [64, 4 << 10, 64 << 10, 1 << 20];
+
+fn wasm(name: &str) -> String {
+    format!("{}/examples/components/wasm/{name}.wasm", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Elements per run, so each run takes roughly half a second.
+fn count(size: usize) -> u64 {
+    match size {
+        s if s <= 4096 => 200_000,
+        s if s <= 65536 => 40_000,
+        _ => 4_000,
+    }
+}
+
+fn manifest(n: u64, size: usize) -> PipelineDef {
+    let text = format!(
+        r#"
+[flow.main.nodes.source]
+component = "{}"
+config = '{{"count": {n}, "payload_size": {size}}}'
+[flow.main.nodes.pass]
+component = "{}"
+[flow.main.nodes.sink]
+component = "{}"
+config = '{{"pause_every": 1000000000000}}'
+[[flow.main.edges]]
+from = "source"
+to = "pass"
+[[flow.main.edges]]
+from = "pass"
+to = "sink"
+"#,
+        wasm("counting-source"),
+        wasm("passthrough"),
+        wasm("slow-sink")
+    );
+    PipelineDef::from_toml_str(&text, ".").expect("bench manifest")
+}
+
+struct Row {
+    ns_per_element: f64,
+    copies_per_element: f64,
+}
+
+fn torvyn(host: &Host, size: usize) -> Row {
+    let n = count(size);
+    let s = host
+        .start_flow(&manifest(n, size), "main")
+        .expect("start")
+        .wait(Some(Duration::from_secs(600)))
+        .expect("flow ends");
+    assert_eq!(s.elements, n, "{:?}", s.error);
+    Row {
+        ns_per_element: s.duration.as_nanos() as f64 / n as f64,
+        copies_per_element: s.copies_per_element(),
+    }
+}
+
+fn floor(engine: &Engine, size: usize) -> Row {
+    let n = count(size);
+    let table = Arc::new(Mutex::new(BufferTable::new(vec![Budget::default(); 3], DEFAULT_MAX_BUFFER_SIZE)));
+    table.lock().set_record_copies(false);
+    let spec = |i: u32, config: String| StageSpec {
+        stage: StageId::new(i),
+        node: Arc::from(format!("floor-{i}")),
+        config,
+        grants: Arc::from(Vec::new()),
+        memory_limit: 256 << 20,
+        init_timeout: Duration::from_secs(10),
+        call_timeout: Duration::from_secs(10),
+        context: FlowContextInfo::default(),
+    };
+    let component = |name: &str| engine.compile_file(name, wasm(name).as_ref()).expect("compile");
+    let mut source = Stage::instantiate(
+        engine,
+        &component("counting-source"),
+        spec(0, format!(r#"{{"count": {n}, "payload_size": {size}}}"#)),
+        Arc::clone(&table),
+    )
+    .expect("source");
+    let mut pass = Stage::instantiate(engine, &component("passthrough"), spec(1, String::new()), Arc::clone(&table)).expect("pass");
+    let mut sink = Stage::instantiate(
+        engine,
+        &component("slow-sink"),
+        spec(2, r#"{"pause_every": 1000000000000}"#.into()),
+        Arc::clone(&table),
+    )
+    .expect("sink");
+    for s in [&mut source, &mut pass, &mut sink] {
+        s.init().expect("init");
+    }
+    let started = Instant::now();
+    let mut elements = 0u64;
+    while let Some(out) = source.pull().expect("pull") {
+        table.lock().lend(out.handle).expect("lend");
+        let lent = Lent { handle: out.handle, sequence: elements, timestamp_ns: 0, content_type: out.content_type };
+        let next = pass.process(&lent).expect("process").expect("emits");
+        {
+            let mut t = table.lock();
+            t.end_borrow(out.handle).expect("end");
+            t.release(out.handle, Owner::Host).expect("release");
+            t.lend(next.handle).expect("lend");
+        }
+        let lent = Lent { handle: next.handle, sequence: elements, timestamp_ns: 0, content_type: next.content_type };
+        sink.push(&lent).expect("push");
+        let mut t = table.lock();
+        t.end_borrow(next.handle).expect("end");
+        t.release(next.handle, Owner::Host).expect("release");
+        elements += 1;
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(elements, n);
+    Row {
+        ns_per_element: elapsed.as_nanos() as f64 / n as f64,
+        copies_per_element: 4.0,
+    }
+}
+
+/// The same copies in plain Rust: payload into a pooled buffer, out into the
+/// processor's memory, into a new pooled buffer, out into the sink's memory.
+fn native(size: usize) -> Row {
+    let n = count(size);
+    let payload: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut pool = BufferPool::new(16);
+    let mut proc_mem: Vec<u8> = Vec::with_capacity(size);
+    let mut sink_mem: Vec<u8> = Vec::with_capacity(size);
+    let started = Instant::now();
+    for _ in 0..n {
+        let mut a = pool.take(size);
+        Arc::get_mut(&mut a).expect("unique").extend_from_slice(black_box(&payload));
+        proc_mem.clear();
+        proc_mem.extend_from_slice(&a);
+        let mut b = pool.take(proc_mem.len());
+        Arc::get_mut(&mut b).expect("unique").extend_from_slice(&proc_mem);
+        pool.give(a);
+        sink_mem.clear();
+        sink_mem.extend_from_slice(&b);
+        black_box(&sink_mem);
+        pool.give(b);
+    }
+    Row {
+        ns_per_element: started.elapsed().as_nanos() as f64 / n as f64,
+        copies_per_element: 4.0,
+    }
+}
+
+/// Four plain copies of the payload between preallocated buffers.
+fn memcpy4(size: usize) -> f64 {
+    let n = count(size);
+    let src: Vec<u8> = vec![7; size];
+    let mut bufs = [vec![0u8; size], vec![0u8; size], vec![0u8; size], vec![0u8; size]];
+    let started = Instant::now();
+    for _ in 0..n {
+        bufs[0].copy_from_slice(black_box(&src));
+        let (a, rest) = bufs.split_at_mut(1);
+        rest[0].copy_from_slice(&a[0]);
+        let (b, rest) = rest.split_at_mut(1);
+        rest[0].copy_from_slice(&b[0]);
+        let (c, d) = rest.split_at_mut(1);
+        d[0].copy_from_slice(&c[0]);
+        black_box(&bufs[3]);
+    }
+    started.elapsed().as_nanos() as f64 / n as f64
+}
+
+fn median(mut runs: Vec<Row>) -> Row {
+    runs.sort_by(|a, b| a.ns_per_element.total_cmp(&b.ns_per_element));
+    runs.swap_remove(runs.len() / 2)
+}
+
+fn print(size: usize, label: &str, r: &Row) {
+    println!(
+        "{:>8}  {:<28} {:>14.0} {:>14.1} {:>10.2}",
+        human(size),
+        label,
+        1e9 / r.ns_per_element,
+        r.ns_per_element,
+        r.copies_per_element
+    );
+}
+
+fn human(size: usize) -> String {
+    match size {
+        s if s >= 1 << 20 => format!("{} MiB", s >> 20),
+        s if s >= 1 << 10 => format!("{} KiB", s >> 10),
+        s => format!("{s} B"),
+    }
+}
+
+fn main() {
+    let host = Host::builder().build().expect("host");
+    let engine = Engine::new(EngineSettings::default()).expect("engine");
+    // Warm up: compile every component once in each engine.
+    torvyn(&host, 64);
+    floor(&engine, 64);
+    println!(
+        "{:>8}  {:<28} {:>14} {:>14} {:>10}",
+        "payload", "row", "elements/s", "ns/element", "copies/el"
+    );
+    for size in SIZES {
+        let a = median((0..3).map(|_| torvyn(&host, size)).collect());
+        let b = median((0..3).map(|_| floor(&engine, size)).collect());
+        let c = median((0..3).map(|_| native(size)).collect());
+        let m = {
+            let mut v: Vec<f64> = (0..3).map(|_| memcpy4(size)).collect();
+            v.sort_by(f64::total_cmp);
+            v[1]
+        };
+        print(size, "(a) torvyn", &a);
+        print(size, "(b) floor: direct calls", &b);
+        print(size, "(c) native rust, same copies", &c);
+        println!(
+            "{:>8}  {:<28} {:>14.0} {:>14.1}",
+            human(size),
+            "    four plain memcpys",
+            1e9 / m,
+            m
+        );
+        println!(
+            "{:>8}  a/b = {:.3}   a/c = {:.2}   a/memcpy4 = {:.2}\n",
+            "",
+            a.ns_per_element / b.ns_per_element,
+            a.ns_per_element / c.ns_per_element,
+            a.ns_per_element / m
+        );
+    }
+    host.shutdown(Duration::from_secs(10));
+}

@@ -1,0 +1,141 @@
+//! Manifest errors name file, line and key; JSON manifests run like TOML ones.
+
+mod common;
+
+use std::time::Duration;
+
+use common::wasm;
+use torvyn::config::ConfigError;
+use torvyn::{FlowState, Host, HostError, PipelineDef};
+
+fn toml_err(text: &str) -> ConfigError {
+    PipelineDef::from_toml_str(text, env!("CARGO_MANIFEST_DIR")).expect_err("manifest must be rejected")
+}
+
+fn two_nodes(extra_source: &str, runtime: &str) -> String {
+    format!(
+        "[flow.main.nodes.source]\ncomponent = \"{}\"\n{extra_source}\n\n[flow.main.nodes.sink]\ncomponent = \"{}\"\n\n[[flow.main.edges]]\nfrom = \"source\"\nto = \"sink\"\n\n{runtime}",
+        wasm("counting-source"),
+        wasm("printing-sink")
+    )
+}
+
+#[test]
+fn unknown_key_is_located_and_a_close_key_suggested() {
+    let e = toml_err(&two_nodes("", "[runtime]\nqueue_dept = 8\n"));
+    assert_eq!(e.key(), "runtime.queue_dept");
+    assert_eq!(e.line(), Some(12));
+    assert!(e.to_string().contains("did you mean `queue_depth`?"), "{e}");
+}
+
+#[test]
+fn bad_size_says_which_units_work() {
+    let e = toml_err(&two_nodes("", "[runtime]\nmemory_limit = \"64Mb\"\n"));
+    assert_eq!(e.key(), "runtime.memory_limit");
+    assert_eq!(e.line(), Some(12));
+    assert!(e.to_string().contains("`Mb`") && e.to_string().contains("MiB"), "{e}");
+}
+
+#[test]
+fn wrong_type_and_unknown_component_are_located() {
+    let e = toml_err(&two_nodes("config = 5", ""));
+    assert_eq!(e.key(), "flow.main.nodes.source.config");
+    assert_eq!(e.line(), Some(3));
+    assert!(e.to_string().contains("expected a string or a table, found an integer"), "{e}");
+
+    let e = toml_err("[flow.main.nodes.a]\ncomponent = \"nosuch\"\n");
+    assert_eq!(e.key(), "flow.main.nodes.a.component");
+    assert_eq!(e.line(), Some(2));
+    assert!(e.to_string().contains("neither a [[component]] name"), "{e}");
+}
+
+#[test]
+fn errors_from_a_file_name_the_file() {
+    let dir = std::env::temp_dir().join(format!("torvyn-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("Torvyn.toml");
+    std::fs::write(&file, "[flow.main.nodes.a]\ncomponent = \"missing.wasm\"\n").unwrap();
+    let e = PipelineDef::load(&dir).unwrap_err();
+    let text = e.to_string();
+    assert!(text.starts_with(&format!("{}:2:13: `flow.main.nodes.a.component`", file.display())), "{text}");
+    assert!(text.contains("does not exist"), "{text}");
+    let syntax = dir.join("bad.toml");
+    std::fs::write(&syntax, "[flow.main\n").unwrap();
+    let e = PipelineDef::load(&syntax).unwrap_err();
+    assert!(e.to_string().contains("bad.toml:1:") && e.to_string().contains("syntax error"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn json_manifest_runs_like_toml() {
+    let text = serde_json::json!({
+        "torvyn": {"name": "json"},
+        "flow": {"main": {
+            "nodes": {
+                "source": {"component": wasm("counting-source"), "config": {"count": 7}},
+                "sink": {"component": wasm("slow-sink")}
+            },
+            "edges": [{"from": {"node": "source", "port": "output"}, "to": {"node": "sink", "port": "input"}}]
+        }},
+        "runtime": {"queue_depth": 4}
+    })
+    .to_string();
+    let p = PipelineDef::from_json_str(&text, ".").unwrap();
+    assert_eq!(p.runtime.queue_depth, 4);
+    assert_eq!(p.runtime.low_watermark, 2);
+    let host = Host::builder().build().unwrap();
+    let s = host.start_flow(&p, "main").unwrap().wait(Some(Duration::from_secs(60))).unwrap();
+    assert_eq!(s.state, FlowState::Completed);
+    assert_eq!(s.elements, 7);
+    let bad = PipelineDef::from_json_str(r#"{"flow": {"main": {"nodes": {"a": {"component": 3}}}}}"#, ".").unwrap_err();
+    assert_eq!(bad.key(), "flow.main.nodes.a.component");
+}
+
+#[test]
+fn declared_interface_must_match_the_component() {
+    let text = format!(
+        "[flow.main.nodes.source]\ncomponent = \"{}\"\n[flow.main.nodes.transform]\ncomponent = \"{}\"\ninterface = \"torvyn:streaming/processor\"\n[flow.main.nodes.sink]\ncomponent = \"{}\"\n[[flow.main.edges]]\nfrom = \"source\"\nto = \"transform\"\n[[flow.main.edges]]\nfrom = \"transform\"\nto = \"sink\"\n",
+        wasm("counting-source"),
+        wasm("printing-sink"),
+        wasm("slow-sink")
+    );
+    let p = PipelineDef::from_toml_str(&text, ".").unwrap();
+    let host = Host::builder().build().unwrap();
+    let err = host.start_flow(&p, "main").err().expect("mismatch rejected");
+    assert!(matches!(err, HostError::Link(_)));
+    assert_eq!(
+        err.to_string(),
+        "node `transform` is declared torvyn:streaming/processor but `printing-sink.wasm` exports torvyn:streaming/sink; point the node at a component that implements torvyn:streaming/processor"
+    );
+    assert!(host.list_flows().is_empty(), "nothing ran");
+}
+
+#[test]
+fn a_core_module_is_rejected_with_a_clear_error() {
+    let dir = std::env::temp_dir().join(format!("torvyn-core-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The smallest core module: magic and version only.
+    std::fs::write(dir.join("core.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let text = format!(
+        "[flow.main.nodes.source]\ncomponent = \"core.wasm\"\n[flow.main.nodes.sink]\ncomponent = \"{}\"\n[[flow.main.edges]]\nfrom = \"source\"\nto = \"sink\"\n",
+        wasm("printing-sink")
+    );
+    let p = PipelineDef::from_toml_str(&text, &dir).unwrap();
+    let host = Host::builder().build().unwrap();
+    let err = host.start_flow(&p, "main").err().unwrap().to_string();
+    assert!(err.contains("node `source`") && err.contains("core.wasm") && err.contains("not a valid WebAssembly component"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn non_linear_flows_are_rejected_before_anything_runs() {
+    let text = format!(
+        "[flow.main.nodes.a]\ncomponent = \"{src}\"\n[flow.main.nodes.b]\ncomponent = \"{sink}\"\n[flow.main.nodes.c]\ncomponent = \"{sink}\"\n[[flow.main.edges]]\nfrom = \"a\"\nto = \"b\"\n[[flow.main.edges]]\nfrom = \"a\"\nto = \"c\"\n",
+        src = wasm("counting-source"),
+        sink = wasm("printing-sink")
+    );
+    let p = PipelineDef::from_toml_str(&text, ".").unwrap();
+    let host = Host::builder().build().unwrap();
+    let err = host.start_flow(&p, "main").err().unwrap().to_string();
+    assert!(err.contains("node `a` has more than one outgoing edge"), "{err}");
+}
