@@ -24,7 +24,7 @@ fn two_nodes(extra_source: &str, runtime: &str) -> String {
 fn unknown_key_is_located_and_a_close_key_suggested() {
     let e = toml_err(&two_nodes("", "[runtime]\nqueue_dept = 8\n"));
     assert_eq!(e.key(), "runtime.queue_dept");
-    assert_eq!(e.line(), Some(12));
+    assert_eq!(e.line(), Some(13));
     assert!(e.to_string().contains("did you mean `queue_depth`?"), "{e}");
 }
 
@@ -32,7 +32,7 @@ fn unknown_key_is_located_and_a_close_key_suggested() {
 fn bad_size_says_which_units_work() {
     let e = toml_err(&two_nodes("", "[runtime]\nmemory_limit = \"64Mb\"\n"));
     assert_eq!(e.key(), "runtime.memory_limit");
-    assert_eq!(e.line(), Some(12));
+    assert_eq!(e.line(), Some(13));
     assert!(e.to_string().contains("`Mb`") && e.to_string().contains("MiB"), "{e}");
 }
 
@@ -138,4 +138,32 @@ fn non_linear_flows_are_rejected_before_anything_runs() {
     let host = Host::builder().build().unwrap();
     let err = host.start_flow(&p, "main").err().unwrap().to_string();
     assert!(err.contains("node `a` has more than one outgoing edge"), "{err}");
+}
+
+#[test]
+fn a_component_crate_folder_resolves_to_its_release_build() {
+    let dir = std::env::temp_dir().join(format!("torvyn-crate-{}", std::process::id()));
+    let release = dir.join("my-source/target/wasm32-wasip2/release");
+    std::fs::create_dir_all(&release).unwrap();
+    std::fs::write(dir.join("my-source/Cargo.toml"), "[package]\nname = \"my-source\"\nversion = \"0.1.0\"\n").unwrap();
+    std::fs::copy(wasm("counting-source"), release.join("my_source.wasm")).unwrap();
+    let text = format!(
+        "[[component]]\nname = \"mine\"\npath = \"my-source\"\n\n[[component]]\nname = \"unbuilt\"\npath = \"{}\"\n",
+        dir.join("empty-crate").display()
+    );
+    std::fs::create_dir_all(dir.join("empty-crate")).unwrap();
+    let e = PipelineDef::from_toml_str(&text, &dir).unwrap_err();
+    assert_eq!(e.key(), "component[1].path");
+    assert!(e.to_string().contains("cargo build --release --target wasm32-wasip2"), "{e}");
+
+    let text = format!(
+        "[[component]]\nname = \"mine\"\npath = \"my-source\"\n\n[flow.main.nodes.source]\ncomponent = \"mine\"\nconfig = '{{\"count\": 3}}'\n[flow.main.nodes.sink]\ncomponent = \"{}\"\n[[flow.main.edges]]\nfrom = \"source\"\nto = \"sink\"\n",
+        wasm("slow-sink")
+    );
+    let p = PipelineDef::from_toml_str(&text, &dir).unwrap();
+    assert_eq!(p.components[0].path, release.join("my_source.wasm"));
+    let host = Host::builder().build().unwrap();
+    let s = host.start_flow(&p, "main").unwrap().wait(Some(Duration::from_secs(60))).unwrap();
+    assert_eq!((s.state, s.elements), (FlowState::Completed, 3));
+    std::fs::remove_dir_all(&dir).unwrap();
 }

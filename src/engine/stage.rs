@@ -91,6 +91,7 @@ pub struct Stage {
     call_timeout: Duration,
     init_ticks: u64,
     call_ticks: u64,
+    memory_limit: u64,
     poisoned: bool,
 }
 
@@ -101,11 +102,20 @@ fn now_ns() -> u64 {
         .unwrap_or(0)
 }
 
-fn classify(e: wasmtime::Error, limit: Duration) -> CallError {
+/// Turn a failed call into the error users see: the root cause (not the
+/// wasm backtrace, which goes to the debug log), with a hint for limits.
+fn classify(e: wasmtime::Error, limit: Duration, memory_limit: u64) -> CallError {
     if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
         return CallError::Deadline { limit };
     }
-    CallError::Trap(format!("{e:#}"))
+    log::debug!("guest call failed: {e:?}");
+    let cause = e.root_cause().to_string();
+    if cause.contains("growing memory") {
+        return CallError::Trap(format!(
+            "{cause}: the instance reached its memory limit of {memory_limit} bytes (raise `runtime.memory_limit`)"
+        ));
+    }
+    CallError::Trap(cause)
 }
 
 impl Stage {
@@ -123,7 +133,10 @@ impl Stage {
             reason,
         };
         let memory = spec.memory_limit.min(engine.settings.max_memory_bytes) as usize;
-        let limits = StoreLimitsBuilder::new().memory_size(memory).build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(memory)
+            .trap_on_grow_failure(true)
+            .build();
         let wasi = wasi::context(&spec.node, &spec.grants);
         let state = StageState::new(
             spec.stage,
@@ -174,6 +187,7 @@ impl Stage {
             call_timeout: spec.call_timeout,
             init_ticks,
             call_ticks: EpochTicker::ticks(spec.call_timeout),
+            memory_limit: memory as u64,
             poisoned: false,
         })
     }
@@ -213,7 +227,7 @@ impl Stage {
             Ok(r) => Ok(r),
             Err(e) => {
                 self.poisoned = true;
-                Err(classify(e, limit))
+                Err(classify(e, limit, self.memory_limit))
             }
         }
     }

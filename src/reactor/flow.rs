@@ -523,7 +523,7 @@ impl FlowDriver {
             }
         }
         if let Some(msg) = &error {
-            log::error!("{} `{}` failed: {msg}", self.shared.id, self.shared.name);
+            log::info!("{} `{}` failed: {msg}", self.shared.id, self.shared.name);
         }
         self.error = error;
         for slot in &mut self.stages {

@@ -5,7 +5,11 @@
 //!   payload and uses it during the next call, after the borrow has ended;
 //! - `{"write_after_freeze_at": N}`: appends to a mutable buffer it already froze;
 //! - `{"fail_at": N, "error": "invalid-input|unavailable|internal|fatal"}`:
-//!   returns that error for element N.
+//!   returns that error for the element with sequence N, every time it is offered;
+//! - `{"fail_once_at": N, "error": …}`: returns that error for call N only (a
+//!   retry of the same element then succeeds);
+//! - `{"spin_at": N}`: loops forever on element N (the runtime's deadline must stop it);
+//! - `{"hog_at": N}`: keeps allocating memory on element N (the memory limit must stop it).
 wit_bindgen::generate!({
     path: "../../../wit/torvyn-streaming",
     world: "torvyn:streaming/managed-transform",
@@ -75,14 +79,28 @@ impl processor::Guest for Component {
             let _ = stale.size();
             std::mem::forget(stale);
         }
+        if number("spin_at") == Some(index) {
+            let mut x = 0u64;
+            loop {
+                x = core::hint::black_box(x.wrapping_add(1));
+            }
+        }
+        if number("hog_at") == Some(index) {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1u8; 1 << 20]);
+                core::hint::black_box(&hoard);
+            }
+        }
         if number("trap_at") == Some(index) {
             core::arch::wasm32::unreachable();
         }
         if number("stale_borrow_at") == Some(index) {
             STASHED.with(|s| s.set(Some(input.payload.handle())));
         }
-        if number("fail_at") == Some(index) {
-            let msg = format!("element {index} rejected on request");
+        let persistent = number("fail_at") == Some(input.meta.sequence);
+        if persistent || number("fail_once_at") == Some(index) {
+            let msg = format!("element {} rejected on request", input.meta.sequence);
             return Err(match error_kind().as_str() {
                 "invalid-input" => ProcessError::InvalidInput(msg),
                 "unavailable" => ProcessError::Unavailable(msg),
