@@ -204,3 +204,22 @@ fn writing_a_frozen_buffer_traps_with_a_clear_error() {
     assert!(err.contains("node `frozen_node`"), "{err}");
     assert!(err.contains("used after `freeze`"), "{err}");
 }
+
+#[test]
+fn ended_flows_can_be_forgotten_and_limits_above_the_ceiling_are_refused() {
+    let host = Host::builder().max_memory_bytes(32 << 20).build().unwrap();
+    let short = pipeline(
+        &[N("s", "counting-source", r#"{"count": 3}"#, ""), N("k", "slow-sink", "{}", "")],
+        "memory_limit = \"16MiB\"",
+    );
+    let f = host.start_flow(&short, "main").unwrap();
+    f.wait(Some(Duration::from_secs(60))).unwrap();
+    assert_eq!(host.remove_flow(f.id()).unwrap().elements, 3);
+    assert!(host.list_flows().is_empty());
+    let big = pipeline(
+        &[N("s", "counting-source", "{}", ""), N("k", "slow-sink", "{}", "")],
+        "memory_limit = \"64MiB\"",
+    );
+    let err = host.start_flow(&big, "main").err().unwrap().to_string();
+    assert!(err.contains("exceeds this host's ceiling of 33554432 bytes"), "{err}");
+}

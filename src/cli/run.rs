@@ -35,6 +35,7 @@ pub fn run(args: RunArgs) -> i32 {
     };
     let host = match Host::builder()
         .worker_threads(pipeline.runtime.worker_threads)
+        .max_memory_bytes(pipeline.runtime.memory_limit.max(256 << 20))
         .build()
     {
         Ok(h) => h,

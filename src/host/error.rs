@@ -14,6 +14,10 @@ pub enum HostError {
     UnknownFlow(FlowId),
     #[error("{flow} did not end within the timeout (it is {state})")]
     Timeout { flow: FlowId, state: FlowState },
+    #[error("{flow} has not ended (it is {state}); cancel or wait for it first")]
+    StillRunning { flow: FlowId, state: FlowState },
+    #[error("runtime.memory_limit of {requested} bytes exceeds this host's ceiling of {ceiling} bytes; build the host with HostBuilder::max_memory_bytes")]
+    MemoryCeiling { requested: u64, ceiling: u64 },
     #[error("the host is shut down; build a new one")]
     ShutDown,
 }

@@ -88,6 +88,13 @@ impl Host {
                 return Err(HostError::ShutDown);
             }
         }
+        let ceiling = self.engine.settings.max_memory_bytes;
+        if pipeline.runtime.memory_limit > ceiling {
+            return Err(HostError::MemoryCeiling {
+                requested: pipeline.runtime.memory_limit,
+                ceiling,
+            });
+        }
         let linked = linker::link(&self.engine, pipeline, flow)?;
         let mut inner = self.inner.lock();
         let Some(reactor) = inner.reactor.as_ref() else {
@@ -149,6 +156,19 @@ impl Host {
             .values()
             .map(|f| (f.id, f.name.clone(), f.state()))
             .collect()
+    }
+
+    /// Forget an ended flow (a long-lived host would otherwise keep every
+    /// summary). Returns its summary; a flow still running is not removed.
+    pub fn remove_flow(&self, id: FlowId) -> Result<FlowSummary, HostError> {
+        let mut inner = self.inner.lock();
+        let shared = inner.flows.get(&id).ok_or(HostError::UnknownFlow(id))?;
+        let summary = shared.summary().ok_or(HostError::StillRunning {
+            flow: id,
+            state: shared.state(),
+        })?;
+        inner.flows.remove(&id);
+        Ok(summary)
     }
 
     /// A handle to a flow started earlier.
