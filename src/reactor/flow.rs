@@ -394,6 +394,23 @@ impl FlowDriver {
         }
     }
 
+    /// Apply the node's policy to a failed call on a lent element: skip it
+    /// (consumed), keep it at the head for a retry, or fail the flow.
+    /// Returns whether the flow made progress.
+    fn failed_delivery(&mut self, i: usize, input: &Lent, call: &str, e: CallError) -> bool {
+        let verdict = self.judge(i, call, e);
+        let consumed = !matches!(verdict, Verdict::Retry);
+        self.settle_head(i, input, consumed, None);
+        match verdict {
+            Verdict::Skip => true,
+            Verdict::Retry => false,
+            Verdict::Fail(msg) => {
+                self.end(FlowState::Failed, Some(msg));
+                false
+            }
+        }
+    }
+
     fn step_processor(&mut self, i: usize) -> bool {
         if self.edges[i - 1].is_empty() || !self.edges[i].has_credit() || self.held(i) {
             return false;
@@ -423,19 +440,7 @@ impl FlowDriver {
                 }
                 true
             }
-            Err(e) => {
-                let verdict = self.judge(i, "process", e);
-                let consumed = !matches!(verdict, Verdict::Retry);
-                self.settle_head(i, &input, consumed, None);
-                match verdict {
-                    Verdict::Skip => true,
-                    Verdict::Retry => false,
-                    Verdict::Fail(msg) => {
-                        self.end(FlowState::Failed, Some(msg));
-                        false
-                    }
-                }
-            }
+            Err(e) => self.failed_delivery(i, &input, "process", e),
         }
     }
 
@@ -458,19 +463,7 @@ impl FlowDriver {
                 self.settle_head(i, &input, true, None);
                 true
             }
-            Err(e) => {
-                let verdict = self.judge(i, "push", e);
-                let consumed = !matches!(verdict, Verdict::Retry);
-                self.settle_head(i, &input, consumed, None);
-                match verdict {
-                    Verdict::Skip => true,
-                    Verdict::Retry => false,
-                    Verdict::Fail(msg) => {
-                        self.end(FlowState::Failed, Some(msg));
-                        false
-                    }
-                }
-            }
+            Err(e) => self.failed_delivery(i, &input, "push", e),
         }
     }
 
