@@ -13,14 +13,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 
+mod report;
+
 use super::queue::EdgeQueue;
 use super::shared::FlowShared;
-use super::summary::{DirectionCopies, EdgeSummary, FlowSummary, StageSummary};
 use super::FlowTask;
 use crate::config::{ErrorAction, NodeDef};
 use crate::contracts::Role;
 use crate::engine::{BackpressureSignal, CallError, Engine, FlowContextInfo, Lent, ProcessError, Stage, StageSpec};
-use crate::resources::{Budget, BufferTable, CopyDirection, Owner};
+use crate::resources::{Budget, BufferTable, Owner};
 use crate::types::{FlowState, StageId};
 
 /// What one turn achieved.
@@ -541,93 +542,4 @@ impl FlowDriver {
         }
         self.shared.finish(summary);
     }
-
-    /// The flow's figures so far.
-    pub fn summary(&self) -> FlowSummary {
-        let t = self.table.lock();
-        let ledger = t.ledger();
-        let total = ledger.total();
-        let stages = if self.stages.is_empty() {
-            self.names
-                .iter()
-                .enumerate()
-                .map(|(i, (node, component, role))| StageSummary {
-                    node: node.clone(),
-                    component: component.clone(),
-                    role: role.to_string(),
-                    elements_in: 0,
-                    elements_out: 0,
-                    skipped: 0,
-                    retries: 0,
-                    pauses: 0,
-                    copies: stage_copies(ledger, i),
-                })
-                .collect()
-        } else {
-            self.stages
-                .iter()
-                .enumerate()
-                .map(|(i, s)| StageSummary {
-                    node: s.node.name.clone(),
-                    component: s.node.component.clone(),
-                    role: s.role.to_string(),
-                    elements_in: s.elements_in,
-                    elements_out: s.elements_out,
-                    skipped: s.skipped,
-                    retries: s.retries,
-                    pauses: s.pauses,
-                    copies: stage_copies(ledger, i),
-                })
-                .collect()
-        };
-        let edges = self
-            .edges
-            .iter()
-            .enumerate()
-            .map(|(i, e)| EdgeSummary {
-                from: self.names.get(i).map(|n| n.0.clone()).unwrap_or_default(),
-                to: self.names.get(i + 1).map(|n| n.0.clone()).unwrap_or_default(),
-                capacity: e.capacity(),
-                peak_depth: e.peak(),
-            })
-            .collect();
-        FlowSummary {
-            flow_id: self.shared.id,
-            flow: self.shared.name.clone(),
-            state: self.state,
-            elements: self
-                .stages
-                .iter()
-                .filter(|s| s.role == Role::Sink)
-                .map(|s| s.elements_in)
-                .sum(),
-            copies: total.copies,
-            bytes_copied: total.bytes,
-            copies_by_direction: ledger
-                .by_direction()
-                .into_iter()
-                .map(|(direction, c)| DirectionCopies {
-                    direction,
-                    copies: c.copies,
-                    bytes: c.bytes,
-                })
-                .collect(),
-            stages,
-            edges,
-            duration: self.started.elapsed(),
-            pause_signals: self.pause_signals,
-            ready_signals: self.ready_signals,
-            error: self.error.clone(),
-        }
-    }
-}
-
-fn stage_copies(ledger: &crate::resources::CopyLedger, i: usize) -> crate::resources::CopyCount {
-    let mut c = crate::resources::CopyCount::default();
-    for d in [CopyDirection::GuestToHost, CopyDirection::HostToGuest, CopyDirection::HostToHost] {
-        let x = ledger.stage(StageId::new(i as u32), d);
-        c.copies += x.copies;
-        c.bytes += x.bytes;
-    }
-    c
 }
