@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::doc::{self, Node, Pos, Value};
 use super::size::parse_size;
 use super::{
-    ComponentDef, ConfigError, EdgeDef, ErrorAction, ErrorPolicy, FlowDef, NodeDef, PipelineDef,
-    PortRef, RuntimeConfig,
+    ComponentDef, ConfigError, EdgeDef, EndpointKind, ErrorAction, ErrorPolicy, FlowDef, NodeDef,
+    PipelineDef, PortRef, RuntimeConfig,
 };
 use crate::contracts::Role;
 
@@ -20,6 +20,7 @@ const COMPONENT_KEYS: &[&str] = &["name", "path", "description"];
 const FLOW_KEYS: &[&str] = &["description", "nodes", "edges"];
 const NODE_KEYS: &[&str] = &[
     "component",
+    "endpoint",
     "interface",
     "config",
     "capabilities",
@@ -373,6 +374,9 @@ impl Reader<'_> {
     fn node(&self, key: &str, name: &str, node: &Node, components: &[ComponentDef]) -> Result<NodeDef, ConfigError> {
         let t = self.table(node, key)?;
         self.check_keys(t, NODE_KEYS, key)?;
+        if let Some((_, e)) = get(t, "endpoint") {
+            return self.endpoint_node(key, name, e, t);
+        }
         let cnode = self.required(t, "component", key, node)?;
         let ckey = format!("{key}.component");
         let cref = self.string(cnode, &ckey)?;
@@ -435,6 +439,7 @@ impl Reader<'_> {
             name: name.to_string(),
             component,
             path,
+            endpoint: None,
             interface,
             config,
             capabilities,
@@ -453,6 +458,35 @@ impl Reader<'_> {
             def.resume_after = Duration::from_millis(self.uint(v, &format!("{key}.resume_after_ms"))?);
         }
         Ok(def)
+    }
+
+    /// `endpoint = "ingress" | "egress"`: served by the embedding program.
+    fn endpoint_node(&self, key: &str, name: &str, e: &Node, t: &Entries) -> Result<NodeDef, ConfigError> {
+        let ekey = format!("{key}.endpoint");
+        let kind = match self.string(e, &ekey)?.as_str() {
+            "ingress" => EndpointKind::Ingress,
+            "egress" => EndpointKind::Egress,
+            other => return Err(self.err(e.pos, &ekey, format!("unknown endpoint `{other}`; use ingress or egress"))),
+        };
+        if let Some((pos, _)) = t.iter().find(|(k, _, _)| k != "endpoint").map(|(k, p, _)| (p, k)) {
+            return Err(self.err(*pos, &ekey, "an endpoint node takes no other keys (no component, config or policy)".into()));
+        }
+        Ok(NodeDef {
+            name: name.to_string(),
+            component: match kind {
+                EndpointKind::Ingress => "ingress".into(),
+                EndpointKind::Egress => "egress".into(),
+            },
+            path: PathBuf::new(),
+            endpoint: Some(kind),
+            interface: None,
+            config: String::new(),
+            capabilities: Vec::new(),
+            on_error: ErrorPolicy::default(),
+            max_buffers: 256,
+            max_buffer_bytes: 256 << 20,
+            resume_after: Duration::from_millis(1),
+        })
     }
 
     fn policy(&self, node: &Node, key: &str) -> Result<ErrorPolicy, ConfigError> {

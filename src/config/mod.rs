@@ -45,14 +45,26 @@ pub struct FlowDef {
     pub edges: Vec<EdgeDef>,
 }
 
+/// A node the embedding program serves instead of a component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointKind {
+    /// The program pushes bytes in (`endpoint = "ingress"`); acts as a source.
+    Ingress,
+    /// The program takes elements out (`endpoint = "egress"`); acts as a sink.
+    Egress,
+}
+
 /// `[flow.NAME.nodes.NODE]`.
 #[derive(Debug, Clone)]
 pub struct NodeDef {
     pub name: String,
-    /// Display name of the component (the `[[component]]` name or the file name).
+    /// Display name of the component (the `[[component]]` name or the file
+    /// name; `ingress`/`egress` for endpoints).
     pub component: String,
-    /// The `.wasm` file.
+    /// The `.wasm` file (empty for endpoints).
     pub path: PathBuf,
+    /// Set when the node is a host endpoint rather than a component.
+    pub endpoint: Option<EndpointKind>,
     /// The declared contract interface, checked against what the component exports.
     pub interface: Option<Role>,
     /// Passed to `lifecycle.init` (tables are turned into JSON).

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::HostError;
-use crate::reactor::{FlowShared, FlowSummary};
+use crate::reactor::{Element, EndpointError, FlowShared, FlowSummary};
 use crate::types::{FlowId, FlowState};
 
 /// A flow started by a [`Host`](super::Host). Cloning gives another handle to
@@ -44,6 +44,26 @@ impl Flow {
             flow: self.shared.id,
             state: self.shared.state(),
         })
+    }
+
+    /// Copy `data` into the ingress node `port` (the one recorded copy),
+    /// waiting up to `timeout` while it is full (`Some(ZERO)`: never wait,
+    /// `None`: wait as long as it takes). Safe from any thread.
+    pub fn push(&self, port: &str, data: &[u8], content_type: &str, timeout: Option<Duration>) -> Result<(), EndpointError> {
+        self.shared.ingress(port)?.push(data, content_type, timeout)
+    }
+
+    /// No more input on `port`: the flow drains what it has and completes.
+    pub fn close_input(&self, port: &str) -> Result<(), EndpointError> {
+        self.shared.ingress(port)?.close()
+    }
+
+    /// The next element of the egress node `port`, waiting up to `timeout`.
+    /// `Ok(None)` is the end of the stream (the flow completed and everything
+    /// was taken). The element borrows the host buffer until it is released
+    /// or dropped.
+    pub fn next(&self, port: &str, timeout: Option<Duration>) -> Result<Option<Element>, EndpointError> {
+        self.shared.egress(port)?.next(timeout)
     }
 
     /// The final summary, if the flow has ended.

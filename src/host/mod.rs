@@ -105,11 +105,9 @@ impl Host {
         }
         let id = FlowId(self.next_id.fetch_add(1, Ordering::Relaxed));
         let mailbox = reactor.pick();
-        let shared = Arc::new(FlowShared::new(id, linked.name.clone(), Arc::clone(&mailbox)));
-        mailbox.send(Control::Start(Box::new(FlowTask {
-            shared: Arc::clone(&shared),
-            linked,
-        })));
+        let task = FlowTask::prepare(id, linked, Arc::clone(&mailbox));
+        let shared = Arc::clone(&task.shared);
+        mailbox.send(Control::Start(Box::new(task)));
         inner.flows.insert(id, Arc::clone(&shared));
         inner.state = HostState::Running;
         log::info!("started {id} `{flow}`");

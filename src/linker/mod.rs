@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::config::{FlowDef, NodeDef, PipelineDef, RuntimeConfig};
+use crate::config::{EndpointKind, FlowDef, NodeDef, PipelineDef, RuntimeConfig};
 use crate::contracts::Role;
 use crate::engine::{CompiledComponent, Engine, EngineError};
 use crate::pipeline::{self, PipelineError};
@@ -16,11 +16,13 @@ pub struct LinkedFlow {
     pub runtime: RuntimeConfig,
 }
 
-/// One node and the component it runs.
+/// One node and what runs it: a compiled component, or the embedding
+/// program for an endpoint node (`component` is `None`).
 #[derive(Clone)]
 pub struct LinkedStage {
     pub node: NodeDef,
-    pub component: Arc<CompiledComponent>,
+    pub role: Role,
+    pub component: Option<Arc<CompiledComponent>>,
 }
 
 /// Why a flow cannot be linked.
@@ -65,13 +67,20 @@ pub fn link(engine: &Engine, pipeline: &PipelineDef, flow: &str) -> Result<Linke
     let mut stages = Vec::with_capacity(chain.len());
     for (pos, &i) in chain.iter().enumerate() {
         let node = &def.nodes[i];
-        let component = engine
-            .compile_file(&node.component, &node.path)
-            .map_err(|source| LinkError::Component {
-                node: node.name.clone(),
-                source,
-            })?;
-        let actual = component.exports.role;
+        let (component, actual) = match node.endpoint {
+            Some(EndpointKind::Ingress) => (None, Role::Source),
+            Some(EndpointKind::Egress) => (None, Role::Sink),
+            None => {
+                let c = engine
+                    .compile_file(&node.component, &node.path)
+                    .map_err(|source| LinkError::Component {
+                        node: node.name.clone(),
+                        source,
+                    })?;
+                let role = c.exports.role;
+                (Some(c), role)
+            }
+        };
         if let Some(declared) = node.interface {
             if declared != actual {
                 return Err(LinkError::InterfaceMismatch {
@@ -99,6 +108,7 @@ pub fn link(engine: &Engine, pipeline: &PipelineDef, flow: &str) -> Result<Linke
         }
         stages.push(LinkedStage {
             node: node.clone(),
+            role: actual,
             component,
         });
     }

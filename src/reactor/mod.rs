@@ -5,6 +5,7 @@
 //! runnable flow a bounded turn, and parks when nothing can move, waking on
 //! a message, a cancel request, or the earliest time a held stage may run.
 
+mod endpoint;
 mod flow;
 mod mailbox;
 mod queue;
@@ -17,14 +18,18 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub use endpoint::{Egress, Element, EndpointError, Ingress};
 pub use flow::{FlowDriver, Turn};
 pub use mailbox::{Control, Mailbox};
 pub use queue::EdgeQueue;
 pub use shared::FlowShared;
 pub use summary::{DirectionCopies, EdgeSummary, FlowSummary, StageSummary};
 
+use crate::config::EndpointKind;
 use crate::engine::Engine;
 use crate::linker::LinkedFlow;
+use crate::resources::{Budget, BufferTable};
+use crate::types::{FlowId, StageId};
 
 /// Rounds a flow may run before the worker moves on to the next flow.
 const TURN_BUDGET: usize = 64;
@@ -33,6 +38,43 @@ const TURN_BUDGET: usize = 64;
 pub struct FlowTask {
     pub shared: Arc<FlowShared>,
     pub linked: LinkedFlow,
+    pub table: Arc<parking_lot::Mutex<BufferTable>>,
+}
+
+impl FlowTask {
+    /// Everything a flow needs before a worker takes it: its buffer table
+    /// (endpoints use it from the program's threads at once) and endpoints.
+    pub fn prepare(id: FlowId, linked: LinkedFlow, mailbox: Arc<Mailbox>) -> FlowTask {
+        let rt = &linked.runtime;
+        let budgets = linked
+            .stages
+            .iter()
+            .map(|s| Budget::new(s.node.max_buffers, s.node.max_buffer_bytes))
+            .collect();
+        let table = Arc::new(parking_lot::Mutex::new(BufferTable::new(budgets, rt.max_buffer_size)));
+        let mut ingress = Vec::new();
+        let mut egress = Vec::new();
+        for (i, s) in linked.stages.iter().enumerate() {
+            match s.node.endpoint {
+                Some(EndpointKind::Ingress) => ingress.push(Arc::new(Ingress::new(
+                    s.node.name.clone(),
+                    StageId::new(i as u32),
+                    rt.queue_depth,
+                    Arc::clone(&table),
+                    Arc::clone(&mailbox),
+                ))),
+                Some(EndpointKind::Egress) => egress.push(Arc::new(Egress::new(
+                    s.node.name.clone(),
+                    rt.queue_depth,
+                    Arc::clone(&table),
+                    Arc::clone(&mailbox),
+                ))),
+                None => {}
+            }
+        }
+        let shared = Arc::new(FlowShared::new(id, linked.name.clone(), mailbox, ingress, egress));
+        FlowTask { shared, linked, table }
+    }
 }
 
 struct Worker {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+use super::endpoint::{Egress, EndpointError, Ingress};
 use super::mailbox::Mailbox;
 use super::summary::FlowSummary;
 use crate::types::{FlowId, FlowState};
@@ -24,10 +25,12 @@ pub struct FlowShared {
     changed: Condvar,
     cancel: AtomicBool,
     mailbox: Arc<Mailbox>,
+    pub(crate) ingress: Vec<Arc<Ingress>>,
+    pub(crate) egress: Vec<Arc<Egress>>,
 }
 
 impl FlowShared {
-    pub fn new(id: FlowId, name: String, mailbox: Arc<Mailbox>) -> Self {
+    pub fn new(id: FlowId, name: String, mailbox: Arc<Mailbox>, ingress: Vec<Arc<Ingress>>, egress: Vec<Arc<Egress>>) -> Self {
         FlowShared {
             id,
             name,
@@ -38,7 +41,27 @@ impl FlowShared {
             changed: Condvar::new(),
             cancel: AtomicBool::new(false),
             mailbox,
+            ingress,
+            egress,
         }
+    }
+
+    /// The ingress node called `port`.
+    pub fn ingress(&self, port: &str) -> Result<&Arc<Ingress>, EndpointError> {
+        self.ingress.iter().find(|i| i.name() == port).ok_or_else(|| EndpointError::UnknownPort {
+            kind: "ingress",
+            port: port.to_string(),
+            known: names(self.ingress.iter().map(|i| i.name())),
+        })
+    }
+
+    /// The egress node called `port`.
+    pub fn egress(&self, port: &str) -> Result<&Arc<Egress>, EndpointError> {
+        self.egress.iter().find(|e| e.name() == port).ok_or_else(|| EndpointError::UnknownPort {
+            kind: "egress",
+            port: port.to_string(),
+            known: names(self.egress.iter().map(|e| e.name())),
+        })
     }
 
     pub fn state(&self) -> FlowState {
@@ -91,4 +114,9 @@ impl FlowShared {
         }
         s.summary.clone()
     }
+}
+
+fn names<'a>(it: impl Iterator<Item = &'a str>) -> String {
+    let v: Vec<&str> = it.collect();
+    if v.is_empty() { "(none)".to_string() } else { v.join(", ") }
 }

@@ -361,9 +361,11 @@ impl BufferTable {
         Ok(slot)
     }
 
-    /// The buffer's bytes for an embedder that holds a borrow: no copy, and
-    /// nothing recorded. Valid while the borrow lasts.
-    pub fn view(&self, h: BufferHandle) -> Result<&[u8], BufferError> {
+    /// A second reference to a lent buffer's bytes, for an embedder reading
+    /// them in place (no copy, nothing recorded). The buffer must be
+    /// `Borrowed`; the reference must be dropped before the borrow ends so the
+    /// vector can return to its pool.
+    pub fn lent_bytes(&self, h: BufferHandle) -> Result<Bytes, BufferError> {
         let slot = self.slot(h)?;
         if !matches!(slot.state, BufferState::Borrowed(_)) {
             return Err(BufferError::NotAccessible {
@@ -372,7 +374,7 @@ impl BufferTable {
                 state: slot.state,
             });
         }
-        Ok(slot.bytes.as_deref().map_or(&[][..], |v| v.as_slice()))
+        Ok(slot.bytes.as_ref().map(Arc::clone).unwrap_or_default())
     }
 
     /// Every byte, for lowering into `reader`'s memory. Returns a second
@@ -429,13 +431,13 @@ impl BufferTable {
     }
 
     /// Copy an embedder's bytes into a new host-owned buffer (the one counted
-    /// copy of an ingress push).
-    pub fn allocate_from(&mut self, data: &[u8], content_type: &str) -> Result<BufferHandle, BufferError> {
+    /// copy of an ingress push), recorded for `stage` (the ingress node).
+    pub fn allocate_from(&mut self, stage: Option<StageId>, data: &[u8], content_type: &str) -> Result<BufferHandle, BufferError> {
         let h = self.allocate(Owner::Host, data.len() as u64)?;
         let slot = &mut self.slots[h.slot as usize];
         Self::bytes_mut(slot, h)?.extend_from_slice(data);
         self.set_host_content_type(h, content_type)?;
-        self.record(None, CopyDirection::HostToHost, data.len());
+        self.record(stage, CopyDirection::HostToHost, data.len());
         Ok(h)
     }
 

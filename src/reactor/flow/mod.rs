@@ -15,13 +15,14 @@ use sha2::{Digest, Sha256};
 
 mod report;
 
+use super::endpoint::{Egress, Ingress, Intake};
 use super::queue::EdgeQueue;
 use super::shared::FlowShared;
 use super::FlowTask;
-use crate::config::{ErrorAction, NodeDef};
+use crate::config::{EndpointKind, ErrorAction, NodeDef};
 use crate::contracts::Role;
 use crate::engine::{BackpressureSignal, CallError, Engine, FlowContextInfo, Lent, ProcessError, Stage, StageSpec};
-use crate::resources::{Budget, BufferTable, Owner};
+use crate::resources::{BufferTable, Owner};
 use crate::types::{FlowState, StageId};
 
 /// What one turn achieved.
@@ -34,8 +35,16 @@ pub enum Turn {
     Done,
 }
 
+/// What runs a stage: a component instance, or the embedding program
+/// through an endpoint.
+enum Runner {
+    Wasm(Stage),
+    Ingress(Arc<Ingress>),
+    Egress(Arc<Egress>),
+}
+
 struct StageSlot {
-    stage: Stage,
+    runner: Runner,
     node: NodeDef,
     role: Role,
     /// No calls before this time (a sink's pause, or a retry back-off).
@@ -95,14 +104,8 @@ impl FlowDriver {
     /// Instantiate and initialise every stage. On failure the flow is
     /// finished (Failed, with teardown) and `None` is returned.
     pub fn start(task: FlowTask, engine: &Engine) -> Option<FlowDriver> {
-        let FlowTask { shared, linked } = task;
+        let FlowTask { shared, linked, table } = task;
         let rt = &linked.runtime;
-        let budgets = linked
-            .stages
-            .iter()
-            .map(|s| Budget::new(s.node.max_buffers, s.node.max_buffer_bytes))
-            .collect();
-        let table = Arc::new(Mutex::new(BufferTable::new(budgets, rt.max_buffer_size)));
         let mut driver = FlowDriver {
             shared: Arc::clone(&shared),
             stages: Vec::with_capacity(linked.stages.len()),
@@ -120,7 +123,7 @@ impl FlowDriver {
             names: linked
                 .stages
                 .iter()
-                .map(|s| (s.node.name.clone(), s.node.component.clone(), s.component.exports.role))
+                .map(|s| (s.node.name.clone(), s.node.component.clone(), s.role))
                 .collect(),
         };
         if shared.cancel_requested() {
@@ -145,17 +148,33 @@ impl FlowDriver {
                 call_timeout: rt.call_timeout,
                 context: context.clone(),
             };
-            let stage = match Stage::instantiate(engine, &ls.component, spec, Arc::clone(&table)) {
-                Ok(s) => s,
-                Err(e) => {
-                    driver.end(FlowState::Failed, Some(e.to_string()));
-                    return None;
-                }
+            let runner = match (&ls.component, ls.node.endpoint) {
+                (Some(component), _) => match Stage::instantiate(engine, component, spec, Arc::clone(&table)) {
+                    Ok(s) => Runner::Wasm(s),
+                    Err(e) => {
+                        driver.end(FlowState::Failed, Some(e.to_string()));
+                        return None;
+                    }
+                },
+                (None, Some(EndpointKind::Ingress)) => match shared.ingress(&ls.node.name) {
+                    Ok(i) => Runner::Ingress(Arc::clone(i)),
+                    Err(e) => {
+                        driver.end(FlowState::Failed, Some(e.to_string()));
+                        return None;
+                    }
+                },
+                (None, _) => match shared.egress(&ls.node.name) {
+                    Ok(e) => Runner::Egress(Arc::clone(e)),
+                    Err(e) => {
+                        driver.end(FlowState::Failed, Some(e.to_string()));
+                        return None;
+                    }
+                },
             };
             driver.stages.push(StageSlot {
-                stage,
+                runner,
                 node: ls.node.clone(),
-                role: ls.component.exports.role,
+                role: ls.role,
                 hold_until: None,
                 attempts: 0,
                 out_seq: 0,
@@ -167,7 +186,10 @@ impl FlowDriver {
             });
         }
         for i in 0..driver.stages.len() {
-            if let Err(e) = driver.stages[i].stage.init() {
+            let Runner::Wasm(stage) = &mut driver.stages[i].runner else {
+                continue;
+            };
+            if let Err(e) = stage.init() {
                 let msg = driver.describe(i, "init", &e);
                 driver.end(FlowState::Failed, Some(msg));
                 return None;
@@ -309,10 +331,37 @@ impl FlowDriver {
         if self.source_done || self.held(i) {
             return false;
         }
+        if let Runner::Ingress(ingress) = &self.stages[i].runner {
+            let ingress = Arc::clone(ingress);
+            if !self.edges[i].has_credit() {
+                return false;
+            }
+            return match ingress.take() {
+                Intake::Element(mut el) => {
+                    let slot = &mut self.stages[i];
+                    slot.elements_out += 1;
+                    el.sequence = slot.out_seq;
+                    slot.out_seq += 1;
+                    let queued = self.table.lock().enqueue(el.handle);
+                    if let Err(e) = queued {
+                        self.end(FlowState::Failed, Some(format!("internal buffer error: {e}")));
+                        return false;
+                    }
+                    self.edges[i].push(el);
+                    true
+                }
+                Intake::Empty => false,
+                Intake::Closed => {
+                    self.source_done = true;
+                    self.advance(FlowState::Draining);
+                    true
+                }
+            };
+        }
         let blocked = !self.edges[i].has_credit() || self.sink_paused();
         if blocked != self.told_pause {
             let signal = if blocked { BackpressureSignal::Pause } else { BackpressureSignal::Ready };
-            if let Err(e) = self.stages[i].stage.notify(signal) {
+            if let Err(e) = self.wasm(i).map_or(Ok(()), |s| s.notify(signal)) {
                 let msg = self.describe(i, "notify-backpressure", &e);
                 self.end(FlowState::Failed, Some(msg));
                 return false;
@@ -323,7 +372,10 @@ impl FlowDriver {
         if blocked {
             return false;
         }
-        match self.stages[i].stage.pull() {
+        let Some(stage) = self.wasm(i) else {
+            return false;
+        };
+        match stage.pull() {
             Ok(Some(out)) => {
                 let slot = &mut self.stages[i];
                 slot.attempts = 0;
@@ -356,6 +408,14 @@ impl FlowDriver {
                     false
                 }
             },
+        }
+    }
+
+    /// The component instance of stage `i`, if it is one.
+    fn wasm(&mut self, i: usize) -> Option<&mut Stage> {
+        match &mut self.stages[i].runner {
+            Runner::Wasm(s) => Some(s),
+            _ => None,
         }
     }
 
@@ -419,7 +479,10 @@ impl FlowDriver {
         let Some(input) = self.lend_head(i) else {
             return false;
         };
-        match self.stages[i].stage.process(&input) {
+        let Some(stage) = self.wasm(i) else {
+            return false;
+        };
+        match stage.process(&input) {
             Ok(out) => {
                 let slot = &mut self.stages[i];
                 slot.attempts = 0;
@@ -449,10 +512,26 @@ impl FlowDriver {
         if self.edges[i - 1].is_empty() || self.held(i) {
             return false;
         }
+        if let Runner::Egress(egress) = &self.stages[i].runner {
+            let egress = Arc::clone(egress);
+            if !egress.has_room() {
+                return false;
+            }
+            let Some(input) = self.lend_head(i) else {
+                return false;
+            };
+            self.edges[i - 1].pop();
+            self.stages[i].elements_in += 1;
+            egress.offer(input);
+            return true;
+        }
         let Some(input) = self.lend_head(i) else {
             return false;
         };
-        match self.stages[i].stage.push(&input) {
+        let Some(stage) = self.wasm(i) else {
+            return false;
+        };
+        match stage.push(&input) {
             Ok(signal) => {
                 let slot = &mut self.stages[i];
                 slot.attempts = 0;
@@ -476,7 +555,10 @@ impl FlowDriver {
             }
             let mut attempts = 0;
             loop {
-                match self.stages[i].stage.complete() {
+                let Some(stage) = self.wasm(i) else {
+                    break;
+                };
+                match stage.complete() {
                     Ok(()) => break,
                     Err(e) => match self.judge(i, "complete", e) {
                         Verdict::Skip => break,
@@ -521,9 +603,14 @@ impl FlowDriver {
         }
         self.error = error;
         for slot in &mut self.stages {
-            if let Err(e) = slot.stage.teardown() {
-                log::warn!("{}: node `{}` teardown: {e}", self.shared.id, slot.node.name);
+            if let Runner::Wasm(stage) = &mut slot.runner {
+                if let Err(e) = stage.teardown() {
+                    log::warn!("{}: node `{}` teardown: {e}", self.shared.id, slot.node.name);
+                }
             }
+        }
+        for ingress in &self.shared.ingress {
+            ingress.end(self.state);
         }
         {
             let mut t = self.table.lock();
@@ -536,8 +623,11 @@ impl FlowDriver {
         }
         let summary = self.summary();
         self.stages.clear();
+        for egress in &self.shared.egress {
+            egress.end(self.state);
+        }
         let live = self.table.lock().live();
-        if live != 0 {
+        if live != 0 && self.shared.egress.is_empty() {
             log::warn!("{}: {live} buffer(s) still live after teardown", self.shared.id);
         }
         self.shared.finish(summary);
