@@ -5,6 +5,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{N, capture, pipeline};
+use torvyn::reactor::FailureKind;
 use torvyn::{FlowState, Host};
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(120));
@@ -26,6 +27,7 @@ fn run(proc_config: &str, proc_extra: &str, runtime: &str, node: &str) -> torvyn
 fn invalid_input_is_skipped_by_default() {
     let s = run(r#"{"fail_at": 5, "error": "invalid-input"}"#, "", "", "skip_node");
     assert_eq!(s.state, FlowState::Completed, "{:?}", s.error);
+    assert_eq!(s.failure, None);
     assert_eq!(s.elements, 19);
     assert_eq!(s.stages[1].skipped, 1);
     assert_eq!(s.stages[1].elements_out, 19);
@@ -70,6 +72,7 @@ fn fatal_fails_the_flow() {
     let s = run(r#"{"fail_at": 0, "error": "fatal"}"#, "", "", "fatal_node");
     assert_eq!(s.state, FlowState::Failed);
     assert_eq!(s.elements, 0);
+    assert_eq!(s.failure, Some(FailureKind::Component));
     assert!(s.error.unwrap().contains("failed: fatal: element 0 rejected on request"));
 }
 
@@ -78,6 +81,7 @@ fn an_endless_call_is_interrupted_at_its_deadline() {
     let t0 = Instant::now();
     let s = run(r#"{"spin_at": 2}"#, "", "call_timeout_ms = 100", "spin_node");
     assert_eq!(s.state, FlowState::Failed);
+    assert_eq!(s.failure, Some(FailureKind::Deadline));
     let err = s.error.unwrap();
     assert!(err.contains("node `spin_node`") && err.contains("exceeded its 100ms deadline"), "{err}");
     assert_eq!(s.elements, 2);
@@ -89,6 +93,7 @@ fn memory_beyond_the_limit_traps_that_flow_only() {
     capture();
     let s = run(r#"{"hog_at": 1}"#, "", "memory_limit = \"16MiB\"", "hog_node");
     assert_eq!(s.state, FlowState::Failed);
+    assert_eq!(s.failure, Some(FailureKind::Trap));
     let err = s.error.unwrap();
     assert!(err.contains("node `hog_node`") && err.contains("trapped"), "{err}");
     assert!(err.contains("memory"), "{err}");

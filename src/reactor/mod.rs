@@ -23,7 +23,7 @@ pub use flow::{FlowDriver, Turn};
 pub use mailbox::{Control, Mailbox};
 pub use queue::EdgeQueue;
 pub use shared::FlowShared;
-pub use summary::{DirectionCopies, EdgeSummary, FlowSummary, StageSummary};
+pub use summary::{DirectionCopies, EdgeSummary, FailureKind, FlowSummary, StageSummary};
 
 use crate::config::EndpointKind;
 use crate::engine::Engine;

@@ -30,6 +30,24 @@ pub struct FlowSummary {
     pub ready_signals: u64,
     /// Why the flow failed, naming the node and component.
     pub error: Option<String>,
+    /// What kind of failure, when it failed.
+    pub failure: Option<FailureKind>,
+}
+
+/// The kind of failure that ended a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureKind {
+    /// A component trapped or misused a handle.
+    Trap,
+    /// A call overran its deadline and was interrupted.
+    Deadline,
+    /// A component returned an error its node's policy does not absorb.
+    Component,
+    /// A component could not be instantiated or initialised.
+    Instantiate,
+    /// The runtime itself failed (a bug).
+    Internal,
 }
 
 /// Copies in one direction.

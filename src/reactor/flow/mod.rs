@@ -18,6 +18,7 @@ mod report;
 use super::endpoint::{Egress, Ingress, Intake};
 use super::queue::EdgeQueue;
 use super::shared::FlowShared;
+use super::summary::FailureKind;
 use super::FlowTask;
 use crate::config::{EndpointKind, ErrorAction, NodeDef};
 use crate::contracts::Role;
@@ -80,6 +81,7 @@ pub struct FlowDriver {
     ready_signals: u64,
     started: Instant,
     error: Option<String>,
+    failure: Option<FailureKind>,
     /// Stages instantiated (for a summary of a flow that failed to start).
     names: Vec<(String, String, Role)>,
 }
@@ -120,6 +122,7 @@ impl FlowDriver {
             ready_signals: 0,
             started: Instant::now(),
             error: None,
+            failure: None,
             names: linked
                 .stages
                 .iter()
@@ -152,6 +155,7 @@ impl FlowDriver {
                 (Some(component), _) => match Stage::instantiate(engine, component, spec, Arc::clone(&table)) {
                     Ok(s) => Runner::Wasm(s),
                     Err(e) => {
+                        driver.failure = Some(FailureKind::Instantiate);
                         driver.end(FlowState::Failed, Some(e.to_string()));
                         return None;
                     }
@@ -191,6 +195,7 @@ impl FlowDriver {
             };
             if let Err(e) = stage.init() {
                 let msg = driver.describe(i, "init", &e);
+                driver.failure = Some(FailureKind::Instantiate);
                 driver.end(FlowState::Failed, Some(msg));
                 return None;
             }
@@ -210,7 +215,13 @@ impl FlowDriver {
         }
     }
 
-    fn describe(&self, i: usize, call: &str, e: &CallError) -> String {
+    /// The message for a failed call; records what kind of failure it was.
+    fn describe(&mut self, i: usize, call: &str, e: &CallError) -> String {
+        self.failure = Some(match e {
+            CallError::Guest(_) => FailureKind::Component,
+            CallError::Deadline { .. } => FailureKind::Deadline,
+            CallError::Trap(_) | CallError::Poisoned => FailureKind::Trap,
+        });
         let s = &self.stages[i];
         format!("node `{}` (component `{}`) {call}: {e}", s.node.name, s.node.component)
     }
@@ -285,7 +296,7 @@ impl FlowDriver {
             ProcessError::Fatal(_) => ErrorAction::Fail,
         };
         let slot = &mut self.stages[i];
-        match action {
+        let verdict = match action {
             ErrorAction::Skip => {
                 slot.skipped += 1;
                 slot.attempts = 0;
@@ -317,7 +328,11 @@ impl FlowDriver {
                 "node `{}` (component `{}`) {call} failed: {pe}",
                 slot.node.name, slot.node.component
             )),
+        };
+        if matches!(verdict, Verdict::Fail(_)) {
+            self.failure = Some(FailureKind::Component);
         }
+        verdict
     }
 
     fn sink_paused(&self) -> bool {
@@ -597,6 +612,11 @@ impl FlowDriver {
                 log::error!("{}: {e}", self.shared.id);
                 self.state = FlowState::Failed;
             }
+        }
+        if error.is_none() {
+            self.failure = None;
+        } else if self.failure.is_none() {
+            self.failure = Some(FailureKind::Internal);
         }
         if let Some(msg) = &error {
             log::info!("{} `{}` failed: {msg}", self.shared.id, self.shared.name);

@@ -83,6 +83,7 @@ impl FlowDriver {
             pause_signals: self.pause_signals,
             ready_signals: self.ready_signals,
             error: self.error.clone(),
+            failure: self.failure,
         }
     }
 }
