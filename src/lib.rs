@@ -18,6 +18,7 @@
 pub mod config;
 pub mod contracts;
 pub mod engine;
+pub mod ffi;
 pub mod host;
 pub mod linker;
 pub mod pipeline;

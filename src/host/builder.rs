@@ -14,6 +14,7 @@ use crate::reactor::Reactor;
 #[derive(Debug, Clone)]
 pub struct HostBuilder {
     worker_threads: usize,
+    queue_depth: Option<usize>,
     engine: EngineSettings,
 }
 
@@ -21,6 +22,7 @@ impl Default for HostBuilder {
     fn default() -> Self {
         HostBuilder {
             worker_threads: 1,
+            queue_depth: None,
             engine: EngineSettings::default(),
         }
     }
@@ -36,6 +38,13 @@ impl HostBuilder {
     /// Ceiling on any instance's linear memory; a flow's `memory_limit` may be lower.
     pub fn max_memory_bytes(mut self, bytes: u64) -> Self {
         self.engine.max_memory_bytes = bytes;
+        self
+    }
+
+    /// Capacity of every edge queue of flows started on this host, overriding
+    /// the manifest's `queue_depth` (the low watermark becomes half of it).
+    pub fn queue_depth(mut self, n: usize) -> Self {
+        self.queue_depth = Some(n.max(1));
         self
     }
 
@@ -59,6 +68,7 @@ impl HostBuilder {
             }),
             next_id: AtomicU64::new(1),
             worker_threads: self.worker_threads,
+            queue_depth: self.queue_depth,
         })
     }
 }

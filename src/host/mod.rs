@@ -61,6 +61,7 @@ pub struct Host {
     inner: Mutex<Inner>,
     next_id: AtomicU64,
     worker_threads: usize,
+    queue_depth: Option<usize>,
 }
 
 impl Host {
@@ -95,7 +96,11 @@ impl Host {
                 ceiling,
             });
         }
-        let linked = linker::link(&self.engine, pipeline, flow)?;
+        let mut linked = linker::link(&self.engine, pipeline, flow)?;
+        if let Some(depth) = self.queue_depth {
+            linked.runtime.queue_depth = depth;
+            linked.runtime.low_watermark = depth / 2;
+        }
         let mut inner = self.inner.lock();
         let Some(reactor) = inner.reactor.as_ref() else {
             return Err(HostError::ShutDown);

@@ -1,0 +1,179 @@
+//! `torvyn_log_set_callback`: Torvyn's log records, and the output guests
+//! print, delivered to a C function.
+
+use std::ffi::{CString, c_char, c_void};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Once, RwLock};
+
+use log::kv::{Key, Value, VisitSource};
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+use super::{FfiError, ffi_guard, torvyn_error, torvyn_status};
+use crate::engine::GUEST_LOG_TARGET;
+
+/// Severity of a log record.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum torvyn_log_level {
+    TORVYN_LOG_ERROR = 1,
+    TORVYN_LOG_WARN = 2,
+    TORVYN_LOG_INFO = 3,
+    TORVYN_LOG_DEBUG = 4,
+    TORVYN_LOG_TRACE = 5,
+}
+
+/// Receives one log record. `target` is the emitting module; guest output
+/// has target "torvyn::guest" and `node` set to the node that printed it
+/// (otherwise `node` is NULL). All strings are borrowed for the call only.
+pub type torvyn_log_fn = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, level: torvyn_log_level, target: *const c_char, node: *const c_char, message: *const c_char),
+>;
+
+/// Frees the `user_data` given with a callback once Torvyn no longer uses it.
+pub type torvyn_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
+
+struct Callback {
+    f: unsafe extern "C" fn(*mut c_void, torvyn_log_level, *const c_char, *const c_char, *const c_char),
+    user_data: *mut c_void,
+    free: torvyn_free_fn,
+}
+
+// SAFETY: the C caller promises (per the header) that `f` may be called and
+// `user_data` used from any thread.
+unsafe impl Send for Callback {}
+unsafe impl Sync for Callback {}
+
+impl Drop for Callback {
+    fn drop(&mut self) {
+        if let Some(free) = self.free {
+            // SAFETY: called once, after the last use of `user_data`.
+            unsafe { free(self.user_data) };
+        }
+    }
+}
+
+static CALLBACK: RwLock<Option<Arc<Callback>>> = RwLock::new(None);
+/// 0 warnings+errors, 1 info, 2 debug, 3 trace (guest output always passes).
+static LEVEL: AtomicU32 = AtomicU32::new(0);
+static INSTALL: Once = Once::new();
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+fn own_level() -> Level {
+    match LEVEL.load(Ordering::Relaxed) {
+        0 => Level::Warn,
+        1 => Level::Info,
+        2 => Level::Debug,
+        _ => Level::Trace,
+    }
+}
+
+/// Set the detail of Torvyn's own records (from host options).
+pub(crate) fn set_level(level: u32) {
+    LEVEL.store(level, Ordering::Relaxed);
+    if CALLBACK.read().map(|c| c.is_some()).unwrap_or(false) {
+        log::set_max_level(own_level().to_level_filter().max(LevelFilter::Info));
+    }
+}
+
+struct CLogger;
+
+#[derive(Default)]
+struct Node(Option<String>);
+
+impl<'k> VisitSource<'k> for Node {
+    fn visit_pair(&mut self, key: Key<'k>, value: Value<'k>) -> Result<(), log::kv::Error> {
+        if key.as_str() == "node" {
+            self.0 = Some(value.to_string());
+        }
+        Ok(())
+    }
+}
+
+fn cstring(s: String) -> CString {
+    CString::new(s.replace('\0', " ")).unwrap_or_default()
+}
+
+impl Log for CLogger {
+    fn enabled(&self, m: &Metadata<'_>) -> bool {
+        m.target() == GUEST_LOG_TARGET || m.level() <= own_level()
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let Some(cb) = CALLBACK.read().ok().and_then(|c| c.clone()) else {
+            return;
+        };
+        let mut node = Node::default();
+        let _ = record.key_values().visit(&mut node);
+        let level = match record.level() {
+            Level::Error => torvyn_log_level::TORVYN_LOG_ERROR,
+            Level::Warn => torvyn_log_level::TORVYN_LOG_WARN,
+            Level::Info => torvyn_log_level::TORVYN_LOG_INFO,
+            Level::Debug => torvyn_log_level::TORVYN_LOG_DEBUG,
+            Level::Trace => torvyn_log_level::TORVYN_LOG_TRACE,
+        };
+        let target = cstring(record.target().to_string());
+        let node = node.0.map(cstring);
+        let message = cstring(record.args().to_string());
+        let _ = std::panic::catch_unwind(|| {
+            // SAFETY: a C function pointer the caller registered; strings live for the call.
+            unsafe {
+                (cb.f)(
+                    cb.user_data,
+                    level,
+                    target.as_ptr(),
+                    node.as_ref().map_or(std::ptr::null(), |n| n.as_ptr()),
+                    message.as_ptr(),
+                )
+            }
+        });
+    }
+
+    fn flush(&self) {}
+}
+
+/// Route Torvyn's log records and guests' captured output to `callback`,
+/// replacing any earlier callback (whose `user_data_free` then runs, once no
+/// call to it is in progress). NULL `callback` stops delivery.
+///
+/// Threads: the callback runs on whichever thread emits the record: a
+/// reactor worker thread for guest output and flow events, the calling
+/// thread for records of the call itself. It must be thread-safe, must not
+/// block for long (it holds up the flow that logged), and may call Torvyn.
+///
+/// Fails with `TORVYN_STATUS_INTERNAL` if the process already has another
+/// `log` logger (a Rust program embedding Torvyn directly).
+#[no_mangle]
+pub unsafe extern "C" fn torvyn_log_set_callback(
+    callback: torvyn_log_fn,
+    user_data: *mut c_void,
+    user_data_free: torvyn_free_fn,
+    out_error: *mut *mut torvyn_error,
+) -> torvyn_status {
+    ffi_guard!(out_error, {
+        INSTALL.call_once(|| INSTALLED.store(log::set_logger(&CLogger).is_ok(), Ordering::SeqCst));
+        if !INSTALLED.load(Ordering::SeqCst) {
+            if let Some(free) = user_data_free {
+                unsafe { free(user_data) };
+            }
+            return Err(FfiError::internal("another logger is already installed in this process"));
+        }
+        let new = callback.map(|f| {
+            Arc::new(Callback {
+                f,
+                user_data,
+                free: user_data_free,
+            })
+        });
+        let has = new.is_some();
+        let old = {
+            let mut slot = CALLBACK.write().unwrap_or_else(|e| e.into_inner());
+            std::mem::replace(&mut *slot, new)
+        };
+        drop(old);
+        log::set_max_level(if has { own_level().to_level_filter().max(LevelFilter::Info) } else { LevelFilter::Off });
+        Ok(())
+    })
+}
