@@ -16,7 +16,7 @@ use super::ticker::EpochTicker;
 use crate::contracts::{self, Exports, Role};
 
 /// Engine-wide limits, fixed when the host is built.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EngineSettings {
     /// Largest linear memory any instance may grow to (flows may set less).
     pub max_memory_bytes: u64,
@@ -121,10 +121,7 @@ impl Engine {
         if let Some(hit) = self.cache.lock().get(&digest) {
             return Ok(Arc::clone(hit));
         }
-        let component = Component::new(&self.inner, bytes).map_err(|e| EngineError::Compile {
-            component: name.to_string(),
-            reason: format!("{e:#}"),
-        })?;
+        let component = self.compile_or_reuse(name, digest, bytes)?;
         let ty = component.component_type();
         let exports = contracts::detect(name, ty.exports(&self.inner).map(|(n, _)| n))?;
         let indices = resolve_indices(name, &component, &exports)?;
@@ -143,6 +140,41 @@ impl Engine {
         });
         self.cache.lock().insert(digest, Arc::clone(&compiled));
         Ok(compiled)
+    }
+}
+
+/// Machine code of components compiled earlier in this process, by engine
+/// settings and content hash, so a new host (same settings) does not compile
+/// again. Bounded: the oldest entries go first.
+static ARTIFACTS: Mutex<Vec<((EngineSettings, [u8; 32]), Arc<[u8]>)>> = Mutex::new(Vec::new());
+const MAX_ARTIFACTS: usize = 64;
+
+impl Engine {
+    fn compile_or_reuse(&self, name: &str, digest: [u8; 32], bytes: &[u8]) -> Result<Component, EngineError> {
+        let key = (self.settings.clone(), digest);
+        let cached = ARTIFACTS.lock().iter().find(|(k, _)| *k == key).map(|(_, a)| Arc::clone(a));
+        if let Some(artifact) = cached {
+            // SAFETY: `artifact` is the output of `Component::serialize` on an
+            // engine with the same settings in this same process; it was
+            // never outside this process's memory. wasmtime still checks
+            // that it matches this engine's configuration.
+            match unsafe { Component::deserialize(&self.inner, &artifact) } {
+                Ok(c) => return Ok(c),
+                Err(e) => log::debug!("cached artifact for `{name}` not usable, compiling: {e}"),
+            }
+        }
+        let component = Component::new(&self.inner, bytes).map_err(|e| EngineError::Compile {
+            component: name.to_string(),
+            reason: format!("{e:#}"),
+        })?;
+        if let Ok(artifact) = component.serialize() {
+            let mut cache = ARTIFACTS.lock();
+            if cache.len() >= MAX_ARTIFACTS {
+                cache.remove(0);
+            }
+            cache.push((key, Arc::from(artifact)));
+        }
+        Ok(component)
     }
 }
 

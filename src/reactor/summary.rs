@@ -23,7 +23,7 @@ pub struct FlowSummary {
     pub stages: Vec<StageSummary>,
     pub edges: Vec<EdgeSummary>,
     /// Wall time from start to the end state (or to now, while running).
-    #[serde(serialize_with = "millis")]
+    #[serde(serialize_with = "millis", rename = "duration_ms")]
     pub duration: Duration,
     /// Backpressure signals sent to the source.
     pub pause_signals: u64,

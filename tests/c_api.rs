@@ -1,0 +1,147 @@
+//! The C face: the header is generated and in sync, compiles as C99 and C++,
+//! and the C examples and tests, compiled with the system compiler against
+//! the built `libtorvyn.so`, behave.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `target/<profile>`, where cargo put `libtorvyn.so` for this test run.
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    assert!(dir.join("libtorvyn.so").exists(), "libtorvyn.so not found in {}", dir.display());
+    dir
+}
+
+fn out_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("torvyn-c-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn compile(sources: &[&str], output: &str) -> PathBuf {
+    let out = out_dir().join(output);
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let status = Command::new(cc)
+        .args(["-std=c99", "-D_POSIX_C_SOURCE=200809L", "-Wall", "-Wextra", "-Werror", "-O1"])
+        .arg(format!("-I{}", root().join("include").display()))
+        .args(sources.iter().map(|s| root().join(s)))
+        .arg(format!("-L{}", lib_dir().display()))
+        .args(["-ltorvyn", "-lpthread", "-o"])
+        .arg(&out)
+        .status()
+        .expect("run the C compiler");
+    assert!(status.success(), "compiling {sources:?} failed");
+    out
+}
+
+fn run(exe: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(exe)
+        .args(args)
+        .env("LD_LIBRARY_PATH", lib_dir())
+        .output()
+        .expect("run a C program");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn committed_header_matches_what_the_code_generates() {
+    let generated = std::fs::read_to_string(Path::new(env!("OUT_DIR")).join("torvyn.h")).unwrap();
+    let committed = Command::new("git")
+        .args(["show", "HEAD:include/torvyn.h"])
+        .current_dir(root())
+        .output()
+        .expect("git is needed to compare the header with the committed one");
+    assert!(committed.status.success(), "include/torvyn.h is not committed");
+    assert!(
+        String::from_utf8_lossy(&committed.stdout) == generated,
+        "include/torvyn.h differs from what src/ffi generates; commit the regenerated header"
+    );
+}
+
+#[test]
+fn header_compiles_cleanly_as_c99_and_cpp() {
+    let probe = out_dir().join("probe.c");
+    std::fs::write(&probe, "#include \"torvyn.h\"\nint main(void) { return (int)torvyn_abi_version() - TORVYN_ABI_VERSION; }\n").unwrap();
+    for (compiler, std) in [("cc", "-std=c99"), ("c++", "-std=c++11")] {
+        let mut cmd = Command::new(compiler);
+        if compiler == "c++" {
+            cmd.args(["-x", "c++"]);
+        }
+        let status = cmd
+            .args([std, "-Wall", "-Wextra", "-Werror", "-pedantic", "-c", "-o"])
+            .arg(out_dir().join(format!("probe-{compiler}.o")))
+            .arg(format!("-I{}", root().join("include").display()))
+            .arg(&probe)
+            .status()
+            .expect("run the compiler");
+        assert!(status.success(), "{compiler} {std} rejected the header");
+    }
+}
+
+#[test]
+fn run_pipeline_example_runs_hello_world() {
+    let exe = compile(&["examples/c/run_pipeline.c"], "run_pipeline");
+    let (code, out, err) = run(&exe, &[root().join("examples/hello-world").to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.starts_with("torvyn 0.1.0\n"), "{out}");
+    let json: serde_json::Value = serde_json::from_str(out.lines().nth(1).unwrap()).unwrap();
+    assert_eq!(json["state"], "completed");
+    assert_eq!(json["elements"], 5);
+    assert_eq!(json["copies"], 10);
+    let (code, _, err) = run(&exe, &["/no/such/manifest"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("torvyn_pipeline_load_file failed (status 2)"), "{err}");
+}
+
+#[test]
+fn embed_example_pushes_through_wasm_and_reads_back_in_place() {
+    let exe = compile(&["examples/c/embed.c"], "embed");
+    let (code, out, err) = run(&exe, &[root().join("examples/embed").to_str().unwrap(), "200"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    for i in 0..200 {
+        assert_eq!(lines[i], format!("{i} text/plain RECORD {i} FROM C"));
+    }
+    assert_eq!(lines[200], "received 200");
+    let json: serde_json::Value = serde_json::from_str(lines[201].strip_prefix("summary ").unwrap()).unwrap();
+    assert_eq!(json["state"], "completed");
+    assert_eq!(json["elements"], 200);
+    // Push (1) + the processor's read and write (2); the egress is read in place.
+    assert_eq!(json["copies"], 600);
+}
+
+#[test]
+fn misuse_returns_the_right_status_with_a_message() {
+    let exe = compile(&["tests/c/misuse.c"], "misuse");
+    let (code, out, err) = run(&exe, &[root().to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["ok null handles", "ok options", "ok manifests", "ok endpoints", "ok trap and cancel", "ok shutdown"]
+    );
+}
+
+#[test]
+fn a_thousand_hosts_flows_and_buffers_do_not_grow_resident_memory() {
+    let exe = compile(&["tests/c/stress.c"], "stress");
+    let (code, out, err) = run(&exe, &[root().to_str().unwrap(), "1000"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    println!("{out}");
+    let figure = |key: &str| -> i64 {
+        out.lines()
+            .find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {out}"))
+    };
+    assert_eq!(figure("iterations"), 1000);
+    let growth = figure("growth_kib");
+    assert!(growth < 2048, "resident memory grew by {growth} KiB over 800 create/free iterations");
+}
