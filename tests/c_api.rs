@@ -9,10 +9,11 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `target/<profile>`, where cargo put `libtorvyn.so` for this test run.
+/// `target/<profile>/deps`, where cargo builds `libtorvyn.so` for this test
+/// run (the copy one level up is refreshed only by `cargo build`).
 fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    let dir = exe.parent().unwrap().to_path_buf();
     assert!(dir.join("libtorvyn.so").exists(), "libtorvyn.so not found in {}", dir.display());
     dir
 }
