@@ -1,0 +1,158 @@
+"""The Python package against the real library and the real components."""
+
+import threading
+
+import pytest
+
+import torvyn
+from torvyn import Host, Pipeline
+
+from conftest import ROOT, rss_kib, wasm
+
+
+def test_library_version_and_abi():
+    assert torvyn.version() == "0.1.0"
+    assert torvyn.ABI_VERSION == 1
+
+
+def test_hello_world_runs_to_completion():
+    with Host() as host, Pipeline.load(ROOT / "examples" / "hello-world") as p:
+        assert p.flows == ["main"]
+        with host.start(p) as flow:
+            summary = flow.wait(timeout=60)
+    assert summary["state"] == "completed"
+    assert summary["elements"] == 5
+    assert summary["copies"] == 10
+
+
+def test_push_through_wasm_and_read_back_in_place():
+    with Host() as host, Pipeline.load(ROOT / "examples" / "embed") as p, host.start(p) as flow:
+        def produce():
+            for i in range(500):
+                flow.push(f"record {i}".encode(), content_type="text/plain", timeout=30)
+            flow.close_input()
+
+        producer = threading.Thread(target=produce)
+        producer.start()
+        seen = 0
+        for element in flow.elements(timeout=30):
+            with element:
+                view = element.payload
+                assert isinstance(view, memoryview) and view.readonly
+                assert bytes(view) == f"RECORD {seen}".encode()
+                assert element.sequence == seen
+                assert element.content_type == "text/plain"
+            with pytest.raises(ValueError):
+                view[0]  # the view was released with the borrow
+            with pytest.raises(torvyn.StaleHandle):
+                element.payload
+            seen += 1
+        producer.join()
+        summary = flow.wait(timeout=30)
+    assert seen == 500
+    assert summary["elements"] == 500
+    assert summary["copies"] == 1500  # push + processor read + processor write; egress read in place
+
+
+def test_misuse_raises_the_right_exception_with_a_message():
+    with Host(queue_depth=2) as host, Pipeline.load(ROOT / "examples" / "embed") as p:
+        flow = host.start(p)
+        with pytest.raises(torvyn.NotFound, match="no ingress named `inptu`"):
+            flow.push(b"x", port="inptu")
+        with pytest.raises(torvyn.NotFound, match="no egress named `input`"):
+            flow.next(port="input")
+        with pytest.raises(torvyn.Timeout):
+            flow.next(timeout=0)
+        # Nobody reads: backpressure reaches the program.
+        with pytest.raises(torvyn.WouldBlock, match="is full"):
+            for _ in range(1000):
+                flow.push(b"abc", timeout=0)
+                threading.Event().wait(0.001)
+        element = flow.next(timeout=10)
+        element.release()
+        with pytest.raises(torvyn.StaleHandle):
+            element.release()
+        with pytest.raises(torvyn.StaleHandle):
+            element.payload
+        flow.close_input()
+        with pytest.raises(torvyn.Closed, match="was closed"):
+            flow.push(b"late")
+        for e in flow.elements(timeout=10):
+            e.close()
+        flow.wait(timeout=10)
+        flow.close()
+        with pytest.raises(torvyn.StaleHandle):
+            flow.wait()
+        flow.close()  # closing twice is harmless
+        with pytest.raises(torvyn.InvalidArgument, match="unknown key `colour`"):
+            Pipeline.from_toml("[flow.main.nodes.a]\ncolour = 1\n")
+        with pytest.raises(torvyn.NotFound):
+            Pipeline.load(ROOT / "no" / "such" / "Torvyn.toml")
+        with pytest.raises(torvyn.NotFound, match="no flow named `nope`"):
+            host.start(p, "nope")
+
+
+def test_trap_cancel_and_contract_errors():
+    trap = (
+        '[flow.main.nodes.in]\nendpoint = "ingress"\n'
+        f'[flow.main.nodes.bad]\ncomponent = "{wasm("faulty-processor")}"\nconfig = \'{{"trap_at": 0}}\'\n'
+        '[flow.main.nodes.out]\nendpoint = "egress"\n'
+        '[[flow.main.edges]]\nfrom = "in"\nto = "bad"\n[[flow.main.edges]]\nfrom = "bad"\nto = "out"\n'
+    )
+    with Host() as host, Pipeline.from_toml(trap) as p:
+        with host.start(p) as flow:
+            flow.push(b"boom", port="in")
+            with pytest.raises(torvyn.Trap, match="node `bad`"):
+                flow.wait(timeout=30)
+            assert flow.state == "failed"
+        with host.start(p) as flow:
+            threading.Timer(0.05, flow.cancel).start()
+            with pytest.raises(torvyn.Cancelled):
+                flow.wait()
+        mismatch = (
+            f'[flow.main.nodes.a]\ncomponent = "{wasm("printing-sink")}"\ninterface = "torvyn:streaming/source"\n'
+            '[flow.main.nodes.b]\nendpoint = "egress"\n[[flow.main.edges]]\nfrom = "a"\nto = "b"\n'
+        )
+        with Pipeline.from_toml(mismatch) as bad:
+            with pytest.raises(torvyn.ContractMismatch, match="is declared torvyn:streaming/source"):
+                host.start(bad)
+        host.shutdown()
+        with pytest.raises(torvyn.Closed, match="shut down"):
+            host.start(p)
+
+
+def test_log_callback_receives_guest_output():
+    lines = []
+    torvyn.set_log_callback(lambda level, target, node, message: lines.append((target, node, message)))
+    try:
+        with Host() as host, Pipeline.load(ROOT / "examples" / "hello-world") as p, host.start(p) as flow:
+            flow.wait(timeout=60)
+    finally:
+        torvyn.set_log_callback(None)
+    guest = [(n, m) for t, n, m in lines if t == "torvyn::guest"]
+    assert guest[:5] == [("sink", f"[seq {i}] Hello, World! (message {i + 1})") for i in range(5)]
+
+
+def test_ten_thousand_create_free_iterations_do_not_grow_memory():
+    manifest = ROOT / "examples" / "embed"
+    iterations = 10_000
+    host = None
+    before = None
+    for i in range(iterations):
+        if i % 10 == 0:
+            if host is not None:
+                host.close()
+            host = Host()
+        with Pipeline.load(manifest) as p, host.start(p) as flow:
+            flow.push(b"x%d" % i)
+            flow.close_input()
+            with flow.next(timeout=30) as element:
+                assert bytes(element.payload) == b"X%d" % i
+            assert flow.next(timeout=30) is None
+            flow.wait(timeout=30)
+        if i + 1 == iterations // 5:
+            before = rss_kib()
+    host.close()
+    after = rss_kib()
+    print(f"rss after {iterations // 5} iterations: {before} KiB; after {iterations}: {after} KiB; growth {after - before} KiB")
+    assert after - before < 4096

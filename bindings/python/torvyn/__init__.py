@@ -1,0 +1,293 @@
+"""Torvyn from Python: run sandboxed WebAssembly stream pipelines, push your
+own records into them, and read results back from host buffers without a copy.
+
+    from torvyn import Host, Pipeline
+
+    with Host() as host, Pipeline.load("examples/embed") as pipeline:
+        with host.start(pipeline) as flow:
+            flow.push(b"hello")
+            flow.close_input()
+            for element in flow.elements():
+                with element:
+                    print(bytes(element.payload))   # a memoryview onto the host buffer
+
+Objects own C handles: close them with ``close()`` or a ``with`` block
+(finalizers only as a fallback). Errors raise a subclass of ``TorvynError``
+per status, carrying the library's message.
+"""
+
+import ctypes
+import json
+import os
+from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_uint8, c_uint64, c_void_p
+
+from . import errors
+from ._lib import ABI_VERSION, FREE_FN, LOG_FN, HostOptions, lib
+from .errors import *  # noqa: F401,F403
+
+__all__ = ["Host", "Pipeline", "Flow", "Element", "version", "ABI_VERSION", "set_log_callback"] + [
+    c.__name__ for c in errors.BY_STATUS.values()
+] + ["TorvynError"]
+
+FOREVER = None
+
+
+def version() -> str:
+    """The library's version."""
+    return lib.torvyn_version().decode()
+
+
+def _check(status: int, err: c_void_p) -> None:
+    if status == 0:
+        return
+    message = lib.torvyn_error_message(err).decode(errors="replace") if err else f"status {status}"
+    lib.torvyn_error_free(err)
+    raise errors.BY_STATUS.get(status, errors.TorvynError)(message, status)
+
+
+def _call(fn, *args) -> None:
+    err = c_void_p()
+    _check(fn(*args, byref(err)), err)
+
+
+def _ms(timeout) -> int:
+    """Seconds (float) or None (no limit) to the C convention."""
+    return -1 if timeout is None else max(0, int(timeout * 1000))
+
+
+def _take_string(ptr: c_void_p) -> str:
+    try:
+        return ctypes.string_at(ptr).decode()
+    finally:
+        lib.torvyn_string_free(ptr)
+
+
+class _Handle:
+    """Owns one C handle; ``close()`` frees it once."""
+
+    _free = None
+
+    def __init__(self, handle: c_void_p):
+        self._handle = handle
+
+    @property
+    def handle(self) -> c_void_p:
+        if self._handle is None:
+            raise errors.StaleHandle(f"{type(self).__name__} is closed", 12)
+        return self._handle
+
+    def close(self) -> None:
+        handle, self._handle = getattr(self, "_handle", None), None
+        if handle is not None:
+            type(self)._free(handle)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        # Fallback only: close explicitly or with `with`.
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class Host(_Handle):
+    """A Torvyn runtime: engine, reactor threads, flows."""
+
+    _free = staticmethod(lambda h: lib.torvyn_host_free(h))
+
+    def __init__(self, worker_threads: int = 0, memory_limit: int = 0, queue_depth: int = 0, observability_level: int = 0):
+        opts = HostOptions()
+        lib.torvyn_host_options_init(byref(opts))
+        opts.worker_threads = worker_threads
+        opts.memory_limit = memory_limit
+        opts.queue_depth = queue_depth
+        opts.observability_level = observability_level
+        handle = c_void_p()
+        _call(lib.torvyn_host_new, byref(opts), byref(handle))
+        super().__init__(handle)
+
+    def start(self, pipeline: "Pipeline", flow: str = None) -> "Flow":
+        """Start a flow (default: ``main`` or the only one)."""
+        handle = c_void_p()
+        _call(lib.torvyn_flow_start, self.handle, pipeline.handle, flow.encode() if flow else None, byref(handle))
+        return Flow(handle)
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Cancel every flow and stop the threads; the host refuses new flows."""
+        _call(lib.torvyn_host_shutdown, self.handle, _ms(timeout))
+
+
+class Pipeline(_Handle):
+    """A loaded manifest."""
+
+    _free = staticmethod(lambda h: lib.torvyn_pipeline_free(h))
+
+    @classmethod
+    def load(cls, path) -> "Pipeline":
+        handle = c_void_p()
+        _call(lib.torvyn_pipeline_load_file, os.fsencode(path), byref(handle))
+        return cls(handle)
+
+    @classmethod
+    def from_toml(cls, text: str, base_dir=None) -> "Pipeline":
+        handle = c_void_p()
+        _call(lib.torvyn_pipeline_load_toml, text.encode(), os.fsencode(base_dir) if base_dir else None, byref(handle))
+        return cls(handle)
+
+    @classmethod
+    def from_json(cls, text: str, base_dir=None) -> "Pipeline":
+        handle = c_void_p()
+        _call(lib.torvyn_pipeline_load_json, text.encode(), os.fsencode(base_dir) if base_dir else None, byref(handle))
+        return cls(handle)
+
+    @property
+    def flows(self) -> list:
+        count = c_size_t()
+        _call(lib.torvyn_pipeline_flow_count, self.handle, byref(count))
+        names = []
+        for i in range(count.value):
+            name = c_void_p()
+            _call(lib.torvyn_pipeline_flow_name, self.handle, i, byref(name))
+            names.append(_take_string(name))
+        return names
+
+
+_STATES = ["created", "initializing", "running", "draining", "completed", "cancelled", "failed"]
+
+
+class Flow(_Handle):
+    """A started flow. Closing the handle does not stop the flow; ``cancel()`` does."""
+
+    _free = staticmethod(lambda h: lib.torvyn_flow_free(h))
+
+    @property
+    def state(self) -> str:
+        s = c_int()
+        _call(lib.torvyn_flow_get_state, self.handle, byref(s))
+        return _STATES[s.value]
+
+    def wait(self, timeout: float = None) -> dict:
+        """Wait for the end; returns the summary. Raises ``Cancelled``,
+        ``Trap`` or ``Failed`` when the flow did not complete, ``Timeout``
+        when it is still running."""
+        _call(lib.torvyn_flow_wait, self.handle, _ms(timeout))
+        return self.summary()
+
+    def cancel(self) -> None:
+        _call(lib.torvyn_flow_cancel, self.handle)
+
+    def summary(self) -> dict:
+        out = c_void_p()
+        _call(lib.torvyn_flow_summary_json, self.handle, byref(out))
+        return json.loads(_take_string(out))
+
+    def push(self, data, port: str = "input", content_type: str = "", timeout: float = None) -> None:
+        """Copy ``data`` (bytes-like) into ingress ``port``, waiting up to
+        ``timeout`` seconds while it is full (0: raise ``WouldBlock`` at once)."""
+        view = memoryview(data).cast("B")
+        buf = (c_uint8 * len(view)).from_buffer_copy(view) if view.readonly else (c_uint8 * len(view)).from_buffer(view)
+        _call(lib.torvyn_flow_push, self.handle, port.encode(), buf, len(view), content_type.encode(), _ms(timeout))
+
+    def close_input(self, port: str = "input") -> None:
+        _call(lib.torvyn_flow_close_input, self.handle, port.encode())
+
+    def next(self, port: str = "output", timeout: float = None):
+        """The next element of egress ``port``, or ``None`` at the end of the stream."""
+        handle = c_void_p()
+        err = c_void_p()
+        status = lib.torvyn_flow_next(self.handle, port.encode(), _ms(timeout), byref(handle), byref(err))
+        if status == errors.EndOfStream.status:
+            lib.torvyn_error_free(err)
+            return None
+        _check(status, err)
+        return Element(handle)
+
+    def elements(self, port: str = "output", timeout: float = None):
+        """Iterate over egress ``port`` until the end of the stream."""
+        while True:
+            element = self.next(port, timeout)
+            if element is None:
+                return
+            yield element
+
+
+class Element(_Handle):
+    """An element taken from an egress: a borrow of the host buffer.
+
+    ``payload`` is a read-only memoryview onto the host buffer itself, valid
+    inside ``with element:``; at block exit (or ``release()``) the borrow ends,
+    the view is released, and using either raises.
+    """
+
+    _free = staticmethod(lambda h: lib.torvyn_buffer_release(h, None))
+
+    def __init__(self, handle):
+        super().__init__(handle)
+        self._view = None
+        seq = c_uint64()
+        ts = c_uint64()
+        ct = c_char_p()
+        _call(lib.torvyn_buffer_sequence, self.handle, byref(seq))
+        _call(lib.torvyn_buffer_timestamp_ns, self.handle, byref(ts))
+        _call(lib.torvyn_buffer_content_type, self.handle, byref(ct))
+        self.sequence = seq.value
+        self.timestamp_ns = ts.value
+        self.content_type = ct.value.decode()
+
+    @property
+    def payload(self) -> memoryview:
+        self.handle  # raises StaleHandle once released
+        if self._view is None:
+            data = POINTER(c_uint8)()
+            length = c_size_t()
+            _call(lib.torvyn_buffer_borrow, self.handle, byref(data), byref(length))
+            if length.value == 0:
+                raw = (c_uint8 * 0)()
+            else:
+                raw = (c_uint8 * length.value).from_address(ctypes.addressof(data.contents))
+            self._view = memoryview(raw).cast("B").toreadonly()
+        return self._view
+
+    def release(self) -> None:
+        """End the borrow. A second release raises ``StaleHandle``."""
+        handle = self.handle
+        if self._view is not None:
+            self._view.release()
+        self._handle = None
+        _call(lib.torvyn_buffer_release, handle)
+
+    def close(self) -> None:
+        if getattr(self, "_handle", None) is not None:
+            self.release()
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def set_log_callback(fn) -> None:
+    """Route Torvyn's log records and guests' output to ``fn(level, target,
+    node, message)`` (node is None except for guest output). ``None`` stops
+    delivery. ``fn`` runs on Torvyn's threads; keep it short."""
+    global _log_keepalive
+    if fn is None:
+        _log_keepalive = None
+        _call(lib.torvyn_log_set_callback, LOG_FN(), None, FREE_FN())
+        return
+
+    def trampoline(_user, level, target, node, message):
+        try:
+            fn(level, target.decode(), node.decode() if node else None, message.decode(errors="replace"))
+        except Exception:
+            pass
+
+    cb = LOG_FN(trampoline)
+    _log_keepalive = cb
+    _call(lib.torvyn_log_set_callback, cb, None, FREE_FN())
+
+
+_log_keepalive = None
