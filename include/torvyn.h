@@ -30,7 +30,7 @@
 #define TORVYN_ABI_VERSION 1
 
 // Result of every fallible call.
-typedef enum torvyn_status {
+typedef enum {
   // Success.
   TORVYN_STATUS_OK = 0,
   // A null, malformed or out-of-range argument, or a bad manifest.
@@ -64,7 +64,7 @@ typedef enum torvyn_status {
 } torvyn_status;
 
 // Where a flow is in its life.
-typedef enum torvyn_flow_state {
+typedef enum {
   TORVYN_FLOW_CREATED = 0,
   TORVYN_FLOW_INITIALIZING = 1,
   TORVYN_FLOW_RUNNING = 2,
@@ -75,7 +75,7 @@ typedef enum torvyn_flow_state {
 } torvyn_flow_state;
 
 // Severity of a log record.
-typedef enum torvyn_log_level {
+typedef enum {
   TORVYN_LOG_ERROR = 1,
   TORVYN_LOG_WARN = 2,
   TORVYN_LOG_INFO = 3,
@@ -101,7 +101,7 @@ typedef struct torvyn_pipeline torvyn_pipeline;
 // Options for `torvyn_host_new`. Set `struct_size = sizeof(torvyn_host_options)`
 // (or call `torvyn_host_options_init`), so later versions can add fields.
 // A zero field means "the default".
-typedef struct torvyn_host_options {
+typedef struct {
   // `sizeof(torvyn_host_options)` as the caller compiled it.
   uint32_t struct_size;
   // Reactor threads (default 1).
@@ -120,7 +120,7 @@ typedef struct torvyn_host_options {
 // has target "torvyn::guest" and `node` set to the node that printed it
 // (otherwise `node` is NULL). All strings are borrowed for the call only.
 typedef void (*torvyn_log_fn)(void *user_data,
-                              enum torvyn_log_level level,
+                              torvyn_log_level level,
                               const char *target,
                               const char *node,
                               const char *message);
@@ -136,62 +136,61 @@ extern "C" {
 // itself (no copy) and `*out_len` is its length. The view is valid until
 // `torvyn_buffer_release(buffer)`; the bytes do not change meanwhile. Do
 // not write through it or free it. Thread-safe.
-enum torvyn_status torvyn_buffer_borrow(const struct torvyn_buffer *buffer,
-                                        const uint8_t **out_data,
-                                        size_t *out_len,
-                                        struct torvyn_error **out_error);
+torvyn_status torvyn_buffer_borrow(const torvyn_buffer *buffer,
+                                   const uint8_t **out_data,
+                                   size_t *out_len,
+                                   torvyn_error **out_error);
 
 // The element's sequence number in its stream. Thread-safe.
-enum torvyn_status torvyn_buffer_sequence(const struct torvyn_buffer *buffer,
-                                          uint64_t *out_sequence,
-                                          struct torvyn_error **out_error);
+torvyn_status torvyn_buffer_sequence(const torvyn_buffer *buffer,
+                                     uint64_t *out_sequence,
+                                     torvyn_error **out_error);
 
 // Wall-clock nanoseconds since the Unix epoch when the element entered the
 // flow. Thread-safe.
-enum torvyn_status torvyn_buffer_timestamp_ns(const struct torvyn_buffer *buffer,
-                                              uint64_t *out_timestamp_ns,
-                                              struct torvyn_error **out_error);
+torvyn_status torvyn_buffer_timestamp_ns(const torvyn_buffer *buffer,
+                                         uint64_t *out_timestamp_ns,
+                                         torvyn_error **out_error);
 
 // The content type (possibly empty) in `*out_content_type`, a string owned
 // by the buffer: valid until `torvyn_buffer_release`. Thread-safe.
-enum torvyn_status torvyn_buffer_content_type(const struct torvyn_buffer *buffer,
-                                              const char **out_content_type,
-                                              struct torvyn_error **out_error);
+torvyn_status torvyn_buffer_content_type(const torvyn_buffer *buffer,
+                                         const char **out_content_type,
+                                         torvyn_error **out_error);
 
 // End the borrow: the buffer returns to its pool and the handle becomes
 // invalid. Releasing twice, or a handle that was never issued, returns
 // `TORVYN_STATUS_STALE_HANDLE` and changes nothing. Thread-safe.
-enum torvyn_status torvyn_buffer_release(struct torvyn_buffer *buffer,
-                                         struct torvyn_error **out_error);
+torvyn_status torvyn_buffer_release(torvyn_buffer *buffer, torvyn_error **out_error);
 
 // The status of `error`. A null or stale error gives `TORVYN_STATUS_INVALID_ARGUMENT`.
 // Thread-safe.
-enum torvyn_status torvyn_error_status(const struct torvyn_error *error);
+torvyn_status torvyn_error_status(const torvyn_error *error);
 
 // The message of `error`, UTF-8, owned by the error: valid until
 // `torvyn_error_free(error)`. A null or stale error gives a static message.
 // Thread-safe.
-const char *torvyn_error_message(const struct torvyn_error *error);
+const char *torvyn_error_message(const torvyn_error *error);
 
 // Free an error. `torvyn_error_free(NULL)` does nothing; freeing twice is
 // detected and ignored. Thread-safe.
-void torvyn_error_free(struct torvyn_error *error);
+void torvyn_error_free(torvyn_error *error);
 
 // Start flow `flow_name` of `pipeline` on `host` (NULL name: `main`, or the
 // manifest's only flow). Components are compiled (cached per host) and
 // checked first; an error here means nothing ran. On success `*out_flow`
 // owns a new flow handle: free it with `torvyn_flow_free` (which does not
 // stop the flow). Thread-safe.
-enum torvyn_status torvyn_flow_start(struct torvyn_host *host,
-                                     const struct torvyn_pipeline *pipeline,
-                                     const char *flow_name,
-                                     struct torvyn_flow **out_flow,
-                                     struct torvyn_error **out_error);
+torvyn_status torvyn_flow_start(torvyn_host *host,
+                                const torvyn_pipeline *pipeline,
+                                const char *flow_name,
+                                torvyn_flow **out_flow,
+                                torvyn_error **out_error);
 
 // The flow's current state in `*out_state`. Thread-safe.
-enum torvyn_status torvyn_flow_get_state(const struct torvyn_flow *flow,
-                                         enum torvyn_flow_state *out_state,
-                                         struct torvyn_error **out_error);
+torvyn_status torvyn_flow_get_state(const torvyn_flow *flow,
+                                    torvyn_flow_state *out_state,
+                                    torvyn_error **out_error);
 
 // Wait until the flow ends, up to `timeout_ms` (negative: no limit).
 // Returns OK when it completed, `TORVYN_STATUS_CANCELLED` when cancelled,
@@ -199,41 +198,40 @@ enum torvyn_status torvyn_flow_get_state(const struct torvyn_flow *flow,
 // `TORVYN_STATUS_FAILED` for any other failure (with the message), and
 // `TORVYN_STATUS_TIMEOUT` if it is still running. Thread-safe; any number
 // of threads may wait while another cancels.
-enum torvyn_status torvyn_flow_wait(const struct torvyn_flow *flow,
-                                    int64_t timeout_ms,
-                                    struct torvyn_error **out_error);
+torvyn_status torvyn_flow_wait(const torvyn_flow *flow,
+                               int64_t timeout_ms,
+                               torvyn_error **out_error);
 
 // Ask the flow to stop. Returns at once; callable from any thread,
 // including while another thread waits on the flow.
-enum torvyn_status torvyn_flow_cancel(const struct torvyn_flow *flow,
-                                      struct torvyn_error **out_error);
+torvyn_status torvyn_flow_cancel(const torvyn_flow *flow, torvyn_error **out_error);
 
 // The flow's summary as JSON in `*out_json` (elements, copies, bytes
 // copied, per-stage and per-edge figures, duration_ms, error). While the
 // flow runs, only `flow_id`, `flow` and `state` are present. The caller
 // frees the string with `torvyn_string_free`. Thread-safe.
-enum torvyn_status torvyn_flow_summary_json(const struct torvyn_flow *flow,
-                                            char **out_json,
-                                            struct torvyn_error **out_error);
+torvyn_status torvyn_flow_summary_json(const torvyn_flow *flow,
+                                       char **out_json,
+                                       torvyn_error **out_error);
 
 // Push `len` bytes at `data` (borrowed for the call; may be NULL when len
 // is 0) into the ingress node `port`: they are copied once into a pooled
 // host buffer. `content_type` may be NULL. If the ingress is full, waits
 // up to `timeout_ms` (0: `TORVYN_STATUS_WOULD_BLOCK` at once; negative: no
 // limit; then `TORVYN_STATUS_TIMEOUT`). Thread-safe.
-enum torvyn_status torvyn_flow_push(const struct torvyn_flow *flow,
-                                    const char *port,
-                                    const uint8_t *data,
-                                    size_t len,
-                                    const char *content_type,
-                                    int64_t timeout_ms,
-                                    struct torvyn_error **out_error);
+torvyn_status torvyn_flow_push(const torvyn_flow *flow,
+                               const char *port,
+                               const uint8_t *data,
+                               size_t len,
+                               const char *content_type,
+                               int64_t timeout_ms,
+                               torvyn_error **out_error);
 
 // No more input on the ingress node `port`: the flow drains and completes.
 // Later pushes return `TORVYN_STATUS_CLOSED`. Thread-safe.
-enum torvyn_status torvyn_flow_close_input(const struct torvyn_flow *flow,
-                                           const char *port,
-                                           struct torvyn_error **out_error);
+torvyn_status torvyn_flow_close_input(const torvyn_flow *flow,
+                                      const char *port,
+                                      torvyn_error **out_error);
 
 // Take the next element from the egress node `port`, waiting up to
 // `timeout_ms` (0: do not wait; negative: no limit). On success
@@ -242,46 +240,44 @@ enum torvyn_status torvyn_flow_close_input(const struct torvyn_flow *flow,
 // `TORVYN_STATUS_END_OF_STREAM` once the flow completed and every element
 // was taken, `TORVYN_STATUS_TIMEOUT` when nothing arrived in time.
 // Thread-safe.
-enum torvyn_status torvyn_flow_next(const struct torvyn_flow *flow,
-                                    const char *port,
-                                    int64_t timeout_ms,
-                                    struct torvyn_buffer **out_buffer,
-                                    struct torvyn_error **out_error);
+torvyn_status torvyn_flow_next(const torvyn_flow *flow,
+                               const char *port,
+                               int64_t timeout_ms,
+                               torvyn_buffer **out_buffer,
+                               torvyn_error **out_error);
 
 // Free a flow handle. The flow itself keeps running (cancel it first to
 // stop it). NULL does nothing; a stale handle is ignored. Thread-safe.
-void torvyn_flow_free(struct torvyn_flow *flow);
+void torvyn_flow_free(torvyn_flow *flow);
 
 // Fill `options` with defaults and the right `struct_size`. Thread-safe.
-enum torvyn_status torvyn_host_options_init(struct torvyn_host_options *options);
+torvyn_status torvyn_host_options_init(torvyn_host_options *options);
 
 // Create a host. `options` may be NULL for defaults. On success `*out_host`
 // owns a new host: free it with `torvyn_host_free`. Thread-safe.
-enum torvyn_status torvyn_host_new(const struct torvyn_host_options *options,
-                                   struct torvyn_host **out_host,
-                                   struct torvyn_error **out_error);
+torvyn_status torvyn_host_new(const torvyn_host_options *options,
+                              torvyn_host **out_host,
+                              torvyn_error **out_error);
 
 // Create a host from JSON options, e.g.
 // `{"worker_threads": 2, "memory_limit": 268435456, "queue_depth": 64,
 // "observability_level": 1}` (every key optional; unknown keys are an error).
 // Ownership as for `torvyn_host_new`. Thread-safe.
-enum torvyn_status torvyn_host_new_json(const char *options_json,
-                                        struct torvyn_host **out_host,
-                                        struct torvyn_error **out_error);
+torvyn_status torvyn_host_new_json(const char *options_json,
+                                   torvyn_host **out_host,
+                                   torvyn_error **out_error);
 
 // Cancel every flow of `host`, tear its components down and stop its
 // threads, waiting up to `timeout_ms` (negative: no limit). The host handle
 // stays valid (it refuses new flows) until `torvyn_host_free`. Returns
 // `TORVYN_STATUS_TIMEOUT` if a worker did not stop in time. Thread-safe.
-enum torvyn_status torvyn_host_shutdown(struct torvyn_host *host,
-                                        int64_t timeout_ms,
-                                        struct torvyn_error **out_error);
+torvyn_status torvyn_host_shutdown(torvyn_host *host, int64_t timeout_ms, torvyn_error **out_error);
 
 // Free a host: shuts it down first if needed (up to 10 s). Flows and
 // buffers obtained from it stay valid handles but report the host as shut
 // down. `torvyn_host_free(NULL)` does nothing; a stale handle is ignored.
 // Thread-safe, but must not race with other calls on the same host.
-void torvyn_host_free(struct torvyn_host *host);
+void torvyn_host_free(torvyn_host *host);
 
 // Route Torvyn's log records and guests' captured output to `callback`,
 // replacing any earlier callback (whose `user_data_free` then runs, once no
@@ -294,49 +290,49 @@ void torvyn_host_free(struct torvyn_host *host);
 //
 // Fails with `TORVYN_STATUS_INTERNAL` if the process already has another
 // `log` logger (a Rust program embedding Torvyn directly).
-enum torvyn_status torvyn_log_set_callback(torvyn_log_fn callback,
-                                           void *user_data,
-                                           torvyn_free_fn user_data_free,
-                                           struct torvyn_error **out_error);
+torvyn_status torvyn_log_set_callback(torvyn_log_fn callback,
+                                      void *user_data,
+                                      torvyn_free_fn user_data_free,
+                                      torvyn_error **out_error);
 
 // Load a manifest from `path`: a `Torvyn.toml`, a `.json` file, or a folder
 // holding `Torvyn.toml`. On success `*out_pipeline` owns a new pipeline:
 // free it with `torvyn_pipeline_free`. Component paths are resolved now;
 // components are compiled when a flow starts. Thread-safe.
-enum torvyn_status torvyn_pipeline_load_file(const char *path,
-                                             struct torvyn_pipeline **out_pipeline,
-                                             struct torvyn_error **out_error);
+torvyn_status torvyn_pipeline_load_file(const char *path,
+                                        torvyn_pipeline **out_pipeline,
+                                        torvyn_error **out_error);
 
 // Load a manifest from TOML text (borrowed for the call). Relative
 // component paths resolve against `base_dir` (NULL: the current directory).
 // Ownership as for `torvyn_pipeline_load_file`. Thread-safe.
-enum torvyn_status torvyn_pipeline_load_toml(const char *toml,
-                                             const char *base_dir,
-                                             struct torvyn_pipeline **out_pipeline,
-                                             struct torvyn_error **out_error);
+torvyn_status torvyn_pipeline_load_toml(const char *toml,
+                                        const char *base_dir,
+                                        torvyn_pipeline **out_pipeline,
+                                        torvyn_error **out_error);
 
 // Load a manifest from JSON text with the same structure as the TOML.
 // Ownership as for `torvyn_pipeline_load_file`. Thread-safe.
-enum torvyn_status torvyn_pipeline_load_json(const char *json,
-                                             const char *base_dir,
-                                             struct torvyn_pipeline **out_pipeline,
-                                             struct torvyn_error **out_error);
+torvyn_status torvyn_pipeline_load_json(const char *json,
+                                        const char *base_dir,
+                                        torvyn_pipeline **out_pipeline,
+                                        torvyn_error **out_error);
 
 // Number of flows the manifest defines, in `*out_count`. Thread-safe.
-enum torvyn_status torvyn_pipeline_flow_count(const struct torvyn_pipeline *pipeline,
-                                              size_t *out_count,
-                                              struct torvyn_error **out_error);
+torvyn_status torvyn_pipeline_flow_count(const torvyn_pipeline *pipeline,
+                                         size_t *out_count,
+                                         torvyn_error **out_error);
 
 // Name of flow number `index` (0-based, manifest order) in `*out_name`, a
 // new string the caller frees with `torvyn_string_free`. Thread-safe.
-enum torvyn_status torvyn_pipeline_flow_name(const struct torvyn_pipeline *pipeline,
-                                             size_t index,
-                                             char **out_name,
-                                             struct torvyn_error **out_error);
+torvyn_status torvyn_pipeline_flow_name(const torvyn_pipeline *pipeline,
+                                        size_t index,
+                                        char **out_name,
+                                        torvyn_error **out_error);
 
 // Free a pipeline. Flows started from it keep running. NULL does nothing; a
 // stale handle is ignored. Thread-safe.
-void torvyn_pipeline_free(struct torvyn_pipeline *pipeline);
+void torvyn_pipeline_free(torvyn_pipeline *pipeline);
 
 // Free a string returned by Torvyn (`torvyn_flow_summary_json`,
 // `torvyn_pipeline_flow_name`, …). `NULL` does nothing; a pointer Torvyn did

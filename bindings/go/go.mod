@@ -1,0 +1,3 @@
+module torvyn.dev/torvyn
+
+go 1.19

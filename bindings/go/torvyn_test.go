@@ -1,0 +1,256 @@
+package torvyn
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+var root, _ = filepath.Abs("../..")
+
+func wasm(name string) string {
+	return filepath.Join(root, "examples", "components", "wasm", name+".wasm")
+}
+
+// must unwraps a result; an error panics, which fails the test with a trace.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func TestVersion(t *testing.T) {
+	if Version() != "0.1.0" {
+		t.Fatalf("version %q", Version())
+	}
+}
+
+func TestHelloWorld(t *testing.T) {
+	h := must(NewHost(HostOptions{}))
+	defer h.Close()
+	p := must(LoadPipeline(filepath.Join(root, "examples", "hello-world")))
+	defer p.Close()
+	if names := must(p.Flows()); len(names) != 1 || names[0] != "main" {
+		t.Fatalf("flows %v", names)
+	}
+	f := must(h.Start(p, ""))
+	defer f.Close()
+	s := must(f.Wait(time.Minute))
+	if s["state"] != "completed" || s["elements"] != 5.0 || s["copies"] != 10.0 {
+		t.Fatalf("summary %v", s)
+	}
+}
+
+func TestPushAndReadBackInPlace(t *testing.T) {
+	h := must(NewHost(HostOptions{WorkerThreads: 2}))
+	defer h.Close()
+	p := must(LoadPipeline(filepath.Join(root, "examples", "embed")))
+	defer p.Close()
+	f := must(h.Start(p, "main"))
+	defer f.Close()
+	go func() {
+		for i := 0; i < 500; i++ {
+			if err := f.Push("input", []byte(fmt.Sprintf("record %d", i)), "text/plain", Forever); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+		f.CloseInput("input")
+	}()
+	seen := 0
+	for {
+		ok, err := f.Next("output", 30*time.Second, func(payload []byte) error {
+			if want := fmt.Sprintf("RECORD %d", seen); string(payload) != want {
+				return fmt.Errorf("got %q, want %q", payload, want)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		seen++
+	}
+	s := must(f.Wait(30*time.Second))
+	if seen != 500 || s["elements"] != 500.0 || s["copies"] != 1500.0 {
+		t.Fatalf("seen %d, summary %v", seen, s)
+	}
+}
+
+func TestMisuse(t *testing.T) {
+	h := must(NewHost(HostOptions{QueueDepth: 2}))
+	defer h.Close()
+	p := must(LoadPipeline(filepath.Join(root, "examples", "embed")))
+	defer p.Close()
+	f := must(h.Start(p, ""))
+	if err := f.Push("inptu", []byte("x"), "", 0); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "no ingress named `inptu`") {
+		t.Fatalf("wrong port: %v", err)
+	}
+	if _, err := f.Next("output", 0, func([]byte) error { return nil }); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("empty egress: %v", err)
+	}
+	var err error
+	for i := 0; i < 1000 && err == nil; i++ {
+		err = f.Push("input", []byte("abc"), "", 0)
+		time.Sleep(time.Millisecond)
+	}
+	if !errors.Is(err, ErrWouldBlock) || !strings.Contains(err.Error(), "is full") {
+		t.Fatalf("backpressure: %v", err)
+	}
+	boom := errors.New("callback failed")
+	if _, err := f.Next("output", 10*time.Second, func([]byte) error { return boom }); err != boom {
+		t.Fatalf("callback error: %v", err)
+	}
+	if err := f.CloseInput("input"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Push("input", []byte("late"), "", 0); !errors.Is(err, ErrClosed) {
+		t.Fatalf("push after close: %v", err)
+	}
+	for {
+		ok, err := f.Next("output", 10*time.Second, func([]byte) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+	}
+	must(f.Wait(10*time.Second))
+	f.Close()
+	f.Close()
+	if _, err := f.State(); !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "null") {
+		t.Fatalf("use after close: %v", err)
+	}
+	if _, err := PipelineFromTOML("[flow.main.nodes.a]\ncolour = 1\n", ""); !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "unknown key `colour`") {
+		t.Fatalf("bad manifest: %v", err)
+	}
+	if _, err := LoadPipeline("/no/such/Torvyn.toml"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing manifest: %v", err)
+	}
+	if _, err := h.Start(p, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown flow: %v", err)
+	}
+}
+
+func TestTrapCancelAndContract(t *testing.T) {
+	h := must(NewHost(HostOptions{}))
+	defer h.Close()
+	trap := `[flow.main.nodes.in]
+endpoint = "ingress"
+[flow.main.nodes.bad]
+component = "` + wasm("faulty-processor") + `"
+config = '{"trap_at": 0}'
+[flow.main.nodes.out]
+endpoint = "egress"
+[[flow.main.edges]]
+from = "in"
+to = "bad"
+[[flow.main.edges]]
+from = "bad"
+to = "out"
+`
+	p := must(PipelineFromTOML(trap, ""))
+	defer p.Close()
+	f := must(h.Start(p, ""))
+	defer f.Close()
+	if err := f.Push("in", []byte("boom"), "", Forever); err != nil {
+		t.Fatal(err)
+	}
+	s, err := f.Wait(30 * time.Second)
+	if !errors.Is(err, ErrTrap) || !strings.Contains(err.Error(), "node `bad`") || s["state"] != "failed" {
+		t.Fatalf("trap: %v %v", err, s)
+	}
+	g := must(h.Start(p, ""))
+	defer g.Close()
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		g.Cancel()
+	}()
+	if _, err := g.Wait(Forever); !errors.Is(err, ErrCancelled) {
+		t.Fatalf("cancel: %v", err)
+	}
+	mismatch := `[flow.main.nodes.a]
+component = "` + wasm("printing-sink") + `"
+interface = "torvyn:streaming/source"
+[flow.main.nodes.b]
+endpoint = "egress"
+[[flow.main.edges]]
+from = "a"
+to = "b"
+`
+	bad := must(PipelineFromTOML(mismatch, ""))
+	defer bad.Close()
+	if _, err := h.Start(bad, ""); !errors.Is(err, ErrContractMismatch) {
+		t.Fatalf("contract: %v", err)
+	}
+	if err := h.Shutdown(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Start(p, ""); !errors.Is(err, ErrClosed) {
+		t.Fatalf("after shutdown: %v", err)
+	}
+}
+
+func rssKiB(t *testing.T) int {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, err := strconv.Atoi(strings.Fields(string(b))[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pages * os.Getpagesize() / 1024
+}
+
+func TestTenThousandCreateFreeIterations(t *testing.T) {
+	const iterations = 10000
+	manifest := filepath.Join(root, "examples", "embed")
+	var h *Host
+	before := 0
+	for i := 0; i < iterations; i++ {
+		if i%10 == 0 {
+			if h != nil {
+				h.Close()
+			}
+			h = must(NewHost(HostOptions{}))
+		}
+		p := must(LoadPipeline(manifest))
+		f := must(h.Start(p, ""))
+		want := fmt.Sprintf("X%d", i)
+		if err := f.Push("input", []byte(strings.ToLower(want)), "", Forever); err != nil {
+			t.Fatal(err)
+		}
+		f.CloseInput("input")
+		ok, err := f.Next("output", 30*time.Second, func(b []byte) error {
+			if string(b) != want {
+				return fmt.Errorf("got %q want %q", b, want)
+			}
+			return nil
+		})
+		if err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		must(f.Wait(30*time.Second))
+		f.Close()
+		p.Close()
+		if i+1 == iterations/5 {
+			before = rssKiB(t)
+		}
+	}
+	h.Close()
+	after := rssKiB(t)
+	t.Logf("rss after %d iterations: %d KiB; after %d: %d KiB; growth %d KiB", iterations/5, before, iterations, after, after-before)
+	if after-before > 4096 {
+		t.Fatalf("resident memory grew by %d KiB", after-before)
+	}
+}
