@@ -4,6 +4,7 @@ use std::any::Any;
 use std::ffi::{CString, c_char};
 use std::sync::Arc;
 
+use super::ffi_guard;
 use super::registry::{self, Kind, Object};
 use crate::config::ConfigError;
 use crate::engine::EngineError;
@@ -180,11 +181,12 @@ impl From<BufferError> for FfiError {
 /// Thread-safe.
 #[no_mangle]
 pub extern "C" fn torvyn_error_status(error: *const torvyn_error) -> torvyn_status {
-    std::panic::catch_unwind(|| match registry::error(error as usize) {
-        Ok(e) => e.status,
-        Err(_) => TORVYN_STATUS_INVALID_ARGUMENT,
+    ffi_guard!(or TORVYN_STATUS_PANIC, {
+        match registry::error(error as usize) {
+            Ok(e) => e.status,
+            Err(_) => TORVYN_STATUS_INVALID_ARGUMENT,
+        }
     })
-    .unwrap_or(TORVYN_STATUS_PANIC)
 }
 
 /// The message of `error`, UTF-8, owned by the error: valid until
@@ -192,12 +194,13 @@ pub extern "C" fn torvyn_error_status(error: *const torvyn_error) -> torvyn_stat
 /// Thread-safe.
 #[no_mangle]
 pub extern "C" fn torvyn_error_message(error: *const torvyn_error) -> *const c_char {
-    std::panic::catch_unwind(|| match registry::error(error as usize) {
-        // The registry keeps the `Arc` (and so the string) alive until freed.
-        Ok(e) => e.message.as_ptr(),
-        Err(_) => c"invalid torvyn_error handle (null, freed, or not an error)".as_ptr(),
+    ffi_guard!(or c"panic while reading an error".as_ptr(), {
+        match registry::error(error as usize) {
+            // The registry keeps the `Arc` (and so the string) alive until freed.
+            Ok(e) => e.message.as_ptr(),
+            Err(_) => c"invalid torvyn_error handle (null, freed, or not an error)".as_ptr(),
+        }
     })
-    .unwrap_or(c"panic while reading an error".as_ptr())
 }
 
 /// Free an error. `torvyn_error_free(NULL)` does nothing; freeing twice is
@@ -207,5 +210,7 @@ pub extern "C" fn torvyn_error_free(error: *mut torvyn_error) {
     if error.is_null() {
         return;
     }
-    let _ = std::panic::catch_unwind(|| registry::remove(error as usize, Kind::Error));
+    ffi_guard!(or (), {
+        let _ = registry::remove(error as usize, Kind::Error);
+    })
 }

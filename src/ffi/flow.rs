@@ -222,5 +222,7 @@ pub extern "C" fn torvyn_flow_free(flow: *mut torvyn_flow) {
     if flow.is_null() {
         return;
     }
-    let _ = std::panic::catch_unwind(|| registry::remove(flow as usize, Kind::Flow));
+    ffi_guard!(or (), {
+        let _ = registry::remove(flow as usize, Kind::Flow);
+    })
 }

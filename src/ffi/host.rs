@@ -180,9 +180,9 @@ pub extern "C" fn torvyn_host_free(host: *mut torvyn_host) {
     if host.is_null() {
         return;
     }
-    let _ = std::panic::catch_unwind(|| {
+    ffi_guard!(or (), {
         if let Ok(Object::Host(h)) = registry::remove(host as usize, Kind::Host) {
             h.shutdown(Duration::from_secs(10));
         }
-    });
+    })
 }

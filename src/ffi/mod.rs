@@ -35,6 +35,11 @@ pub use registry::{torvyn_buffer, torvyn_flow, torvyn_host, torvyn_pipeline};
 /// `Result<(), FfiError>`; the error (or panic) is stored in `$err` when it
 /// is not null, and its status returned.
 macro_rules! ffi_guard {
+    // Entry points that return something other than a status (accessors,
+    // `_free`): `$body` gives the value, a panic gives `$fallback`.
+    (or $fallback:expr, $body:block) => {{
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| $body)).unwrap_or($fallback)
+    }};
     ($err:expr, $body:block) => {{
         let out_error: *mut *mut $crate::ffi::torvyn_error = $err;
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), $crate::ffi::FfiError> { $body })) {

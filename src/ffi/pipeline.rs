@@ -108,5 +108,7 @@ pub extern "C" fn torvyn_pipeline_free(pipeline: *mut torvyn_pipeline) {
     if pipeline.is_null() {
         return;
     }
-    let _ = std::panic::catch_unwind(|| registry::remove(pipeline as usize, Kind::Pipeline));
+    ffi_guard!(or (), {
+        let _ = registry::remove(pipeline as usize, Kind::Pipeline);
+    })
 }

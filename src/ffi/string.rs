@@ -4,6 +4,8 @@ use std::collections::HashSet;
 use std::ffi::{CString, c_char};
 use std::sync::Mutex;
 
+use super::ffi_guard;
+
 /// Addresses of strings handed out and not yet freed, so a double or
 /// foreign free is detected instead of corrupting the heap.
 static OUTSTANDING: Mutex<Option<HashSet<usize>>> = Mutex::new(None);
@@ -27,7 +29,7 @@ pub extern "C" fn torvyn_string_free(s: *mut c_char) {
     if s.is_null() {
         return;
     }
-    let _ = std::panic::catch_unwind(|| {
+    ffi_guard!(or (), {
         let known = OUTSTANDING
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -37,5 +39,5 @@ pub extern "C" fn torvyn_string_free(s: *mut c_char) {
             // SAFETY: `s` came from `CString::into_raw` in `give` and was not freed yet.
             drop(unsafe { CString::from_raw(s) });
         }
-    });
+    })
 }

@@ -2,6 +2,8 @@
 
 use std::ffi::c_char;
 
+use super::ffi_guard;
+
 /// Version of the C ABI. It changes whenever a signature, struct layout or
 /// enum value of this header changes incompatibly; the Python and Go
 /// wrappers refuse a library whose ABI version differs from theirs.
@@ -11,11 +13,11 @@ pub const TORVYN_ABI_VERSION: u32 = 1;
 /// Thread-safe.
 #[no_mangle]
 pub extern "C" fn torvyn_version() -> *const c_char {
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    ffi_guard!(or std::ptr::null(), { concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast() })
 }
 
 /// The C ABI version (see `TORVYN_ABI_VERSION`). Thread-safe.
 #[no_mangle]
 pub extern "C" fn torvyn_abi_version() -> u32 {
-    TORVYN_ABI_VERSION
+    ffi_guard!(or TORVYN_ABI_VERSION, { TORVYN_ABI_VERSION })
 }
