@@ -30,6 +30,15 @@ pub struct torvyn_host_options {
 
 const OPTIONS_V1_SIZE: u32 = std::mem::size_of::<torvyn_host_options>() as u32;
 
+/// Every field at its default (zero), with this version's `struct_size`.
+const DEFAULT_OPTIONS: torvyn_host_options = torvyn_host_options {
+    struct_size: OPTIONS_V1_SIZE,
+    worker_threads: 0,
+    memory_limit: 0,
+    queue_depth: 0,
+    observability_level: 0,
+};
+
 /// Fill `options` with defaults and the right `struct_size`. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn torvyn_host_options_init(options: *mut torvyn_host_options) -> torvyn_status {
@@ -37,13 +46,7 @@ pub unsafe extern "C" fn torvyn_host_options_init(options: *mut torvyn_host_opti
         unsafe {
             put(
                 options,
-                torvyn_host_options {
-                    struct_size: OPTIONS_V1_SIZE,
-                    worker_threads: 0,
-                    memory_limit: 0,
-                    queue_depth: 0,
-                    observability_level: 0,
-                },
+                DEFAULT_OPTIONS,
                 "options",
             )
         }
@@ -83,13 +86,7 @@ pub unsafe extern "C" fn torvyn_host_new(
         if out_host.is_null() {
             return Err(FfiError::invalid("out-parameter `out_host` is null"));
         }
-        let mut o = torvyn_host_options {
-            struct_size: OPTIONS_V1_SIZE,
-            worker_threads: 0,
-            memory_limit: 0,
-            queue_depth: 0,
-            observability_level: 0,
-        };
+        let mut o = DEFAULT_OPTIONS;
         if !options.is_null() {
             // SAFETY: the caller promises at least `struct_size` readable bytes.
             let size = unsafe { std::ptr::addr_of!((*options).struct_size).read_unaligned() };
@@ -121,13 +118,7 @@ pub unsafe extern "C" fn torvyn_host_new_json(
         let text = unsafe { arg_str(options_json, "options_json") }?;
         let v: serde_json::Value = serde_json::from_str(text).map_err(|e| FfiError::invalid(format!("options_json: {e}")))?;
         let obj = v.as_object().ok_or_else(|| FfiError::invalid("options_json must be a JSON object"))?;
-        let mut o = torvyn_host_options {
-            struct_size: OPTIONS_V1_SIZE,
-            worker_threads: 0,
-            memory_limit: 0,
-            queue_depth: 0,
-            observability_level: 0,
-        };
+        let mut o = DEFAULT_OPTIONS;
         for (k, v) in obj {
             let n = v
                 .as_u64()
