@@ -65,3 +65,34 @@ fn bad_usage_and_missing_input_exit_2() {
     assert_eq!(code, 1);
     assert!(err.contains("no flow named `nosuch`"), "{err}");
 }
+
+#[test]
+fn inspect_shows_world_exports_imports_and_contract() {
+    let (code, out, err) = torvyn(&["inspect", "examples/components/wasm/faulty-processor.wasm"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("world      torvyn:streaming/managed-transform"), "{out}");
+    assert!(out.contains("contract   torvyn:streaming@0.1.0"), "{out}");
+    assert!(out.contains("  torvyn:streaming/processor@0.1.0\n  torvyn:streaming/lifecycle@0.1.0\nimports"), "{out}");
+    assert!(out.contains("  torvyn:streaming/buffer-allocator@0.1.0"), "{out}");
+
+    let (code, out, _) = torvyn(&["--format", "json", "inspect", "examples/components/wasm/printing-sink.wasm"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["contract"]["world"], "torvyn:streaming/data-sink");
+    assert_eq!(v["size"], std::fs::metadata(common::wasm("printing-sink")).unwrap().len());
+    assert!(v["imports"].as_array().unwrap().iter().any(|i| i == "torvyn:streaming/types@0.1.0"));
+
+    let (code, _, err) = torvyn(&["inspect", "no/such.wasm"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read `no/such.wasm`"), "{err}");
+}
+
+#[test]
+fn run_with_json_format_prints_only_the_summary_on_stdout() {
+    let (code, out, err) = torvyn(&["--format", "json", "run", "examples/hello-world"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("stdout is one JSON document");
+    assert_eq!(v["state"], "completed");
+    assert_eq!(v["elements"], 5);
+    assert!(err.contains("[sink] [seq 0] Hello, World! (message 1)"), "guest output goes to stderr: {err}");
+}

@@ -10,6 +10,8 @@ use crate::engine::GUEST_LOG_TARGET;
 
 struct CliLogger {
     level: LevelFilter,
+    /// Keep stdout for the JSON result: guest stdout goes to stderr too.
+    json: bool,
 }
 
 #[derive(Default)]
@@ -41,7 +43,7 @@ impl Log for CliLogger {
         if record.target() == GUEST_LOG_TARGET {
             let mut fields = GuestFields::default();
             let _ = record.key_values().visit(&mut fields);
-            if fields.stream == "stderr" {
+            if fields.stream == "stderr" || self.json {
                 let _ = writeln!(std::io::stderr().lock(), "[{}] {}", fields.node, record.args());
             } else {
                 let _ = writeln!(std::io::stdout().lock(), "[{}] {}", fields.node, record.args());
@@ -64,14 +66,14 @@ impl Log for CliLogger {
 }
 
 /// Install the logger; `verbose` raises Torvyn's own level from warn.
-pub fn install(verbose: u8) {
+pub fn install(verbose: u8, json: bool) {
     let level = match verbose {
         0 => LevelFilter::Warn,
         1 => LevelFilter::Info,
         2 => LevelFilter::Debug,
         _ => LevelFilter::Trace,
     };
-    if log::set_boxed_logger(Box::new(CliLogger { level })).is_ok() {
+    if log::set_boxed_logger(Box::new(CliLogger { level, json })).is_ok() {
         log::set_max_level(LevelFilter::Trace.min(level.max(LevelFilter::Info)));
     }
 }

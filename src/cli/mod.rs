@@ -3,10 +3,20 @@
 //! Exit codes: 0 success, 1 the pipeline or a check failed, 2 bad usage or
 //! missing input.
 
+mod inspect;
 mod logger;
 mod run;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// How commands print their results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Text for people.
+    Human,
+    /// One JSON document on stdout (guest output goes to stderr).
+    Json,
+}
 
 /// Run sandboxed WebAssembly component pipelines.
 #[derive(Parser, Debug)]
@@ -15,6 +25,9 @@ struct Cli {
     /// More diagnostics on stderr (-v: info, -vv: debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human", global = true)]
+    format: Format,
     #[command(subcommand)]
     command: Command,
 }
@@ -23,6 +36,8 @@ struct Cli {
 enum Command {
     /// Run a flow of a pipeline manifest and print a summary.
     Run(run::RunArgs),
+    /// Show a component's world, imports, exports, size and contract version.
+    Inspect(inspect::InspectArgs),
 }
 
 /// Parse the arguments, run the command, return the exit code.
@@ -35,8 +50,9 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    logger::install(cli.verbose);
+    logger::install(cli.verbose, cli.format == Format::Json);
     match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(args, cli.format),
+        Command::Inspect(args) => inspect::inspect(args, cli.format),
     }
 }

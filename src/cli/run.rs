@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::Format;
 use crate::config::PipelineDef;
 use crate::host::Host;
 use crate::reactor::FlowSummary;
@@ -21,7 +22,7 @@ pub struct RunArgs {
     pub timeout: Option<u64>,
 }
 
-pub fn run(args: RunArgs) -> i32 {
+pub fn run(args: RunArgs, format: Format) -> i32 {
     if !args.manifest.exists() {
         eprintln!("error: `{}` does not exist; give a Torvyn.toml or a folder holding one", args.manifest.display());
         return 2;
@@ -70,7 +71,10 @@ pub fn run(args: RunArgs) -> i32 {
         }
     };
     host.shutdown(Duration::from_secs(10));
-    print_summary(&summary);
+    match format {
+        Format::Human => print_summary(&summary),
+        Format::Json => println!("{}", summary.to_json()),
+    }
     if summary.state == FlowState::Completed {
         0
     } else {

@@ -68,6 +68,18 @@ pub struct Exports {
     pub version: ContractVersion,
 }
 
+impl Exports {
+    /// The contract world these exports implement, e.g. `torvyn:streaming/managed-transform`.
+    pub fn world(&self) -> &'static str {
+        match (self.role, self.lifecycle.is_some()) {
+            (Role::Source, _) => "torvyn:streaming/data-source",
+            (Role::Processor, true) => "torvyn:streaming/managed-transform",
+            (Role::Processor, false) => "torvyn:streaming/transform",
+            (Role::Sink, _) => "torvyn:streaming/data-sink",
+        }
+    }
+}
+
 /// Decide the role of `component` from its export names.
 pub fn detect<'a>(component: &str, export_names: impl IntoIterator<Item = &'a str>) -> Result<Exports, ContractError> {
     let names: Vec<&str> = export_names.into_iter().collect();

@@ -33,6 +33,18 @@ impl Default for EngineSettings {
     }
 }
 
+/// What [`Engine::inspect`] found in a component.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    pub name: String,
+    pub size: usize,
+    pub digest: [u8; 32],
+    pub imports: Vec<String>,
+    pub exports: Vec<String>,
+    /// The role and world, or why the component fits no contract world.
+    pub contract: Result<Exports, contracts::ContractError>,
+}
+
 /// A component compiled for this engine, with its contract role resolved and
 /// its imports pre-linked. Shared by every flow that uses it.
 pub struct CompiledComponent {
@@ -113,6 +125,26 @@ impl Engine {
             source,
         })?;
         self.compile_bytes(name, &bytes)
+    }
+
+    /// What a component file is, without linking it: its size, digest, the
+    /// names it imports and exports, and the contract world it implements
+    /// (or why it implements none).
+    pub fn inspect(&self, name: &str, bytes: &[u8]) -> Result<Inspection, EngineError> {
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
+        let component = self.compile_or_reuse(name, digest, bytes)?;
+        let ty = component.component_type();
+        let imports: Vec<String> = ty.imports(&self.inner).map(|(n, _)| n.to_string()).collect();
+        let exports: Vec<String> = ty.exports(&self.inner).map(|(n, _)| n.to_string()).collect();
+        let contract = contracts::detect(name, exports.iter().map(String::as_str));
+        Ok(Inspection {
+            name: name.to_string(),
+            size: bytes.len(),
+            digest,
+            imports,
+            exports,
+            contract,
+        })
     }
 
     /// Compile (or fetch from the cache) a component from its bytes.

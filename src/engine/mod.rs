@@ -14,7 +14,7 @@ mod ticker;
 mod wasi;
 
 pub use abi::{BackpressureSignal, ProcessError};
-pub use compile::{CompiledComponent, Engine, EngineSettings};
+pub use compile::{CompiledComponent, Engine, EngineSettings, Inspection};
 pub use error::{CallError, EngineError};
 pub use stage::{Emitted, Lent, Stage, StageSpec};
 pub use state::FlowContextInfo;
