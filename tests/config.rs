@@ -167,3 +167,20 @@ fn a_component_crate_folder_resolves_to_its_release_build() {
     assert_eq!((s.state, s.elements), (FlowState::Completed, 3));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn every_import_the_host_cannot_provide_is_named_before_instantiation() {
+    let text = format!(
+        "[flow.main.nodes.source]\ncomponent = \"{}\"\n[flow.main.nodes.sink]\ncomponent = \"{}\"\n[[flow.main.edges]]\nfrom = \"source\"\nto = \"sink\"\n",
+        wasm("counting-source"),
+        wasm("needs-unknown-import")
+    );
+    let p = PipelineDef::from_toml_str(&text, ".").unwrap();
+    let host = Host::builder().build().unwrap();
+    let err = host.start_flow(&p, "main").err().unwrap().to_string();
+    assert!(
+        err.starts_with("node `sink`: `needs-unknown-import.wasm` imports what no Torvyn host provides: acme:ledger/accounts, acme:ledger/audit;"),
+        "{err}"
+    );
+    assert!(host.list_flows().is_empty(), "nothing ran");
+}

@@ -1,9 +1,11 @@
 //! The Torvyn contract: the embedded WIT, which world a compiled component
 //! implements, and version compatibility.
 
+mod imports;
 mod version;
 mod world;
 
+pub use imports::{is_provided, unprovided};
 pub use version::{ContractVersion, SUPPORTED};
 pub use world::{ContractError, Exports, Role, detect};
 

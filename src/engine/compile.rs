@@ -157,9 +157,19 @@ impl Engine {
         let ty = component.component_type();
         let exports = contracts::detect(name, ty.exports(&self.inner).map(|(n, _)| n))?;
         let indices = resolve_indices(name, &component, &exports)?;
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| EngineError::Link {
-            component: name.to_string(),
-            reason: format!("{e:#}"),
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            let missing = contracts::unprovided(ty.imports(&self.inner).map(|(n, _)| n));
+            if missing.is_empty() {
+                EngineError::Link {
+                    component: name.to_string(),
+                    reason: format!("{e:#}"),
+                }
+            } else {
+                EngineError::MissingImports {
+                    component: name.to_string(),
+                    imports: missing,
+                }
+            }
         })?;
         log::debug!("compiled component `{name}` ({} bytes) as {}", bytes.len(), exports.role);
         let compiled = Arc::new(CompiledComponent {

@@ -19,6 +19,8 @@ pub enum EngineError {
     Compile { component: String, reason: String },
     #[error(transparent)]
     Contract(#[from] ContractError),
+    #[error("`{component}` imports what no Torvyn host provides: {}; a component may import only WASI 0.2 and torvyn:streaming/types, torvyn:streaming/buffer-allocator, torvyn:capabilities/capability-query (0.1.x)", .imports.join(", "))]
+    MissingImports { component: String, imports: Vec<String> },
     #[error("`{component}` cannot be linked: {reason}; it imports something Torvyn does not provide (only WASI 0.2 and the torvyn:* contract interfaces are available)")]
     Link { component: String, reason: String },
     #[error("cannot instantiate `{component}` for node `{node}`: {reason}")]

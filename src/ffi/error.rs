@@ -139,7 +139,9 @@ impl From<HostError> for FfiError {
             HostError::Link(LinkError::InterfaceMismatch { .. } | LinkError::RoleMismatch { .. }) => TORVYN_STATUS_CONTRACT_MISMATCH,
             HostError::Link(LinkError::Component { source, .. }) => match source {
                 EngineError::Read { .. } => TORVYN_STATUS_IO,
-                EngineError::Contract(_) | EngineError::Compile { .. } | EngineError::Link { .. } => TORVYN_STATUS_CONTRACT_MISMATCH,
+                EngineError::Contract(_) | EngineError::Compile { .. } | EngineError::Link { .. } | EngineError::MissingImports { .. } => {
+                    TORVYN_STATUS_CONTRACT_MISMATCH
+                }
                 _ => TORVYN_STATUS_FAILED,
             },
             HostError::Link(LinkError::Pipeline(_)) | HostError::MemoryCeiling { .. } => TORVYN_STATUS_INVALID_ARGUMENT,
