@@ -189,9 +189,20 @@ class Flow(_Handle):
     def push(self, data, port: str = "input", content_type: str = "", timeout: float = None) -> None:
         """Copy ``data`` (bytes-like) into ingress ``port``, waiting up to
         ``timeout`` seconds while it is full (0: raise ``WouldBlock`` at once)."""
-        view = memoryview(data).cast("B")
-        buf = (c_uint8 * len(view)).from_buffer_copy(view) if view.readonly else (c_uint8 * len(view)).from_buffer(view)
-        _call(lib.torvyn_flow_push, self.handle, port.encode(), buf, len(view), content_type.encode(), _ms(timeout))
+        # Hand the caller's memory to the library as is; its one copy into a
+        # pooled host buffer is the only copy of the push.
+        if isinstance(data, bytes):
+            length = len(data)
+            buf = ctypes.cast(c_char_p(data), POINTER(c_uint8))
+        else:
+            view = memoryview(data).cast("B")
+            length = len(view)
+            if view.readonly:
+                data = view.tobytes()  # ctypes cannot point at read-only buffers other than bytes
+                buf = ctypes.cast(c_char_p(data), POINTER(c_uint8))
+            else:
+                buf = (c_uint8 * length).from_buffer(view)
+        _call(lib.torvyn_flow_push, self.handle, port.encode(), buf, length, content_type.encode(), _ms(timeout))
 
     def close_input(self, port: str = "input") -> None:
         _call(lib.torvyn_flow_close_input, self.handle, port.encode())
