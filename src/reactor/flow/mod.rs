@@ -568,22 +568,22 @@ impl FlowDriver {
             if self.stages[i].role != Role::Sink {
                 continue;
             }
-            let mut attempts = 0;
             loop {
                 let Some(stage) = self.wasm(i) else {
                     break;
                 };
                 match stage.complete() {
                     Ok(()) => break,
+                    // `judge` bounds retries by the node's `max_retries`. The
+                    // back-off blocks this worker briefly: nothing else of
+                    // this flow is left to run.
                     Err(e) => match self.judge(i, "complete", e) {
                         Verdict::Skip => break,
-                        Verdict::Retry if attempts < 1000 => {
-                            attempts += 1;
+                        Verdict::Retry => {
                             if let Some(t) = self.stages[i].hold_until.take() {
                                 std::thread::sleep(t.saturating_duration_since(Instant::now()));
                             }
                         }
-                        Verdict::Retry => break,
                         Verdict::Fail(msg) => {
                             self.end(FlowState::Failed, Some(msg));
                             return;
