@@ -8,7 +8,7 @@
 //! before the call returns to the caller.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use wasmtime::component::{Resource, TypedFunc};
@@ -25,7 +25,7 @@ use super::ticker::EpochTicker;
 use super::{Engine, wasi};
 use crate::contracts::Role;
 use crate::resources::{BufferTable, Owner};
-use crate::types::{BufferHandle, StageId};
+use crate::types::{BufferHandle, StageId, unix_now_ns};
 
 /// How to instantiate one stage.
 #[derive(Debug, Clone)]
@@ -95,12 +95,6 @@ pub struct Stage {
     poisoned: bool,
 }
 
-fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}
 
 /// Turn a failed call into the error users see: the root cause (not the
 /// wasm backtrace, which goes to the debug log), with a hint for limits.
@@ -238,7 +232,7 @@ impl Stage {
             return Ok(());
         }
         let config = self.config.clone();
-        self.store.data_mut().context.deadline_ns = now_ns().saturating_add(self.init_timeout.as_nanos() as u64);
+        self.store.data_mut().context.deadline_ns = unix_now_ns().saturating_add(self.init_timeout.as_nanos() as u64);
         let (r,) = self.guarded(true, |_, store, lc| match lc {
             Some(lc) => lc.init.call(store, (config,)),
             None => Ok((Ok(()),)),
@@ -258,7 +252,7 @@ impl Stage {
     }
 
     fn set_call_deadline(&mut self) {
-        self.store.data_mut().context.deadline_ns = now_ns().saturating_add(self.call_timeout.as_nanos() as u64);
+        self.store.data_mut().context.deadline_ns = unix_now_ns().saturating_add(self.call_timeout.as_nanos() as u64);
     }
 
     /// A source's next element, or `None` when exhausted.

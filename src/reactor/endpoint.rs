@@ -11,14 +11,14 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
 use super::mailbox::Mailbox;
 use crate::engine::Lent;
 use crate::resources::{BufferError, BufferTable, Bytes, Owner};
-use crate::types::{BufferHandle, FlowState, StageId};
+use crate::types::{BufferHandle, FlowState, StageId, unix_now_ns};
 
 /// Why an endpoint call did not go through.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,12 +43,6 @@ pub enum EndpointError {
     Buffer(#[from] BufferError),
 }
 
-fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}
 
 /// Wait on `cv` until `ready(state)` or the deadline; returns whether ready.
 fn wait_for<T>(cv: &Condvar, guard: &mut parking_lot::MutexGuard<'_, T>, deadline: Option<Instant>, ready: impl Fn(&T) -> bool) -> bool {
@@ -148,7 +142,7 @@ impl Ingress {
         st.items.push_back(Lent {
             handle,
             sequence: 0,
-            timestamp_ns: now_ns(),
+            timestamp_ns: unix_now_ns(),
             content_type,
         });
         drop(st);

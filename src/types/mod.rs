@@ -2,6 +2,8 @@
 
 mod ids;
 mod state;
+mod time;
 
 pub use ids::{BufferHandle, FlowId, StageId};
 pub use state::{FlowState, IllegalFlowTransition};
+pub use time::unix_now_ns;

@@ -8,7 +8,7 @@
 //! back to `Queued` and keeps its place at the head of the queue.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
@@ -24,7 +24,7 @@ use crate::config::{EndpointKind, ErrorAction, NodeDef};
 use crate::contracts::Role;
 use crate::engine::{BackpressureSignal, CallError, Engine, FlowContextInfo, Lent, ProcessError, Stage, StageSpec};
 use crate::resources::{BufferTable, Owner};
-use crate::types::{FlowState, StageId};
+use crate::types::{FlowState, StageId, unix_now_ns};
 
 /// What one turn achieved.
 pub enum Turn {
@@ -86,15 +86,9 @@ pub struct FlowDriver {
     names: Vec<(String, String, Role)>,
 }
 
-fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}
 
 fn trace_id(flow: &str, id: u64) -> String {
-    let digest = Sha256::digest(format!("{flow}/{id}/{}", now_ns()));
+    let digest = Sha256::digest(format!("{flow}/{id}/{}", unix_now_ns()));
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -405,7 +399,7 @@ impl FlowDriver {
                 self.edges[i].push(Lent {
                     handle: out.handle,
                     sequence,
-                    timestamp_ns: now_ns(),
+                    timestamp_ns: unix_now_ns(),
                     content_type: out.content_type,
                 });
                 true
