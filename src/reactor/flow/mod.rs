@@ -336,6 +336,29 @@ impl FlowDriver {
             .any(|s| s.role == Role::Sink && s.pauses > 0 && s.hold_until.is_some_and(|t| now < t))
     }
 
+    /// Put a source's (host-owned) element on its output edge, numbered in
+    /// that edge's sequence. The caller checked the edge has credit.
+    fn emit_from_source(&mut self, i: usize, mut el: Lent) -> bool {
+        let slot = &mut self.stages[i];
+        slot.elements_out += 1;
+        el.sequence = slot.out_seq;
+        slot.out_seq += 1;
+        let queued = self.table.lock().enqueue(el.handle);
+        if let Err(e) = queued {
+            self.end(FlowState::Failed, Some(format!("internal buffer error: {e}")));
+            return false;
+        }
+        self.edges[i].push(el);
+        true
+    }
+
+    /// The source has nothing more: drain what is queued.
+    fn source_exhausted(&mut self) -> bool {
+        self.source_done = true;
+        self.advance(FlowState::Draining);
+        true
+    }
+
     fn step_source(&mut self, i: usize) -> bool {
         if self.source_done || self.held(i) {
             return false;
@@ -346,25 +369,9 @@ impl FlowDriver {
                 return false;
             }
             return match ingress.take() {
-                Intake::Element(mut el) => {
-                    let slot = &mut self.stages[i];
-                    slot.elements_out += 1;
-                    el.sequence = slot.out_seq;
-                    slot.out_seq += 1;
-                    let queued = self.table.lock().enqueue(el.handle);
-                    if let Err(e) = queued {
-                        self.end(FlowState::Failed, Some(format!("internal buffer error: {e}")));
-                        return false;
-                    }
-                    self.edges[i].push(el);
-                    true
-                }
+                Intake::Element(el) => self.emit_from_source(i, el),
                 Intake::Empty => false,
-                Intake::Closed => {
-                    self.source_done = true;
-                    self.advance(FlowState::Draining);
-                    true
-                }
+                Intake::Closed => self.source_exhausted(),
             };
         }
         let blocked = !self.edges[i].has_credit() || self.sink_paused();
@@ -386,29 +393,16 @@ impl FlowDriver {
         };
         match stage.pull() {
             Ok(Some(out)) => {
-                let slot = &mut self.stages[i];
-                slot.attempts = 0;
-                slot.elements_out += 1;
-                let sequence = slot.out_seq;
-                slot.out_seq += 1;
-                let queued = self.table.lock().enqueue(out.handle);
-                if let Err(e) = queued {
-                    self.end(FlowState::Failed, Some(format!("internal buffer error: {e}")));
-                    return false;
-                }
-                self.edges[i].push(Lent {
+                self.stages[i].attempts = 0;
+                let el = Lent {
                     handle: out.handle,
-                    sequence,
+                    sequence: 0,
                     timestamp_ns: unix_now_ns(),
                     content_type: out.content_type,
-                });
-                true
+                };
+                self.emit_from_source(i, el)
             }
-            Ok(None) => {
-                self.source_done = true;
-                self.advance(FlowState::Draining);
-                true
-            }
+            Ok(None) => self.source_exhausted(),
             Err(e) => match self.judge(i, "pull", e) {
                 Verdict::Skip => true,
                 Verdict::Retry => false,

@@ -12,39 +12,28 @@ impl FlowDriver {
         let t = self.table.lock();
         let ledger = t.ledger();
         let total = ledger.total();
-        let stages = if self.stages.is_empty() {
-            self.names
-                .iter()
-                .enumerate()
-                .map(|(i, (node, component, role))| StageSummary {
+        // `names` covers every stage of the flow; `stages` only those that
+        // were instantiated (all of them, unless the flow failed to start).
+        let stages = self
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, (node, component, role))| {
+                let slot = self.stages.get(i);
+                let count = |f: fn(&super::StageSlot) -> u64| slot.map_or(0, f);
+                StageSummary {
                     node: node.clone(),
                     component: component.clone(),
                     role: role.to_string(),
-                    elements_in: 0,
-                    elements_out: 0,
-                    skipped: 0,
-                    retries: 0,
-                    pauses: 0,
+                    elements_in: count(|s| s.elements_in),
+                    elements_out: count(|s| s.elements_out),
+                    skipped: count(|s| s.skipped),
+                    retries: count(|s| s.retries),
+                    pauses: count(|s| s.pauses),
                     copies: stage_copies(ledger, i),
-                })
-                .collect()
-        } else {
-            self.stages
-                .iter()
-                .enumerate()
-                .map(|(i, s)| StageSummary {
-                    node: s.node.name.clone(),
-                    component: s.node.component.clone(),
-                    role: s.role.to_string(),
-                    elements_in: s.elements_in,
-                    elements_out: s.elements_out,
-                    skipped: s.skipped,
-                    retries: s.retries,
-                    pauses: s.pauses,
-                    copies: stage_copies(ledger, i),
-                })
-                .collect()
-        };
+                }
+            })
+            .collect();
         let edges = self
             .edges
             .iter()
