@@ -24,6 +24,7 @@ pub mod linker;
 pub mod pipeline;
 pub mod reactor;
 pub mod resources;
+pub mod security;
 pub mod types;
 
 #[cfg(feature = "cli")]

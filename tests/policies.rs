@@ -103,17 +103,6 @@ fn memory_beyond_the_limit_traps_that_flow_only() {
 }
 
 #[test]
-fn a_node_granted_nothing_gets_no_files_environment_or_network() {
-    capture();
-    let s = run(r#"{"probe_wasi_at": 0}"#, "", "", "probe_node");
-    assert_eq!(s.state, FlowState::Completed, "{:?}", s.error);
-    let lines = common::lines_of("probe_node");
-    let probe = lines.iter().find(|(_, l)| l.starts_with("files:")).expect("probe printed");
-    assert!(probe.1.starts_with("files: Err("), "{probe:?}");
-    assert!(probe.1.contains("env vars: 0; args: 0; network: Err("), "{probe:?}");
-}
-
-#[test]
 fn a_component_budget_makes_allocate_fail_instead_of_growing() {
     capture();
     let s = run(

@@ -7,30 +7,64 @@ use super::{ContractVersion, SUPPORTED};
 /// What a component does in a flow, from the interface it exports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
-    /// Exports `torvyn:streaming/source`.
+    /// Exports `torvyn:streaming/source`: no input, one `output` port.
     Source,
-    /// Exports `torvyn:streaming/processor`.
+    /// Exports `torvyn:streaming/processor`: `input` → `output`.
     Processor,
-    /// Exports `torvyn:streaming/sink`.
+    /// Exports `torvyn:streaming/sink`: one `input` port, no output.
     Sink,
+    /// Exports `torvyn:filtering/filter`: passes or drops, allocates nothing.
+    Filter,
+    /// Exports `torvyn:filtering/router`: one `input`, any number of named
+    /// output ports; each element goes to the ports the component names.
+    Router,
+    /// Exports `torvyn:aggregation/aggregator`: ingests every element, may
+    /// emit on the way, and flushes when its upstream completes.
+    Aggregator,
 }
 
 impl Role {
+    /// Every role, in the order error messages list them.
+    pub const ALL: [Role; 6] = [Role::Source, Role::Processor, Role::Sink, Role::Filter, Role::Router, Role::Aggregator];
+
     /// The contract interface, e.g. `torvyn:streaming/processor`.
     pub fn interface(self) -> &'static str {
         match self {
             Role::Source => "torvyn:streaming/source",
             Role::Processor => "torvyn:streaming/processor",
             Role::Sink => "torvyn:streaming/sink",
+            Role::Filter => "torvyn:filtering/filter",
+            Role::Router => "torvyn:filtering/router",
+            Role::Aggregator => "torvyn:aggregation/aggregator",
         }
+    }
+
+    /// The contract package of the role's interface, e.g. `torvyn:filtering`.
+    pub fn package(self) -> &'static str {
+        let i = self.interface();
+        &i[..i.find('/').unwrap_or(i.len())]
     }
 
     /// The role whose interface is `name` (with or without a version).
     pub fn from_interface(name: &str) -> Option<Role> {
         let base = name.split('@').next().unwrap_or(name);
-        [Role::Source, Role::Processor, Role::Sink]
-            .into_iter()
-            .find(|r| r.interface() == base)
+        Role::ALL.into_iter().find(|r| r.interface() == base)
+    }
+
+    /// Whether elements flow into this role (everything but a source).
+    pub fn takes_input(self) -> bool {
+        self != Role::Source
+    }
+
+    /// Whether this role sends elements on (everything but a sink).
+    pub fn gives_output(self) -> bool {
+        self != Role::Sink
+    }
+
+    /// Whether the role's output ports are named by the manifest's edges
+    /// rather than being the single port `output`.
+    pub fn has_named_outputs(self) -> bool {
+        self == Role::Router
     }
 }
 
@@ -43,14 +77,15 @@ impl fmt::Display for Role {
 /// Why a component does not fit the contract.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ContractError {
-    #[error("`{component}` exports none of torvyn:streaming/source, processor or sink (it exports: {exports}); build it against the Torvyn WIT worlds data-source, transform or data-sink")]
+    #[error("`{component}` exports none of the Torvyn role interfaces (torvyn:streaming/source, processor, sink; torvyn:filtering/filter, router; torvyn:aggregation/aggregator); it exports: {exports}. Build it against one of the Torvyn WIT worlds (data-source, transform, data-sink, content-filter, content-router, stream-aggregator)")]
     NoRole { component: String, exports: String },
     #[error("`{component}` exports both {first} and {second}; a component plays one role")]
     SeveralRoles { component: String, first: Role, second: Role },
-    #[error("`{component}` exports {export} (contract {found}) but this runtime speaks {supported}; rebuild the component against torvyn:streaming@{supported}")]
+    #[error("`{component}` exports {export} (contract {found}) but this runtime speaks {supported}; rebuild the component against {package}@{supported}")]
     IncompatibleVersion {
         component: String,
         export: String,
+        package: String,
         found: ContractVersion,
         supported: ContractVersion,
     },
@@ -76,6 +111,9 @@ impl Exports {
             (Role::Processor, true) => "torvyn:streaming/managed-transform",
             (Role::Processor, false) => "torvyn:streaming/transform",
             (Role::Sink, _) => "torvyn:streaming/data-sink",
+            (Role::Filter, _) => "torvyn:filtering/content-filter",
+            (Role::Router, _) => "torvyn:filtering/content-router",
+            (Role::Aggregator, _) => "torvyn:aggregation/stream-aggregator",
         }
     }
 }
@@ -101,6 +139,7 @@ pub fn detect<'a>(component: &str, export_names: impl IntoIterator<Item = &'a st
             return Err(ContractError::IncompatibleVersion {
                 component: component.to_string(),
                 export: name.to_string(),
+                package: base.split('/').next().unwrap_or(base).to_string(),
                 found: version,
                 supported: SUPPORTED,
             });
@@ -145,5 +184,9 @@ mod tests {
         let err = detect("b.wasm", ["torvyn:streaming/processor@0.2.0"]).unwrap_err();
         assert!(err.to_string().contains("0.2.0") && err.to_string().contains("0.1.0"), "{err}");
         assert!(matches!(detect("c.wasm", ["wasi:cli/run@0.2.0"]), Err(ContractError::NoRole { .. })));
+        let e = detect("d.wasm", ["torvyn:filtering/router@0.1.1", "torvyn:streaming/lifecycle@0.1.0"]).unwrap();
+        assert_eq!((e.role, e.world()), (Role::Router, "torvyn:filtering/content-router"));
+        let err = detect("e.wasm", ["torvyn:aggregation/aggregator@0.3.0"]).unwrap_err();
+        assert!(err.to_string().contains("torvyn:aggregation@0.1.0"), "{err}");
     }
 }

@@ -56,6 +56,8 @@ pub struct CompiledComponent {
     pub digest: [u8; 32],
     /// Role and export names.
     pub exports: Exports,
+    /// Every import name, e.g. `wasi:io/poll@0.2.6`.
+    pub imports: Vec<String>,
     pub(crate) pre: InstancePre<StageState>,
     pub(crate) indices: ExportIndices,
 }
@@ -74,6 +76,9 @@ pub(crate) fn role_functions(role: Role) -> &'static [&'static str] {
         Role::Source => &["pull", "notify-backpressure"],
         Role::Processor => &["process"],
         Role::Sink => &["push", "complete"],
+        Role::Filter => &["evaluate"],
+        Role::Router => &["route"],
+        Role::Aggregator => &["ingest", "flush"],
     }
 }
 
@@ -157,6 +162,7 @@ impl Engine {
         let ty = component.component_type();
         let exports = contracts::detect(name, ty.exports(&self.inner).map(|(n, _)| n))?;
         let indices = resolve_indices(name, &component, &exports)?;
+        let imports: Vec<String> = ty.imports(&self.inner).map(|(n, _)| n.to_string()).collect();
         let pre = self.linker.instantiate_pre(&component).map_err(|e| {
             let missing = contracts::unprovided(ty.imports(&self.inner).map(|(n, _)| n));
             if missing.is_empty() {
@@ -177,6 +183,7 @@ impl Engine {
             size: bytes.len(),
             digest,
             exports,
+            imports,
             pre,
             indices,
         });

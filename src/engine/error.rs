@@ -46,11 +46,15 @@ pub enum CallError {
     /// The instance trapped earlier and cannot be called again.
     #[error("cannot be called again after an earlier trap")]
     Poisoned,
+    /// The component answered something the runtime cannot honour (e.g. a
+    /// router naming a port the node does not have). Its instance lives on.
+    #[error("{0}")]
+    Contract(String),
 }
 
 impl CallError {
     /// Whether the instance can still be called.
     pub fn is_fatal_to_instance(&self) -> bool {
-        !matches!(self, CallError::Guest(_))
+        !matches!(self, CallError::Guest(_) | CallError::Contract(_))
     }
 }

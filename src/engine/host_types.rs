@@ -80,7 +80,7 @@ pub fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
     let mut caps = linker.instance(CAPABILITIES)?;
     caps.func_wrap("has-capability", |cx: Cx<'_>, (name,): (WasmStr,)| {
         let name = name.to_str(&cx)?;
-        Ok((cx.data().grants.iter().any(|g| g == &*name),))
+        Ok((crate::security::Grants(&cx.data().grants).answers(&name),))
     })?;
     Ok(())
 }

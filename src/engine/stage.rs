@@ -73,6 +73,16 @@ enum Calls {
         push: TypedFunc<(StreamElement,), Fallible<BackpressureSignal>>,
         complete: TypedFunc<(), Fallible<()>>,
     },
+    Filter {
+        evaluate: TypedFunc<(StreamElement,), Fallible<bool>>,
+    },
+    Router {
+        route: TypedFunc<(StreamElement,), Fallible<Vec<String>>>,
+    },
+    Aggregator {
+        ingest: TypedFunc<(StreamElement,), Fallible<Option<OutputElement>>>,
+        flush: TypedFunc<(), Fallible<Vec<OutputElement>>>,
+    },
 }
 
 struct Lifecycle {
@@ -131,7 +141,7 @@ impl Stage {
             .memory_size(memory)
             .trap_on_grow_failure(true)
             .build();
-        let wasi = wasi::context(&spec.node, &spec.grants);
+        let wasi = wasi::context(&spec.node, &spec.grants).map_err(&fail)?;
         let state = StageState::new(
             spec.stage,
             Arc::clone(&spec.node),
@@ -162,6 +172,16 @@ impl Stage {
             Role::Sink => Calls::Sink {
                 push: instance.get_typed_func(&mut store, &idx.role[0]).map_err(typed_err)?,
                 complete: instance.get_typed_func(&mut store, &idx.role[1]).map_err(typed_err)?,
+            },
+            Role::Filter => Calls::Filter {
+                evaluate: instance.get_typed_func(&mut store, &idx.role[0]).map_err(typed_err)?,
+            },
+            Role::Router => Calls::Router {
+                route: instance.get_typed_func(&mut store, &idx.role[0]).map_err(typed_err)?,
+            },
+            Role::Aggregator => Calls::Aggregator {
+                ingest: instance.get_typed_func(&mut store, &idx.role[0]).map_err(typed_err)?,
+                flush: instance.get_typed_func(&mut store, &idx.role[1]).map_err(typed_err)?,
             },
         };
         let lifecycle = match &idx.lifecycle {
@@ -315,6 +335,71 @@ impl Stage {
         });
         self.store.data_mut().handles.remove(rep);
         result?.0.map_err(CallError::Guest)
+    }
+
+    /// A filter's verdict on one lent element: `true` passes it on.
+    pub fn evaluate(&mut self, input: &Lent) -> Result<bool, CallError> {
+        self.set_call_deadline();
+        let (rep, element) = self.lend(input);
+        let result = self.guarded(false, |calls, store, _| match calls {
+            Calls::Filter { evaluate } => evaluate.call(store, (element,)),
+            _ => Err(wasmtime::format_err!("evaluate called on a stage that is not a filter")),
+        });
+        self.store.data_mut().handles.remove(rep);
+        result?.0.map_err(CallError::Guest)
+    }
+
+    /// The output ports a router sends one lent element to (empty = drop).
+    pub fn route(&mut self, input: &Lent) -> Result<Vec<String>, CallError> {
+        self.set_call_deadline();
+        let (rep, element) = self.lend(input);
+        let result = self.guarded(false, |calls, store, _| match calls {
+            Calls::Router { route } => route.call(store, (element,)),
+            _ => Err(wasmtime::format_err!("route called on a stage that is not a router")),
+        });
+        self.store.data_mut().handles.remove(rep);
+        result?.0.map_err(CallError::Guest)
+    }
+
+    /// An aggregator takes in one lent element; `Some` when it emitted.
+    pub fn ingest(&mut self, input: &Lent) -> Result<Option<Emitted>, CallError> {
+        self.set_call_deadline();
+        let (rep, element) = self.lend(input);
+        let result = self.guarded(false, |calls, store, _| match calls {
+            Calls::Aggregator { ingest, .. } => ingest.call(store, (element,)),
+            _ => Err(wasmtime::format_err!("ingest called on a stage that is not an aggregator")),
+        });
+        self.store.data_mut().handles.remove(rep);
+        match result?.0.map_err(CallError::Guest)? {
+            Some(out) => self.accept(out).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// An aggregator's remaining output once its upstream completed. Either
+    /// every element is accepted, or none is (the ones taken so far go back
+    /// to the pool) and the call fails.
+    pub fn flush(&mut self) -> Result<Vec<Emitted>, CallError> {
+        self.set_call_deadline();
+        let (r,) = self.guarded(false, |calls, store, _| match calls {
+            Calls::Aggregator { flush, .. } => flush.call(store, ()),
+            _ => Err(wasmtime::format_err!("flush called on a stage that is not an aggregator")),
+        })?;
+        let outs = r.map_err(CallError::Guest)?;
+        let mut accepted = Vec::with_capacity(outs.len());
+        for out in outs {
+            match self.accept(out) {
+                Ok(e) => accepted.push(e),
+                Err(err) => {
+                    let mut table = self.store.data().buffers.lock();
+                    for e in accepted {
+                        let _ = table.release(e.handle, Owner::Host);
+                    }
+                    return Err(err);
+                }
+            }
+        }
+        Ok(accepted)
     }
 
     /// Tell a sink its upstream finished.

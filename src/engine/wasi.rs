@@ -13,28 +13,41 @@ use std::task::{Context, Poll};
 use parking_lot::Mutex;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
+
+use crate::security::{Capability, Grants};
 
 /// Log target of captured guest output.
 pub const GUEST_LOG_TARGET: &str = "torvyn::guest";
 
-/// The WASI context for one stage.
-pub fn context(node: &Arc<str>, grants: &[String]) -> WasiCtx {
+/// The WASI context for one stage: exactly what `grants` name (see
+/// [`crate::security`]), nothing else.
+pub fn context(node: &Arc<str>, grants: &[String]) -> Result<WasiCtx, String> {
+    let grants = Grants(grants);
     let mut b = WasiCtxBuilder::new();
-    if grants.iter().any(|g| g == "stdout") {
+    if grants.inherits("stdout") {
         b.inherit_stdout();
     } else {
         b.stdout(LineLog::new(node, "stdout"));
     }
-    if grants.iter().any(|g| g == "stderr") {
+    if grants.inherits("stderr") {
         b.inherit_stderr();
     } else {
         b.stderr(LineLog::new(node, "stderr"));
     }
-    b.allow_ip_name_lookup(false);
-    b.allow_tcp(false);
-    b.allow_udp(false);
-    b.build()
+    let network = grants.allows(Capability::Network);
+    if network {
+        b.inherit_network();
+    }
+    b.allow_ip_name_lookup(network);
+    b.allow_tcp(network);
+    b.allow_udp(network);
+    for dir in grants.directories() {
+        let guest = dir.to_string_lossy().into_owned();
+        b.preopened_dir(&dir, &guest, FsPerms::ReadOnly)
+            .map_err(|e| format!("cannot open granted directory `{}`: {e}", dir.display()))?;
+    }
+    Ok(b.build())
 }
 
 /// Splits a byte stream into lines and logs each one under the node's name.

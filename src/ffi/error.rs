@@ -133,24 +133,33 @@ impl From<ConfigError> for FfiError {
 impl From<HostError> for FfiError {
     fn from(e: HostError) -> Self {
         let status = match &e {
-            HostError::Link(LinkError::UnknownFlow { .. }) | HostError::UnknownFlow(_) | HostError::NoDefaultFlow { .. } => {
-                TORVYN_STATUS_NOT_FOUND
-            }
-            HostError::Link(LinkError::InterfaceMismatch { .. } | LinkError::RoleMismatch { .. }) => TORVYN_STATUS_CONTRACT_MISMATCH,
-            HostError::Link(LinkError::Component { source, .. }) => match source {
-                EngineError::Read { .. } => TORVYN_STATUS_IO,
-                EngineError::Contract(_) | EngineError::Compile { .. } | EngineError::Link { .. } | EngineError::MissingImports { .. } => {
-                    TORVYN_STATUS_CONTRACT_MISMATCH
-                }
-                _ => TORVYN_STATUS_FAILED,
-            },
-            HostError::Link(LinkError::Pipeline(_)) | HostError::MemoryCeiling { .. } => TORVYN_STATUS_INVALID_ARGUMENT,
+            HostError::UnknownFlow(_) | HostError::NoDefaultFlow { .. } => TORVYN_STATUS_NOT_FOUND,
+            HostError::Link(l) => link_status(l),
+            HostError::MemoryCeiling { .. } => TORVYN_STATUS_INVALID_ARGUMENT,
             HostError::Timeout { .. } => TORVYN_STATUS_TIMEOUT,
             HostError::ShutDown => TORVYN_STATUS_CLOSED,
             HostError::StillRunning { .. } => TORVYN_STATUS_WOULD_BLOCK,
             HostError::Start(_) => TORVYN_STATUS_INTERNAL,
         };
         FfiError::new(status, e.to_string())
+    }
+}
+
+/// The status of a link failure (of its first problem, when there are several).
+fn link_status(e: &LinkError) -> torvyn_status {
+    match e {
+        LinkError::UnknownFlow { .. } => TORVYN_STATUS_NOT_FOUND,
+        LinkError::InterfaceMismatch { .. } | LinkError::MissingCapability { .. } => TORVYN_STATUS_CONTRACT_MISMATCH,
+        LinkError::Component { source, .. } => match source {
+            EngineError::Read { .. } => TORVYN_STATUS_IO,
+            EngineError::Contract(_) | EngineError::Compile { .. } | EngineError::Link { .. } | EngineError::MissingImports { .. } => {
+                TORVYN_STATUS_CONTRACT_MISMATCH
+            }
+            _ => TORVYN_STATUS_FAILED,
+        },
+        LinkError::Pipeline(_) => TORVYN_STATUS_INVALID_ARGUMENT,
+        LinkError::Several(all) => all.first().map_or(TORVYN_STATUS_INTERNAL, link_status),
+        LinkError::Internal(_) => TORVYN_STATUS_INTERNAL,
     }
 }
 

@@ -1,18 +1,27 @@
-//! Binds each node of a flow to a compiled component and checks that every
-//! node plays the role its position needs and its manifest declares.
+//! Binds each node of a flow to a compiled component, decides the role each
+//! one plays from what it exports, checks the contracts (declared interface,
+//! version, imports, capabilities) and the graph, and hands the reactor a
+//! [`LinkedFlow`]. Every problem of a flow is reported at once.
+
+mod error;
 
 use std::sync::Arc;
 
+pub use error::LinkError;
+
 use crate::config::{EndpointKind, FlowDef, NodeDef, PipelineDef, RuntimeConfig};
 use crate::contracts::Role;
-use crate::engine::{CompiledComponent, Engine, EngineError};
-use crate::pipeline::{self, PipelineError};
+use crate::engine::{CompiledComponent, Engine};
+use crate::pipeline::Graph;
+use crate::security::{Capability, Grants};
 
-/// A flow ready to run: its stages in order, each with its component.
+/// A flow ready to run: its nodes (indexed like the manifest's nodes and
+/// the graph's) and the checked graph between them.
 #[derive(Clone)]
 pub struct LinkedFlow {
     pub name: String,
     pub stages: Vec<LinkedStage>,
+    pub graph: Graph,
     pub runtime: RuntimeConfig,
 }
 
@@ -25,96 +34,114 @@ pub struct LinkedStage {
     pub component: Option<Arc<CompiledComponent>>,
 }
 
-/// Why a flow cannot be linked.
-#[derive(Debug, thiserror::Error)]
-pub enum LinkError {
-    #[error("no flow named `{flow}` in the manifest; it defines: {known}")]
-    UnknownFlow { flow: String, known: String },
-    #[error(transparent)]
-    Pipeline(#[from] PipelineError),
-    #[error("node `{node}`: {source}")]
-    Component {
-        node: String,
-        #[source]
-        source: EngineError,
-    },
-    #[error("node `{node}` is declared {declared} but `{component}` exports {actual}; point the node at a component that implements {declared}")]
-    InterfaceMismatch {
-        node: String,
-        declared: Role,
-        component: String,
-        actual: Role,
-    },
-    #[error("node `{node}` sits at the {position} of flow `{flow}`, which needs {needed}, but `{component}` exports {actual}")]
-    RoleMismatch {
-        flow: String,
-        node: String,
-        position: &'static str,
-        needed: Role,
-        component: String,
-        actual: Role,
-    },
-}
-
-/// Compile every component of `flow` (through the engine's cache) and check roles.
+/// Compile every component of `flow` (through the engine's cache), check
+/// contracts and the graph.
 pub fn link(engine: &Engine, pipeline: &PipelineDef, flow: &str) -> Result<LinkedFlow, LinkError> {
     let def: &FlowDef = pipeline.flow(flow).ok_or_else(|| LinkError::UnknownFlow {
         flow: flow.to_string(),
         known: pipeline.flows.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "),
     })?;
-    let chain = pipeline::linear_chain(def)?;
-    let last = chain.len() - 1;
-    let mut stages = Vec::with_capacity(chain.len());
-    for (pos, &i) in chain.iter().enumerate() {
-        let node = &def.nodes[i];
-        let (component, actual) = match node.endpoint {
-            Some(EndpointKind::Ingress) => (None, Role::Source),
-            Some(EndpointKind::Egress) => (None, Role::Sink),
-            None => {
-                let c = engine
-                    .compile_file(&node.component, &node.path)
-                    .map_err(|source| LinkError::Component {
-                        node: node.name.clone(),
-                        source,
-                    })?;
-                let role = c.exports.role;
-                (Some(c), role)
-            }
-        };
-        if let Some(declared) = node.interface {
-            if declared != actual {
-                return Err(LinkError::InterfaceMismatch {
-                    node: node.name.clone(),
-                    declared,
-                    component: node.component.clone(),
-                    actual,
-                });
+    let mut errors = Vec::new();
+    let mut stages = Vec::with_capacity(def.nodes.len());
+    for node in &def.nodes {
+        match link_node(engine, node) {
+            Ok(stage) => stages.push(stage),
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    // The graph is checked with every role known; with a node that failed
+    // to link, the roles it would have played are unknown.
+    let graph = if errors.is_empty() {
+        let roles: Vec<Role> = stages.iter().map(|s| s.role).collect();
+        match Graph::build(def, &roles) {
+            Ok(g) => Some(topological(def, g, &mut stages)?),
+            Err(e) => {
+                errors.push(LinkError::Pipeline(e));
+                None
             }
         }
-        let (position, needed) = match pos {
-            0 => ("start", Role::Source),
-            p if p == last => ("end", Role::Sink),
-            _ => ("middle", Role::Processor),
-        };
-        if actual != needed {
-            return Err(LinkError::RoleMismatch {
-                flow: def.name.clone(),
+    } else {
+        None
+    };
+    match (graph, LinkError::collect(errors)) {
+        (Some(graph), None) => Ok(LinkedFlow {
+            name: def.name.clone(),
+            stages,
+            graph,
+            runtime: pipeline.runtime.clone(),
+        }),
+        (_, Some(e)) => Err(e),
+        (None, None) => Err(LinkError::Internal("graph missing without an error".into())),
+    }
+}
+
+/// Renumber the nodes in topological order (so stage `i` of a summary is
+/// upstream of stage `i + 1` in a chain) and rebuild the graph with those
+/// indices.
+fn topological(def: &FlowDef, graph: Graph, stages: &mut Vec<LinkedStage>) -> Result<Graph, LinkError> {
+    let mut taken: Vec<Option<LinkedStage>> = stages.drain(..).map(Some).collect();
+    let mut ordered = def.clone();
+    ordered.nodes = graph.order.iter().map(|&i| def.nodes[i].clone()).collect();
+    stages.extend(graph.order.iter().filter_map(|&i| taken[i].take()));
+    let roles: Vec<Role> = stages.iter().map(|s| s.role).collect();
+    Graph::build(&ordered, &roles).map_err(LinkError::Pipeline)
+}
+
+/// Compile one node's component and check its contract.
+fn link_node(engine: &Engine, node: &NodeDef) -> Result<LinkedStage, Vec<LinkError>> {
+    let (component, actual) = match node.endpoint {
+        Some(EndpointKind::Ingress) => (None, Role::Source),
+        Some(EndpointKind::Egress) => (None, Role::Sink),
+        None => {
+            let c = engine.compile_file(&node.component, &node.path).map_err(|source| {
+                vec![LinkError::Component {
+                    node: node.name.clone(),
+                    source,
+                }]
+            })?;
+            let role = c.exports.role;
+            (Some(c), role)
+        }
+    };
+    let mut errors = Vec::new();
+    if let Some(declared) = node.interface {
+        if declared != actual {
+            errors.push(LinkError::InterfaceMismatch {
                 node: node.name.clone(),
-                position,
-                needed,
+                declared,
                 component: node.component.clone(),
                 actual,
             });
         }
-        stages.push(LinkedStage {
+    }
+    if let Some(c) = &component {
+        let mut needed: Vec<(Capability, Vec<String>)> = Vec::new();
+        for import in &c.imports {
+            let Some(cap) = Capability::needed_by(import) else { continue };
+            match needed.iter_mut().find(|(n, _)| *n == cap) {
+                Some((_, list)) => list.push(import.clone()),
+                None => needed.push((cap, vec![import.clone()])),
+            }
+        }
+        for (capability, imports) in needed {
+            if !Grants(&node.capabilities).allows(capability) {
+                errors.push(LinkError::MissingCapability {
+                    node: node.name.clone(),
+                    component: node.component.clone(),
+                    world: c.exports.world().to_string(),
+                    capability: capability.name(),
+                    imports,
+                });
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(LinkedStage {
             node: node.clone(),
             role: actual,
             component,
-        });
+        })
+    } else {
+        Err(errors)
     }
-    Ok(LinkedFlow {
-        name: def.name.clone(),
-        stages,
-        runtime: pipeline.runtime.clone(),
-    })
 }

@@ -196,7 +196,7 @@ struct EgressState {
     ended: Option<FlowState>,
 }
 
-/// An output the program takes from. Elements in it are `Borrowed` buffers.
+/// An output the program takes from. Elements in it are lent buffers (one borrow each).
 pub struct Egress {
     name: String,
     capacity: usize,
@@ -244,7 +244,9 @@ impl Egress {
         if state != FlowState::Completed {
             let mut table = self.table.lock();
             for el in st.items.drain(..) {
-                let _ = table.end_borrow(el.handle).and_then(|_| table.release(el.handle, Owner::Host));
+                if let Ok(true) = table.end_borrow(el.handle) {
+                    let _ = table.release(el.handle, Owner::Host);
+                }
             }
         }
         drop(st);
@@ -326,8 +328,10 @@ impl Element {
             return Err(BufferError::Stale(self.handle));
         }
         let mut t = self.table.lock();
-        t.end_borrow(self.handle)?;
-        t.release(self.handle, Owner::Host)
+        if t.end_borrow(self.handle)? {
+            t.release(self.handle, Owner::Host)?;
+        }
+        Ok(())
     }
 
     /// Whether [`Element::release`] was called.

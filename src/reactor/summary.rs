@@ -14,7 +14,7 @@ pub struct FlowSummary {
     pub flow_id: FlowId,
     pub flow: String,
     pub state: FlowState,
-    /// Elements delivered to the sink(s).
+    /// Elements delivered to the sinks (an element two sinks receive counts twice).
     pub elements: u64,
     /// Every byte copy the flow made (the copy ledger's total).
     pub copies: u64,
@@ -65,7 +65,11 @@ pub struct StageSummary {
     pub component: String,
     pub role: String,
     pub elements_in: u64,
+    /// Elements sent on (a fan-out counts once).
     pub elements_out: u64,
+    /// Elements the component dropped (a processor's `drop`, a filter's
+    /// `false`, a router's empty list).
+    pub dropped: u64,
     /// Elements dropped by the error policy (`skip`).
     pub skipped: u64,
     /// Calls repeated by the error policy (`retry`).
@@ -79,6 +83,8 @@ pub struct StageSummary {
 #[derive(Debug, Clone, Serialize)]
 pub struct EdgeSummary {
     pub from: String,
+    /// The output port of `from` the edge leaves by.
+    pub port: String,
     pub to: String,
     pub capacity: usize,
     pub peak_depth: usize,

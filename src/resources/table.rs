@@ -346,7 +346,7 @@ impl BufferTable {
     fn readable(&self, h: BufferHandle, reader: Option<StageId>) -> Result<&Slot, BufferError> {
         let slot = self.slot(h)?;
         let ok = match (slot.state, reader) {
-            (BufferState::Borrowed(_), _) => true,
+            (state, _) if state.is_lent() => true,
             (BufferState::Owned(Owner::Component(owner)), Some(r)) => owner == r,
             (BufferState::Owned(Owner::Host), None) => true,
             _ => false,
@@ -367,7 +367,7 @@ impl BufferTable {
     /// vector can return to its pool.
     pub fn lent_bytes(&self, h: BufferHandle) -> Result<Bytes, BufferError> {
         let slot = self.slot(h)?;
-        if !matches!(slot.state, BufferState::Borrowed(_)) {
+        if !slot.state.is_lent() {
             return Err(BufferError::NotAccessible {
                 handle: h,
                 stage: None,
@@ -482,12 +482,12 @@ impl BufferTable {
         Ok(())
     }
 
-    /// Put a host-owned buffer on a queue.
+    /// Put a host-held buffer on one more queue.
     pub fn enqueue(&mut self, h: BufferHandle) -> Result<(), BufferError> {
         self.step(h, Transition::Enqueue)
     }
 
-    /// Take a buffer off a queue; the host owns it again.
+    /// Take one queue entry of a buffer off its queue.
     pub fn dequeue(&mut self, h: BufferHandle) -> Result<(), BufferError> {
         self.step(h, Transition::Dequeue)
     }
@@ -497,13 +497,21 @@ impl BufferTable {
         self.step(h, Transition::Lend)
     }
 
-    /// One reader is done. Returns the number of readers left.
-    pub fn end_borrow(&mut self, h: BufferHandle) -> Result<u32, BufferError> {
+    /// One reader is done. Returns whether the host holds the buffer alone
+    /// now (no queue, no reader), i.e. whether the caller should release it.
+    pub fn end_borrow(&mut self, h: BufferHandle) -> Result<bool, BufferError> {
         self.step(h, Transition::EndBorrow)?;
-        Ok(match self.slot(h)?.state {
-            BufferState::Borrowed(n) => n,
-            _ => 0,
-        })
+        Ok(self.slot(h)?.state == BufferState::Owned(Owner::Host))
+    }
+
+    /// Drop one queue entry of a buffer that will not be delivered (the flow
+    /// ended), releasing it if that was the last hold.
+    pub fn discard_queued(&mut self, h: BufferHandle) -> Result<(), BufferError> {
+        self.step(h, Transition::Dequeue)?;
+        if self.slot(h)?.state == BufferState::Owned(Owner::Host) {
+            self.release(h, Owner::Host)?;
+        }
+        Ok(())
     }
 
     /// `owner` gives the buffer up: its bytes return to the pool and every

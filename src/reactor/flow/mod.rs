@@ -1,28 +1,42 @@
 //! The driver of one flow on its worker thread: instantiation, `init`, the
-//! element loop with credit-based backpressure, error policies, draining,
-//! completion, cancellation and teardown.
+//! element loop over the flow's graph with credit-based backpressure, error
+//! policies, draining, completion, cancellation and teardown.
 //!
-//! Buffer states along the way: an emitted buffer is `Owned(Host)`, becomes
-//! `Queued` on its edge, is `Borrowed` for the duration of the consumer's
-//! call, and is released to the pool once consumed. A retried element goes
-//! back to `Queued` and keeps its place at the head of the queue.
+//! Buffer holds along the way (see [`crate::resources::BufferState`]): an
+//! emitted buffer is host-owned and is put on every edge of the port it
+//! leaves by (fan-out puts the *same* buffer on several queues). A consumer
+//! takes it off its queue and borrows it for one call; a filter or router
+//! that passes it on puts it on its own output queues before its borrow
+//! ends. When the last queue entry and the last borrow are gone the buffer
+//! returns to its pool. A retried element goes back on its queue and keeps
+//! its place at the head.
+//!
+//! Scheduling: nodes run consumers first (reverse topological order), so
+//! queues drain before producers refill them. A node runs only when every
+//! one of its output edges has credit: the slowest consumer of a fan-out
+//! governs its producer, and memory in flight is bounded by the queue
+//! capacities. A fan-in node takes from its input edges round-robin.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 
+mod delivery;
 mod report;
+mod steps;
 
-use super::endpoint::{Egress, Ingress, Intake};
+use super::endpoint::{Egress, Ingress};
 use super::queue::EdgeQueue;
 use super::shared::FlowShared;
 use super::summary::FailureKind;
 use super::FlowTask;
 use crate::config::{EndpointKind, ErrorAction, NodeDef};
 use crate::contracts::Role;
-use crate::engine::{BackpressureSignal, CallError, Engine, FlowContextInfo, Lent, ProcessError, Stage, StageSpec};
+use crate::engine::{CallError, Engine, FlowContextInfo, Lent, ProcessError, Stage, StageSpec};
+use crate::pipeline::OutPort;
 use crate::resources::{BufferTable, Owner};
 use crate::types::{FlowState, StageId, unix_now_ns};
 
@@ -36,7 +50,7 @@ pub enum Turn {
     Done,
 }
 
-/// What runs a stage: a component instance, or the embedding program
+/// What runs a node: a component instance, or the embedding program
 /// through an endpoint.
 enum Runner {
     Wasm(Stage),
@@ -48,14 +62,38 @@ struct StageSlot {
     runner: Runner,
     node: NodeDef,
     role: Role,
+    /// Edges into the node's `input` port (several = fan-in).
+    inputs: Vec<usize>,
+    /// Output ports and their edges.
+    ports: Vec<OutPort>,
+    /// Every output edge.
+    outputs: Vec<usize>,
+    /// Position in `inputs` the fair merge tries next.
+    cursor: usize,
+    /// The input edge whose head this node is working on (kept across a
+    /// retry, so the retried element is the next one delivered).
+    current: Option<usize>,
+    /// Sequence number of the next element delivered to this node: the
+    /// runtime numbers each node's input 0, 1, 2 … in delivery order.
+    in_seq: u64,
+    /// Nothing more will come out of this node (a sink: it completed).
+    done: bool,
+    /// An aggregator's flushed elements waiting for output credit.
+    pending: VecDeque<Lent>,
+    flushed: bool,
+    /// Timestamp of the last element ingested (what aggregated output carries).
+    last_timestamp: u64,
+    /// A source: the last signal sent was `pause`.
+    told_pause: bool,
+    /// A source: the sinks downstream of it (a pause of any holds it).
+    sinks_below: Vec<usize>,
     /// No calls before this time (a sink's pause, or a retry back-off).
     hold_until: Option<Instant>,
     /// Consecutive failed attempts at the current element.
     attempts: u32,
-    /// Next sequence number on this stage's output edge.
-    out_seq: u64,
     elements_in: u64,
     elements_out: u64,
+    dropped: u64,
     skipped: u64,
     retries: u64,
     pauses: u64,
@@ -71,21 +109,21 @@ enum Verdict {
 pub struct FlowDriver {
     shared: Arc<FlowShared>,
     stages: Vec<StageSlot>,
-    /// `edges[i]` runs from stage `i` to stage `i + 1`.
     edges: Vec<EdgeQueue>,
+    /// `(producer, consumer)` node of each edge.
+    ends: Vec<(usize, usize)>,
+    /// Nodes in topological order (producers first).
+    order: Vec<usize>,
     table: Arc<Mutex<BufferTable>>,
     state: FlowState,
-    source_done: bool,
-    told_pause: bool,
     pause_signals: u64,
     ready_signals: u64,
     started: Instant,
     error: Option<String>,
     failure: Option<FailureKind>,
-    /// Stages instantiated (for a summary of a flow that failed to start).
+    /// Every node (for a summary of a flow that failed to start).
     names: Vec<(String, String, Role)>,
 }
-
 
 fn trace_id(flow: &str, id: u64) -> String {
     let digest = Sha256::digest(format!("{flow}/{id}/{}", unix_now_ns()));
@@ -97,21 +135,24 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 impl FlowDriver {
-    /// Instantiate and initialise every stage. On failure the flow is
+    /// Instantiate and initialise every node. On failure the flow is
     /// finished (Failed, with teardown) and `None` is returned.
     pub fn start(task: FlowTask, engine: &Engine) -> Option<FlowDriver> {
         let FlowTask { shared, linked, table } = task;
         let rt = &linked.runtime;
+        let graph = &linked.graph;
         let mut driver = FlowDriver {
             shared: Arc::clone(&shared),
             stages: Vec::with_capacity(linked.stages.len()),
-            edges: (1..linked.stages.len())
+            edges: graph
+                .edges
+                .iter()
                 .map(|_| EdgeQueue::new(rt.queue_depth, rt.low_watermark))
                 .collect(),
+            ends: graph.edges.iter().map(|e| (e.from, e.to)).collect(),
+            order: graph.order.clone(),
             table: Arc::clone(&table),
             state: FlowState::Created,
-            source_done: false,
-            told_pause: false,
             pause_signals: 0,
             ready_signals: 0,
             started: Instant::now(),
@@ -146,38 +187,48 @@ impl FlowDriver {
                 context: context.clone(),
             };
             let runner = match (&ls.component, ls.node.endpoint) {
-                (Some(component), _) => match Stage::instantiate(engine, component, spec, Arc::clone(&table)) {
-                    Ok(s) => Runner::Wasm(s),
-                    Err(e) => {
-                        driver.failure = Some(FailureKind::Instantiate);
-                        driver.end(FlowState::Failed, Some(e.to_string()));
-                        return None;
-                    }
-                },
-                (None, Some(EndpointKind::Ingress)) => match shared.ingress(&ls.node.name) {
-                    Ok(i) => Runner::Ingress(Arc::clone(i)),
-                    Err(e) => {
-                        driver.end(FlowState::Failed, Some(e.to_string()));
-                        return None;
-                    }
-                },
-                (None, _) => match shared.egress(&ls.node.name) {
-                    Ok(e) => Runner::Egress(Arc::clone(e)),
-                    Err(e) => {
-                        driver.end(FlowState::Failed, Some(e.to_string()));
-                        return None;
-                    }
-                },
+                (Some(component), _) => Stage::instantiate(engine, component, spec, Arc::clone(&table))
+                    .map(Runner::Wasm)
+                    .map_err(|e| (Some(FailureKind::Instantiate), e.to_string())),
+                (None, Some(EndpointKind::Ingress)) => shared
+                    .ingress(&ls.node.name)
+                    .map(|i| Runner::Ingress(Arc::clone(i)))
+                    .map_err(|e| (None, e.to_string())),
+                (None, _) => shared
+                    .egress(&ls.node.name)
+                    .map(|e| Runner::Egress(Arc::clone(e)))
+                    .map_err(|e| (None, e.to_string())),
             };
+            let runner = match runner {
+                Ok(r) => r,
+                Err((kind, msg)) => {
+                    driver.failure = kind;
+                    driver.end(FlowState::Failed, Some(msg));
+                    return None;
+                }
+            };
+            let gn = &graph.nodes[i];
             driver.stages.push(StageSlot {
                 runner,
                 node: ls.node.clone(),
                 role: ls.role,
+                inputs: gn.inputs.clone(),
+                ports: gn.ports.clone(),
+                outputs: gn.output_edges().collect(),
+                cursor: 0,
+                current: None,
+                in_seq: 0,
+                done: false,
+                pending: VecDeque::new(),
+                flushed: false,
+                last_timestamp: 0,
+                told_pause: false,
+                sinks_below: if ls.role == Role::Source { graph.sinks_below(i) } else { Vec::new() },
                 hold_until: None,
                 attempts: 0,
-                out_seq: 0,
                 elements_in: 0,
                 elements_out: 0,
+                dropped: 0,
                 skipped: 0,
                 retries: 0,
                 pauses: 0,
@@ -195,7 +246,13 @@ impl FlowDriver {
             }
         }
         driver.advance(FlowState::Running);
-        log::debug!("{} `{}` running with {} stages", shared.id, shared.name, driver.stages.len());
+        log::debug!(
+            "{} `{}` running with {} nodes and {} edges",
+            shared.id,
+            shared.name,
+            driver.stages.len(),
+            driver.edges.len()
+        );
         Some(driver)
     }
 
@@ -212,7 +269,7 @@ impl FlowDriver {
     /// The message for a failed call; records what kind of failure it was.
     fn describe(&mut self, i: usize, call: &str, e: &CallError) -> String {
         self.failure = Some(match e {
-            CallError::Guest(_) => FailureKind::Component,
+            CallError::Guest(_) | CallError::Contract(_) => FailureKind::Component,
             CallError::Deadline { .. } => FailureKind::Deadline,
             CallError::Trap(_) | CallError::Poisoned => FailureKind::Trap,
         });
@@ -226,15 +283,15 @@ impl FlowDriver {
             self.end(FlowState::Cancelled, None);
             return Turn::Done;
         }
-        let n = self.stages.len();
         let mut rounds = 0;
         loop {
             let mut progressed = false;
-            for i in (0..n).rev() {
+            for k in (0..self.order.len()).rev() {
+                let i = self.order[k];
                 progressed |= match self.stages[i].role {
-                    Role::Sink => self.step_sink(i),
-                    Role::Processor => self.step_processor(i),
                     Role::Source => self.step_source(i),
+                    Role::Sink => self.step_sink(i),
+                    Role::Processor | Role::Filter | Role::Router | Role::Aggregator => self.step_middle(i),
                 };
                 if self.state.is_terminal() {
                     return Turn::Done;
@@ -248,12 +305,8 @@ impl FlowDriver {
                 return Turn::Progress;
             }
         }
-        if self.source_done && self.edges.iter().all(EdgeQueue::is_empty) {
-            let wake = self.earliest_hold();
-            if wake.is_some_and(|t| t > Instant::now()) {
-                return Turn::Idle(wake);
-            }
-            self.complete();
+        if self.stages.iter().filter(|s| s.role == Role::Sink).all(|s| s.done) {
+            self.end(FlowState::Completed, None);
             return Turn::Done;
         }
         if rounds > 0 { Turn::Progress } else { Turn::Idle(self.earliest_hold()) }
@@ -263,7 +316,7 @@ impl FlowDriver {
         self.stages.iter().filter_map(|s| s.hold_until).min()
     }
 
-    /// Whether stage `i` is held back now (clearing an expired hold).
+    /// Whether node `i` is held back now (clearing an expired hold).
     #[inline]
     fn held(&mut self, i: usize) -> bool {
         match self.stages[i].hold_until {
@@ -329,92 +382,7 @@ impl FlowDriver {
         verdict
     }
 
-    fn sink_paused(&self) -> bool {
-        let now = Instant::now();
-        self.stages
-            .iter()
-            .any(|s| s.role == Role::Sink && s.pauses > 0 && s.hold_until.is_some_and(|t| now < t))
-    }
-
-    /// Put a source's (host-owned) element on its output edge, numbered in
-    /// that edge's sequence. The caller checked the edge has credit.
-    fn emit_from_source(&mut self, i: usize, mut el: Lent) -> bool {
-        let slot = &mut self.stages[i];
-        slot.elements_out += 1;
-        el.sequence = slot.out_seq;
-        slot.out_seq += 1;
-        let queued = self.table.lock().enqueue(el.handle);
-        if let Err(e) = queued {
-            self.end(FlowState::Failed, Some(format!("internal buffer error: {e}")));
-            return false;
-        }
-        self.edges[i].push(el);
-        true
-    }
-
-    /// The source has nothing more: drain what is queued.
-    fn source_exhausted(&mut self) -> bool {
-        self.source_done = true;
-        self.advance(FlowState::Draining);
-        true
-    }
-
-    fn step_source(&mut self, i: usize) -> bool {
-        if self.source_done || self.held(i) {
-            return false;
-        }
-        if let Runner::Ingress(ingress) = &self.stages[i].runner {
-            let ingress = Arc::clone(ingress);
-            if !self.edges[i].has_credit() {
-                return false;
-            }
-            return match ingress.take() {
-                Intake::Element(el) => self.emit_from_source(i, el),
-                Intake::Empty => false,
-                Intake::Closed => self.source_exhausted(),
-            };
-        }
-        let blocked = !self.edges[i].has_credit() || self.sink_paused();
-        if blocked != self.told_pause {
-            let signal = if blocked { BackpressureSignal::Pause } else { BackpressureSignal::Ready };
-            if let Err(e) = self.wasm(i).map_or(Ok(()), |s| s.notify(signal)) {
-                let msg = self.describe(i, "notify-backpressure", &e);
-                self.end(FlowState::Failed, Some(msg));
-                return false;
-            }
-            self.told_pause = blocked;
-            if blocked { self.pause_signals += 1 } else { self.ready_signals += 1 }
-        }
-        if blocked {
-            return false;
-        }
-        let Some(stage) = self.wasm(i) else {
-            return false;
-        };
-        match stage.pull() {
-            Ok(Some(out)) => {
-                self.stages[i].attempts = 0;
-                let el = Lent {
-                    handle: out.handle,
-                    sequence: 0,
-                    timestamp_ns: unix_now_ns(),
-                    content_type: out.content_type,
-                };
-                self.emit_from_source(i, el)
-            }
-            Ok(None) => self.source_exhausted(),
-            Err(e) => match self.judge(i, "pull", e) {
-                Verdict::Skip => true,
-                Verdict::Retry => false,
-                Verdict::Fail(msg) => {
-                    self.end(FlowState::Failed, Some(msg));
-                    false
-                }
-            },
-        }
-    }
-
-    /// The component instance of stage `i`, if it is one.
+    /// The component instance of node `i`, if it is one.
     fn wasm(&mut self, i: usize) -> Option<&mut Stage> {
         match &mut self.stages[i].runner {
             Runner::Wasm(s) => Some(s),
@@ -422,173 +390,12 @@ impl FlowDriver {
         }
     }
 
-    /// Lend the head of `edges[i - 1]` to stage `i`.
-    fn lend_head(&mut self, i: usize) -> Option<Lent> {
-        let input = self.edges[i - 1].front()?.clone();
-        let mut t = self.table.lock();
-        if let Err(e) = t.dequeue(input.handle).and_then(|_| t.lend(input.handle)) {
-            drop(t);
-            self.end(FlowState::Failed, Some(format!("internal buffer error: {e}")));
-            return None;
-        }
-        Some(input)
-    }
-
-    /// After a call on a lent head: end the borrow and either consume the
-    /// element (release it) or put it back for a retry.
-    fn settle_head(&mut self, i: usize, input: &Lent, consumed: bool, emitted: Option<crate::types::BufferHandle>) {
-        let mut t = self.table.lock();
-        let result = t.end_borrow(input.handle).and_then(|_| {
-            if consumed {
-                t.release(input.handle, Owner::Host)
-            } else {
-                t.enqueue(input.handle)
-            }
-        });
-        let result = result.and_then(|_| match emitted {
-            Some(h) => t.enqueue(h),
-            None => Ok(()),
-        });
-        drop(t);
-        if consumed {
-            self.edges[i - 1].pop();
-        }
-        if let Err(e) = result {
-            self.end(FlowState::Failed, Some(format!("internal buffer error: {e}")));
-        }
-    }
-
-    /// Apply the node's policy to a failed call on a lent element: skip it
-    /// (consumed), keep it at the head for a retry, or fail the flow.
-    /// Returns whether the flow made progress.
-    fn failed_delivery(&mut self, i: usize, input: &Lent, call: &str, e: CallError) -> bool {
-        let verdict = self.judge(i, call, e);
-        let consumed = !matches!(verdict, Verdict::Retry);
-        self.settle_head(i, input, consumed, None);
-        match verdict {
-            Verdict::Skip => true,
-            Verdict::Retry => false,
-            Verdict::Fail(msg) => {
-                self.end(FlowState::Failed, Some(msg));
-                false
-            }
-        }
-    }
-
-    fn step_processor(&mut self, i: usize) -> bool {
-        if self.edges[i - 1].is_empty() || !self.edges[i].has_credit() || self.held(i) {
-            return false;
-        }
-        let Some(input) = self.lend_head(i) else {
-            return false;
-        };
-        let Some(stage) = self.wasm(i) else {
-            return false;
-        };
-        match stage.process(&input) {
-            Ok(out) => {
-                let slot = &mut self.stages[i];
-                slot.attempts = 0;
-                slot.elements_in += 1;
-                let emitted = out.map(|o| {
-                    slot.elements_out += 1;
-                    let sequence = slot.out_seq;
-                    slot.out_seq += 1;
-                    Lent {
-                        handle: o.handle,
-                        sequence,
-                        timestamp_ns: input.timestamp_ns,
-                        content_type: o.content_type,
-                    }
-                });
-                self.settle_head(i, &input, true, emitted.as_ref().map(|e| e.handle));
-                if let Some(e) = emitted {
-                    self.edges[i].push(e);
-                }
-                true
-            }
-            Err(e) => self.failed_delivery(i, &input, "process", e),
-        }
-    }
-
-    fn step_sink(&mut self, i: usize) -> bool {
-        if self.edges[i - 1].is_empty() || self.held(i) {
-            return false;
-        }
-        if let Runner::Egress(egress) = &self.stages[i].runner {
-            let egress = Arc::clone(egress);
-            if !egress.has_room() {
-                return false;
-            }
-            let Some(input) = self.lend_head(i) else {
-                return false;
-            };
-            self.edges[i - 1].pop();
-            self.stages[i].elements_in += 1;
-            egress.offer(input);
-            return true;
-        }
-        let Some(input) = self.lend_head(i) else {
-            return false;
-        };
-        let Some(stage) = self.wasm(i) else {
-            return false;
-        };
-        match stage.push(&input) {
-            Ok(signal) => {
-                let slot = &mut self.stages[i];
-                slot.attempts = 0;
-                slot.elements_in += 1;
-                if signal == BackpressureSignal::Pause {
-                    slot.pauses += 1;
-                    slot.hold_until = Some(Instant::now() + slot.node.resume_after);
-                }
-                self.settle_head(i, &input, true, None);
-                true
-            }
-            Err(e) => self.failed_delivery(i, &input, "push", e),
-        }
-    }
-
-    /// Every queue is drained: tell the sinks, then finish.
-    fn complete(&mut self) {
-        for i in 0..self.stages.len() {
-            if self.stages[i].role != Role::Sink {
-                continue;
-            }
-            loop {
-                let Some(stage) = self.wasm(i) else {
-                    break;
-                };
-                match stage.complete() {
-                    Ok(()) => break,
-                    // `judge` bounds retries by the node's `max_retries`. The
-                    // back-off blocks this worker briefly: nothing else of
-                    // this flow is left to run.
-                    Err(e) => match self.judge(i, "complete", e) {
-                        Verdict::Skip => break,
-                        Verdict::Retry => {
-                            if let Some(t) = self.stages[i].hold_until.take() {
-                                std::thread::sleep(t.saturating_duration_since(Instant::now()));
-                            }
-                        }
-                        Verdict::Fail(msg) => {
-                            self.end(FlowState::Failed, Some(msg));
-                            return;
-                        }
-                    },
-                }
-            }
-        }
-        self.end(FlowState::Completed, None);
-    }
-
-    /// Stop now: cancel (or fail) whatever is in flight.
+    /// Stop now: cancel whatever is in flight.
     pub fn cancel(&mut self) {
         self.end(FlowState::Cancelled, None);
     }
 
-    /// Enter a terminal state: teardown every stage, return every buffer,
+    /// Enter a terminal state: teardown every node, return every buffer,
     /// publish the summary. Idempotent.
     fn end(&mut self, state: FlowState, error: Option<String>) {
         if self.state.is_terminal() {
@@ -624,7 +431,13 @@ impl FlowDriver {
             let mut t = self.table.lock();
             for edge in &mut self.edges {
                 for el in edge.drain() {
-                    let _ = t.dequeue(el.handle);
+                    if let Err(e) = t.discard_queued(el.handle) {
+                        log::error!("{}: discarding a queued buffer: {e}", self.shared.id);
+                    }
+                }
+            }
+            for slot in &mut self.stages {
+                for el in slot.pending.drain(..) {
                     let _ = t.release(el.handle, Owner::Host);
                 }
             }

@@ -27,6 +27,7 @@ impl FlowDriver {
                     role: role.to_string(),
                     elements_in: count(|s| s.elements_in),
                     elements_out: count(|s| s.elements_out),
+                    dropped: count(|s| s.dropped),
                     skipped: count(|s| s.skipped),
                     retries: count(|s| s.retries),
                     pauses: count(|s| s.pauses),
@@ -39,8 +40,9 @@ impl FlowDriver {
             .iter()
             .enumerate()
             .map(|(i, e)| EdgeSummary {
-                from: self.names.get(i).map(|n| n.0.clone()).unwrap_or_default(),
-                to: self.names.get(i + 1).map(|n| n.0.clone()).unwrap_or_default(),
+                from: self.names.get(self.ends[i].0).map(|n| n.0.clone()).unwrap_or_default(),
+                port: self.port_of(i),
+                to: self.names.get(self.ends[i].1).map(|n| n.0.clone()).unwrap_or_default(),
                 capacity: e.capacity(),
                 peak_depth: e.peak(),
             })
@@ -74,6 +76,17 @@ impl FlowDriver {
             error: self.error.clone(),
             failure: self.failure,
         }
+    }
+}
+
+impl FlowDriver {
+    /// The name of the output port edge `e` leaves by.
+    fn port_of(&self, e: usize) -> String {
+        let from = self.ends[e].0;
+        self.stages
+            .get(from)
+            .and_then(|s| s.ports.iter().find(|p| p.edges.contains(&e)))
+            .map_or_else(|| crate::pipeline::OUTPUT_PORT.to_string(), |p| p.name.clone())
     }
 }
 

@@ -10,8 +10,6 @@
 //!   retry of the same element then succeeds);
 //! - `{"spin_at": N}`: loops forever on element N (the runtime's deadline must stop it);
 //! - `{"hog_at": N}`: keeps allocating memory on element N (the memory limit must stop it);
-//! - `{"probe_wasi_at": N}`: on element N tries files, environment and network and
-//!   prints what it got (a node granted nothing must get nothing);
 //! - `{"hoard_buffers_at": N}`: on element N allocates buffers without freeing them
 //!   until `allocate` fails, and prints how many it got and the error.
 wit_bindgen::generate!({
@@ -95,13 +93,6 @@ impl processor::Guest for Component {
                 hoard.push(vec![1u8; 1 << 20]);
                 core::hint::black_box(&hoard);
             }
-        }
-        if number("probe_wasi_at") == Some(index) {
-            let files = std::fs::read_dir("/").map(|d| d.count()).map_err(|e| e.kind());
-            let env = std::env::vars().count();
-            let args = std::env::args().count();
-            let net = std::net::TcpStream::connect("127.0.0.1:9").map(|_| ()).map_err(|e| e.kind());
-            println!("files: {files:?}; env vars: {env}; args: {args}; network: {net:?}");
         }
         if number("hoard_buffers_at") == Some(index) {
             let mut held = Vec::new();

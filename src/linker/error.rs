@@ -1,0 +1,66 @@
+//! Why a flow cannot be linked.
+
+use crate::contracts::Role;
+use crate::engine::EngineError;
+use crate::pipeline::PipelineErrors;
+
+/// One reason a flow cannot run, or all of them ([`LinkError::Several`]).
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("no flow named `{flow}` in the manifest; it defines: {known}")]
+    UnknownFlow { flow: String, known: String },
+    #[error(transparent)]
+    Pipeline(PipelineErrors),
+    #[error("node `{node}`: {source}")]
+    Component {
+        node: String,
+        #[source]
+        source: EngineError,
+    },
+    #[error("node `{node}` is declared {declared} but `{component}` exports {actual}; point the node at a component that implements {declared}, or change its `interface`")]
+    InterfaceMismatch {
+        node: String,
+        declared: Role,
+        component: String,
+        actual: Role,
+    },
+    #[error("node `{node}`: `{component}` ({world}) imports {} and so needs capability `{capability}`, which the node is not granted; add \"{capability}\" to its `capabilities` if it should have it, or rebuild the component without it", list(.imports))]
+    MissingCapability {
+        node: String,
+        component: String,
+        world: String,
+        capability: &'static str,
+        imports: Vec<String>,
+    },
+    #[error("{} problems:{}", .0.len(), .0.iter().map(|e| format!("\n  - {e}")).collect::<String>())]
+    Several(Vec<LinkError>),
+    #[error("internal linker error: {0}")]
+    Internal(String),
+}
+
+/// At most three names, then how many more.
+fn list(names: &[String]) -> String {
+    match names.len() {
+        0..=3 => names.join(", "),
+        n => format!("{} and {} more", names[..3].join(", "), n - 3),
+    }
+}
+
+impl LinkError {
+    /// `None` for no errors, the error itself for one, [`LinkError::Several`] otherwise.
+    pub fn collect(mut errors: Vec<LinkError>) -> Option<LinkError> {
+        match errors.len() {
+            0 => None,
+            1 => errors.pop(),
+            _ => Some(LinkError::Several(errors)),
+        }
+    }
+
+    /// Every individual problem (flattening [`LinkError::Several`]).
+    pub fn problems(&self) -> Vec<&LinkError> {
+        match self {
+            LinkError::Several(all) => all.iter().flat_map(LinkError::problems).collect(),
+            one => vec![one],
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Moving elements along edges: choosing the next input (fair merge),
+//! lending it, settling it after the call, and putting elements on output
+//! edges. Every buffer-state change of the element loop happens here.
+
+use std::time::Instant;
+
+use super::FlowDriver;
+use crate::contracts::Role;
+use crate::engine::Lent;
+use crate::resources::Owner;
+use crate::types::{BufferHandle, FlowState};
+
+impl FlowDriver {
+    /// Whether every output edge of node `i` has credit.
+    pub(super) fn outputs_have_credit(&self, i: usize) -> bool {
+        self.stages[i].outputs.iter().all(|&e| self.edges[e].has_credit())
+    }
+
+    /// Whether everything upstream of node `i` finished and its input
+    /// edges are empty: nothing more will ever arrive.
+    pub(super) fn upstream_finished(&self, i: usize) -> bool {
+        self.stages[i]
+            .inputs
+            .iter()
+            .all(|&e| self.edges[e].is_empty() && self.stages[self.ends[e].0].done)
+    }
+
+    /// Whether a sink downstream of source `i` answered `pause` and is still held.
+    pub(super) fn sink_paused_below(&self, i: usize) -> bool {
+        let now = Instant::now();
+        self.stages[i].sinks_below.iter().any(|&s| {
+            let sink = &self.stages[s];
+            sink.role == Role::Sink && sink.pauses > 0 && sink.hold_until.is_some_and(|t| now < t)
+        })
+    }
+
+    /// The input edge to take from next: the one being retried, else the
+    /// next non-empty edge after the last one served (round-robin).
+    pub(super) fn pick_input(&mut self, i: usize) -> Option<usize> {
+        let slot = &self.stages[i];
+        if let Some(e) = slot.current {
+            return Some(e);
+        }
+        let n = slot.inputs.len();
+        let k = (0..n).map(|k| (slot.cursor + k) % n).find(|&k| !self.edges[slot.inputs[k]].is_empty())?;
+        let slot = &mut self.stages[i];
+        slot.cursor = (k + 1) % n;
+        slot.current = Some(slot.inputs[k]);
+        slot.current
+    }
+
+    /// Lend the head of edge `e` to node `i`, numbered in `i`'s input sequence.
+    pub(super) fn lend_head(&mut self, i: usize, e: usize) -> Option<Lent> {
+        let mut input = self.edges[e].front()?.clone();
+        input.sequence = self.stages[i].in_seq;
+        let mut t = self.table.lock();
+        if let Err(err) = t.dequeue(input.handle).and_then(|_| t.lend(input.handle)) {
+            drop(t);
+            self.end(FlowState::Failed, Some(format!("internal buffer error: {err}")));
+            return None;
+        }
+        Some(input)
+    }
+
+    /// The head of edge `e` is consumed by node `i`: off the queue, and the
+    /// next element gets the next sequence number.
+    pub(super) fn consumed(&mut self, i: usize, e: usize) {
+        self.edges[e].pop();
+        let slot = &mut self.stages[i];
+        slot.current = None;
+        slot.in_seq += 1;
+        slot.attempts = 0;
+    }
+
+    /// After a call on a lent head: end the borrow and either consume the
+    /// element (releasing the buffer if nothing else holds it) or put it
+    /// back at the head for a retry. Anything the call forwarded must be on
+    /// its output queues before this.
+    pub(super) fn settle(&mut self, i: usize, e: usize, input: &Lent, consumed: bool) {
+        let mut t = self.table.lock();
+        let result = t.end_borrow(input.handle).and_then(|alone| match (consumed, alone) {
+            (true, true) => t.release(input.handle, Owner::Host),
+            (true, false) => Ok(()),
+            (false, _) => t.enqueue(input.handle),
+        });
+        drop(t);
+        if consumed {
+            self.consumed(i, e);
+        }
+        if let Err(err) = result {
+            self.end(FlowState::Failed, Some(format!("internal buffer error: {err}")));
+        }
+    }
+
+    /// Put one element on `edges` (each entry holds the same buffer). The
+    /// caller checked they have credit. Returns false if the flow failed.
+    pub(super) fn forward(&mut self, handle: BufferHandle, timestamp_ns: u64, content_type: &std::sync::Arc<str>, edges: &[usize]) -> bool {
+        let mut t = self.table.lock();
+        for &e in edges {
+            if let Err(err) = t.enqueue(handle) {
+                drop(t);
+                self.end(FlowState::Failed, Some(format!("internal buffer error: {err}")));
+                return false;
+            }
+            self.edges[e].push(Lent {
+                handle,
+                sequence: 0,
+                timestamp_ns,
+                content_type: std::sync::Arc::clone(content_type),
+            });
+        }
+        true
+    }
+
+    /// Put a host-owned element node `i` produced on every output edge
+    /// (the graph guarantees there is at least one).
+    pub(super) fn emit(&mut self, i: usize, el: &Lent) -> bool {
+        self.stages[i].elements_out += 1;
+        let outputs = std::mem::take(&mut self.stages[i].outputs);
+        let ok = self.forward(el.handle, el.timestamp_ns, &el.content_type, &outputs);
+        self.stages[i].outputs = outputs;
+        ok
+    }
+}
