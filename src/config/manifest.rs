@@ -352,7 +352,11 @@ impl Reader<'_> {
 
     fn port(&self, node: &Node, key: &str, default_port: &str, nodes: &[NodeDef]) -> Result<PortRef, ConfigError> {
         let (name, port) = match &node.value {
-            Value::Str(s) => (s.clone(), default_port.to_string()),
+            // "node" or "node.port"
+            Value::Str(s) => match s.split_once('.') {
+                Some((n, p)) => (n.to_string(), p.to_string()),
+                None => (s.clone(), default_port.to_string()),
+            },
             Value::Table(t) => {
                 self.check_keys(t, PORT_KEYS, key)?;
                 let n = self.string(self.required(t, "node", key, node)?, &format!("{key}.node"))?;
@@ -362,11 +366,17 @@ impl Reader<'_> {
                 };
                 (n, p)
             }
-            _ => return Err(self.type_err(node, key, "a node name or a table { node = \"…\", port = \"…\" }")),
+            _ => return Err(self.type_err(node, key, "a node name, \"node.port\", or a table { node = \"…\", port = \"…\" }")),
         };
         if !nodes.iter().any(|n| n.name == name) {
             let known: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
-            return Err(self.err(node.pos, key, format!("unknown node `{name}`; this flow's nodes are: {}", known.join(", "))));
+            let hint = known
+                .iter()
+                .filter(|k| distance(k, &name) <= 2)
+                .min_by_key(|k| distance(k, &name))
+                .map(|k| format!("did you mean `{k}`? "))
+                .unwrap_or_default();
+            return Err(self.err(node.pos, key, format!("unknown node `{name}`; {hint}this flow's nodes are: {}", known.join(", "))));
         }
         Ok(PortRef { node: name, port })
     }

@@ -20,6 +20,13 @@ pub struct FlowSummary {
     pub copies: u64,
     pub bytes_copied: u64,
     pub copies_by_direction: Vec<DirectionCopies>,
+    /// Buffers the pool had to create (the rest were reused): bounded by
+    /// the queues when buffers return after their last reader.
+    pub pool_allocations: u64,
+    pub pool_reuses: u64,
+    /// Buffers still alive when the summary was taken (0 after a flow
+    /// ended, unless the program still holds egress elements).
+    pub buffers_live: u64,
     pub stages: Vec<StageSummary>,
     pub edges: Vec<EdgeSummary>,
     /// Wall time from start to the end state (or to now, while running).
@@ -76,6 +83,8 @@ pub struct StageSummary {
     pub retries: u64,
     /// Times a sink answered `pause`.
     pub pauses: u64,
+    /// Buffers the component allocated.
+    pub buffers_allocated: u64,
     pub copies: CopyCount,
 }
 

@@ -12,6 +12,8 @@ pub struct Budget {
     pub max_bytes: u64,
     live: u64,
     bytes: u64,
+    /// Buffers ever charged (allocations the component made).
+    charged: u64,
 }
 
 impl Default for Budget {
@@ -27,6 +29,7 @@ impl Budget {
             max_bytes,
             live: 0,
             bytes: 0,
+            charged: 0,
         }
     }
 
@@ -43,7 +46,13 @@ impl Budget {
         }
         self.live += 1;
         self.bytes = bytes;
+        self.charged += 1;
         Ok(())
+    }
+
+    /// How many buffers the component has allocated so far.
+    pub fn allocations(&self) -> u64 {
+        self.charged
     }
 
     /// Change the capacity charged for one held buffer (it grew).

@@ -95,6 +95,11 @@ impl BufferTable {
         self.max_buffer_size
     }
 
+    /// How many buffers `stage` has allocated so far.
+    pub fn allocations(&self, stage: StageId) -> u64 {
+        self.budgets.get(stage.index()).map_or(0, Budget::allocations)
+    }
+
     /// Buffers and bytes a stage currently holds.
     pub fn budget_held(&self, stage: StageId) -> (u64, u64) {
         self.budgets.get(stage.index()).map(Budget::held).unwrap_or((0, 0))

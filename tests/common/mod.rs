@@ -97,3 +97,43 @@ pub fn lines_of(node: &str) -> Vec<(String, String)> {
         .map(|(_, s, l)| (s.clone(), l.clone()))
         .collect()
 }
+
+/// Manifest text for a graph flow `main`: `nodes` as in [`linear`], `edges`
+/// as (from, to) where either end may be `node.port`.
+pub fn graph_text(nodes: &[N<'_>], edges: &[(&str, &str)], runtime: &str) -> String {
+    let mut t = String::from("[torvyn]\nname = \"test\"\n\n");
+    for N(name, comp, config, extra) in nodes {
+        t += &format!(
+            "[flow.main.nodes.{name}]\ncomponent = \"{}\"\nconfig = '{config}'\n{extra}\n\n",
+            wasm(comp)
+        );
+    }
+    for (from, to) in edges {
+        t += &format!("[[flow.main.edges]]\nfrom = \"{from}\"\nto = \"{to}\"\n\n");
+    }
+    if !runtime.is_empty() {
+        t += &format!("[runtime]\n{runtime}\n");
+    }
+    t
+}
+
+pub fn graph(nodes: &[N<'_>], edges: &[(&str, &str)], runtime: &str) -> PipelineDef {
+    let text = graph_text(nodes, edges, runtime);
+    PipelineDef::from_toml_str(&text, env!("CARGO_MANIFEST_DIR")).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// What a printing sink printed: (sequence, payload) per element, and
+/// whether `complete` came last.
+pub fn printed(node: &str) -> (Vec<(u64, String)>, bool) {
+    let lines: Vec<String> = lines_of(node).into_iter().filter(|(s, _)| s == "stdout").map(|(_, l)| l).collect();
+    let mut out = Vec::new();
+    for l in &lines {
+        if let Some(rest) = l.strip_prefix('[') {
+            let (head, payload) = rest.split_once("] ").unwrap_or((rest.trim_end_matches(']'), ""));
+            let seq = head.rsplit(' ').next().and_then(|n| n.parse().ok()).expect("sequence");
+            out.push((seq, payload.to_string()));
+        }
+    }
+    let completed = lines.last().is_some_and(|l| l.ends_with("complete"));
+    (out, completed)
+}

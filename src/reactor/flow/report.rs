@@ -31,6 +31,7 @@ impl FlowDriver {
                     skipped: count(|s| s.skipped),
                     retries: count(|s| s.retries),
                     pauses: count(|s| s.pauses),
+                    buffers_allocated: t.allocations(StageId::new(i as u32)),
                     copies: stage_copies(ledger, i),
                 }
             })
@@ -68,6 +69,9 @@ impl FlowDriver {
                     bytes: c.bytes,
                 })
                 .collect(),
+            pool_allocations: t.pool().stats().allocations,
+            pool_reuses: t.pool().stats().reuses,
+            buffers_live: t.live() as u64,
             stages,
             edges,
             duration: self.started.elapsed(),
