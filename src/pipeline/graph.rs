@@ -123,8 +123,12 @@ impl Graph {
                 continue;
             }
             let (ra, rb) = (roles[a], roles[b]);
-            let before = errors.len();
+            // An edge against the direction of a role is left out of the
+            // graph; one with a misspelt port is kept for the connectivity
+            // checks, so they do not report what the port error explains.
+            let mut against_role = false;
             if !ra.gives_output() {
+                against_role = true;
                 errors.push(PipelineError::OutputOfSink {
                     flow: name(),
                     edge: edge_text(flow, i),
@@ -141,6 +145,7 @@ impl Graph {
                 });
             }
             if !rb.takes_input() {
+                against_role = true;
                 errors.push(PipelineError::SourceWithInput {
                     flow: name(),
                     edge: edge_text(flow, i),
@@ -156,7 +161,7 @@ impl Graph {
                     role: rb,
                 });
             }
-            if errors.len() > before {
+            if against_role {
                 continue;
             }
             let id = edges.len();
