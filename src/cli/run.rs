@@ -1,20 +1,20 @@
 //! `torvyn run <manifest-or-folder> [flow]`.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 
 use super::Format;
-use crate::config::PipelineDef;
+use super::manifest::ManifestArgs;
+use super::style::{Paint, paint};
 use crate::host::Host;
 use crate::reactor::FlowSummary;
 use crate::types::FlowState;
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// A Torvyn.toml (or .json) manifest, or a folder holding Torvyn.toml.
-    pub manifest: PathBuf,
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
     /// The flow to run (default: `main`, or the manifest's only flow).
     pub flow: Option<String>,
     /// Give up (and cancel the flow) after this many seconds.
@@ -23,16 +23,9 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs, format: Format) -> i32 {
-    if !args.manifest.exists() {
-        eprintln!("error: `{}` does not exist; give a Torvyn.toml or a folder holding one", args.manifest.display());
-        return 2;
-    }
-    let pipeline = match PipelineDef::load(&args.manifest) {
+    let pipeline = match args.manifest.load() {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 1;
-        }
+        Err(code) => return code,
     };
     let host = match Host::builder()
         .worker_threads(pipeline.runtime.worker_threads)
@@ -87,11 +80,13 @@ pub fn run(args: RunArgs, format: Format) -> i32 {
 
 fn print_summary(s: &FlowSummary) {
     println!();
-    println!("flow `{}` {} in {:.3} ms", s.flow, s.state, s.duration.as_secs_f64() * 1000.0);
+    let state = paint(&s.state.to_string(), if s.state == FlowState::Completed { Paint::Good } else { Paint::Bad });
+    println!("flow `{}` {state} in {:.3} ms", s.flow, s.duration.as_secs_f64() * 1000.0);
     println!("  elements          {}", s.elements);
     println!("  copies            {} ({:.2} per element)", s.copies, s.copies_per_element());
     println!("  bytes copied      {}", s.bytes_copied);
     for e in &s.edges {
-        println!("  peak queue depth  {} -> {}: {} of {}", e.from, e.to, e.peak_depth, e.capacity);
+        let port = if e.port == crate::pipeline::OUTPUT_PORT { String::new() } else { format!(".{}", e.port) };
+        println!("  peak queue depth  {}{port} -> {}: {} of {}", e.from, e.to, e.peak_depth, e.capacity);
     }
 }

@@ -20,6 +20,9 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
+    /// A setting from the environment or the command line is wrong.
+    #[error("{origin}: `runtime.{key}`: {message}")]
+    Override { origin: String, key: String, message: String },
 }
 
 struct Located<'a>(&'a Option<PathBuf>, &'a Option<Pos>, &'a String, &'a String);
@@ -46,7 +49,7 @@ impl ConfigError {
     /// The dotted key the error is about (empty for syntax errors).
     pub fn key(&self) -> &str {
         match self {
-            ConfigError::Invalid { key, .. } => key,
+            ConfigError::Invalid { key, .. } | ConfigError::Override { key, .. } => key,
             ConfigError::Read { .. } => "",
         }
     }
@@ -55,7 +58,7 @@ impl ConfigError {
     pub fn line(&self) -> Option<usize> {
         match self {
             ConfigError::Invalid { pos, .. } => pos.map(|p| p.line),
-            ConfigError::Read { .. } => None,
+            ConfigError::Read { .. } | ConfigError::Override { .. } => None,
         }
     }
 }

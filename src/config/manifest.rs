@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::overrides::Overrides;
 use super::doc::{self, Node, Pos, Value};
 use super::size::parse_size;
 use super::{
@@ -48,7 +49,7 @@ struct Reader<'a> {
 }
 
 /// Parse manifest text into a checked pipeline definition.
-pub fn parse(text: &str, json: bool, file: Option<&Path>, base: &Path) -> Result<PipelineDef, ConfigError> {
+pub fn parse(text: &str, json: bool, file: Option<&Path>, base: &Path, overrides: &Overrides) -> Result<PipelineDef, ConfigError> {
     let r = Reader { file, base };
     let root = if json { doc::from_json(text) } else { doc::from_toml(text) }
         .map_err(|(pos, message)| r.err(pos, "", format!("syntax error: {message}")))?;
@@ -95,9 +96,23 @@ pub fn parse(text: &str, json: bool, file: Option<&Path>, base: &Path) -> Result
         }
     }
 
-    let runtime = match get(top, "runtime") {
-        Some((_, node)) => r.runtime(node)?,
-        None => RuntimeConfig::default(),
+    let runtime = match (get(top, "runtime"), overrides.entries().is_empty()) {
+        (None, true) => RuntimeConfig::default(),
+        (Some((_, node)), true) => r.runtime(node)?,
+        (found, false) => {
+            let node = with_overrides(found.map(|(_, n)| n), overrides);
+            r.runtime(&node).map_err(|e| match e {
+                ConfigError::Invalid { key, message, .. } => match key.strip_prefix("runtime.").and_then(|k| overrides.winner(k)) {
+                    Some(o) => ConfigError::Override {
+                        origin: o.origin.clone(),
+                        key: o.key.clone(),
+                        message: format!("{message} (got `{}`)", o.value),
+                    },
+                    None => r.err(None, &key, message),
+                },
+                other => other,
+            })?
+        }
     };
 
     let mut flows = Vec::new();
@@ -127,7 +142,7 @@ fn join(prefix: &str, key: &str) -> String {
 }
 
 /// Edit distance, for "did you mean" suggestions.
-fn distance(a: &str, b: &str) -> usize {
+pub(super) fn distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -140,6 +155,29 @@ fn distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+/// The `[runtime]` table with every override applied on top.
+fn with_overrides(runtime: Option<&Node>, overrides: &Overrides) -> Node {
+    let mut entries = match runtime {
+        Some(Node { value: Value::Table(t), .. }) => t.clone(),
+        _ => Vec::new(),
+    };
+    for o in overrides.entries() {
+        entries.retain(|(k, _, _)| k != &o.key);
+        let value = if let Ok(i) = o.value.parse::<i64>() {
+            Value::Int(i)
+        } else if let Ok(f) = o.value.parse::<f64>() {
+            Value::Float(f)
+        } else {
+            Value::Str(o.value.clone())
+        };
+        entries.push((o.key.clone(), None, Node { pos: None, value }));
+    }
+    Node {
+        pos: runtime.and_then(|n| n.pos),
+        value: Value::Table(entries),
+    }
 }
 
 impl Reader<'_> {

@@ -5,6 +5,7 @@
 mod doc;
 mod error;
 mod manifest;
+mod overrides;
 mod runtime;
 mod size;
 
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use error::ConfigError;
+pub use overrides::{OVERRIDABLE, Override, Overrides};
 pub use runtime::RuntimeConfig;
 pub use size::parse_size;
 
@@ -130,6 +132,12 @@ pub struct EdgeDef {
 impl PipelineDef {
     /// Read a manifest: a `Torvyn.toml` / `.json` file, or a folder holding `Torvyn.toml`.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        Self::load_with(path, &Overrides::default())
+    }
+
+    /// [`PipelineDef::load`] with `[runtime]` settings overridden (see
+    /// [`Overrides`]: command line > environment > manifest > defaults).
+    pub fn load_with(path: impl AsRef<Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
         let path = path.as_ref();
         let file = if path.is_dir() { path.join("Torvyn.toml") } else { path.to_path_buf() };
         let text = std::fs::read_to_string(&file).map_err(|source| ConfigError::Read {
@@ -138,18 +146,18 @@ impl PipelineDef {
         })?;
         let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let json = file.extension().is_some_and(|e| e == "json");
-        manifest::parse(&text, json, Some(&file), &base)
+        manifest::parse(&text, json, Some(&file), &base, overrides)
     }
 
     /// Read TOML text; relative paths resolve against `base_dir`.
     pub fn from_toml_str(text: &str, base_dir: impl AsRef<Path>) -> Result<Self, ConfigError> {
-        manifest::parse(text, false, None, base_dir.as_ref())
+        manifest::parse(text, false, None, base_dir.as_ref(), &Overrides::default())
     }
 
     /// Read JSON text (the same structure as the TOML); relative paths
     /// resolve against `base_dir`.
     pub fn from_json_str(text: &str, base_dir: impl AsRef<Path>) -> Result<Self, ConfigError> {
-        manifest::parse(text, true, None, base_dir.as_ref())
+        manifest::parse(text, true, None, base_dir.as_ref(), &Overrides::default())
     }
 
     /// The flow called `name`.

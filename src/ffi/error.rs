@@ -124,7 +124,7 @@ impl From<ConfigError> for FfiError {
         let status = match &e {
             ConfigError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => TORVYN_STATUS_NOT_FOUND,
             ConfigError::Read { .. } => TORVYN_STATUS_IO,
-            ConfigError::Invalid { .. } => TORVYN_STATUS_INVALID_ARGUMENT,
+            ConfigError::Invalid { .. } | ConfigError::Override { .. } => TORVYN_STATUS_INVALID_ARGUMENT,
         };
         FfiError::new(status, e.to_string())
     }
