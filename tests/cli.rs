@@ -5,11 +5,21 @@ mod common;
 use std::process::Command;
 
 fn torvyn(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_torvyn"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run torvyn");
+    torvyn_env(args, &[])
+}
+
+/// Run the binary from the repository root with extra environment variables
+/// (and none of the caller's `TORVYN_*`, `NO_COLOR` or `CLICOLOR_FORCE`).
+fn torvyn_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_torvyn"));
+    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("TORVYN_") || k == "NO_COLOR" || k == "CLICOLOR_FORCE" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().expect("run torvyn");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -95,4 +105,208 @@ fn run_with_json_format_prints_only_the_summary_on_stdout() {
     assert_eq!(v["state"], "completed");
     assert_eq!(v["elements"], 5);
     assert!(err.contains("[sink] [seq 0] Hello, World! (message 1)"), "guest output goes to stderr: {err}");
+}
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("torvyn-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn check_passes_a_good_manifest_and_lists_every_problem_of_a_bad_one() {
+    let (code, out, err) = torvyn(&["check", "examples/hello-world"]);
+    assert_eq!((code, out.as_str()), (0, "ok flow `main`\n"), "{err}");
+
+    let dir = temp_dir("check");
+    let text = common::graph_text(
+        &[
+            common::N("src", "counting-source", "{}", ""),
+            common::N("up", "uppercase", "", ""),
+            common::N("sink", "printing-sink", "", ""),
+        ],
+        &[("src", "sink"), ("up", "sink")],
+        "",
+    );
+    std::fs::write(dir.join("Torvyn.toml"), text).unwrap();
+    let (code, out, _) = torvyn(&["check", dir.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        out,
+        "error flow `main`: 1 problem(s)\n  - flow `main`: node `up` cannot be reached from any source (`src`); connect it downstream of one or remove it\n"
+    );
+    let (code, out, _) = torvyn(&["--format", "json", "check", dir.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["flows"][0]["problems"].as_array().unwrap().len(), 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn link_prints_the_resolved_graph() {
+    let (code, out, err) = torvyn(&["link", "examples/fan-out"]);
+    assert_eq!(code, 0, "{err}");
+    let size = |stem: &str| std::fs::metadata(common::wasm(stem)).unwrap().len();
+    assert!(out.starts_with("flow `main`: 7 node(s), 6 edge(s)\nnodes\n"), "{out}");
+    let route = format!("  {:<16} {:<34} prefix-router.wasm, {} bytes\n", "route", "torvyn:filtering/content-router", size("prefix-router"));
+    assert!(out.contains(&route), "{out}");
+    assert!(out.contains("  route.errors -> errors.input  (queue 16)\n"), "{out}");
+    assert!(out.contains("  route.errors -> pager.input  (queue 16)\n"), "{out}");
+
+    let (code, out, _) = torvyn(&["--format", "json", "link", "examples/fan-out", "main"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let nodes = v["nodes"].as_array().unwrap();
+    assert_eq!(nodes[0]["node"], "logs", "producers first");
+    assert_eq!(nodes[0]["world"], "torvyn:streaming/data-source");
+    assert_eq!(v["edges"].as_array().unwrap().len(), 6);
+    assert_eq!(nodes.len(), 7);
+    assert!(v["edges"].as_array().unwrap().iter().all(|e| e["capacity"] == 16));
+}
+
+#[test]
+fn environment_overrides_the_manifest_and_set_overrides_both() {
+    let capacity = |env: &[(&str, &str)], extra: &[&str]| {
+        let mut args = vec!["--format", "json", "run", "examples/hello-world"];
+        args.extend_from_slice(extra);
+        let (code, out, err) = torvyn_env(&args, env);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        v["edges"][0]["capacity"].as_u64().unwrap()
+    };
+    assert_eq!(capacity(&[], &[]), 64, "the manifest's queue_depth");
+    assert_eq!(capacity(&[("TORVYN_QUEUE_DEPTH", "8")], &[]), 8, "environment beats manifest");
+    assert_eq!(capacity(&[("TORVYN_QUEUE_DEPTH", "8")], &["--set", "queue_depth=4"]), 4, "command line beats environment");
+
+    let (code, _, err) = torvyn_env(&["check", "examples/hello-world"], &[("TORVYN_MEMORY_LIMIT", "64Mb")]);
+    assert_eq!(code, 1);
+    assert!(err.starts_with("error: environment variable TORVYN_MEMORY_LIMIT: `runtime.memory_limit`: "), "{err}");
+    assert!(err.contains("(got `64Mb`)"), "{err}");
+    let (code, _, err) = torvyn_env(&["check", "examples/hello-world"], &[("TORVYN_QUEUE_DEPHT", "8")]);
+    assert_eq!(code, 2);
+    assert!(err.contains("`queue_depht` is not a runtime setting; did you mean `queue_depth`?"), "{err}");
+}
+
+#[test]
+fn colour_only_when_asked_and_never_with_no_color() {
+    let (_, plain, _) = torvyn(&["check", "examples/hello-world"]);
+    assert!(!plain.contains('\x1b'), "not a terminal: no colour");
+    let (_, forced, _) = torvyn_env(&["check", "examples/hello-world"], &[("CLICOLOR_FORCE", "1")]);
+    assert_eq!(forced, "\x1b[32mok\x1b[0m flow `main`\n");
+    let (_, off, _) = torvyn_env(&["check", "examples/hello-world"], &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
+    assert_eq!(off, plain, "NO_COLOR wins");
+}
+
+#[test]
+fn doctor_reports_the_toolchain_and_how_to_fix_what_is_missing() {
+    let (code, out, _) = torvyn(&["--format", "json", "doctor"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let checks = v["checks"].as_array().unwrap();
+    let rustc = checks.iter().find(|c| c["what"] == "rustc").unwrap();
+    assert!(rustc["found"].as_str().unwrap().starts_with("rustc "), "{rustc}");
+    let target = checks.iter().find(|c| c["what"] == "wasm32-wasip2 target").unwrap();
+    match target["found"].as_str() {
+        Some(path) => assert!(std::path::Path::new(path).is_dir()),
+        None => assert_eq!(target["fix"], "rustup target add wasm32-wasip2"),
+    }
+    assert_eq!(code, i32::from(v["ok"] == false));
+    // Without a toolchain on PATH, everything is reported missing with its fix.
+    let (code, out, _) = torvyn_env(&["doctor"], &[("PATH", "/nonexistent")]);
+    assert_eq!(code, 1);
+    assert!(out.contains("missing rustc"), "{out}");
+    assert!(out.contains("wasm32-wasip2 target   missing; fix: rustup target add wasm32-wasip2"), "{out}");
+}
+
+/// Whether this machine can build guests (CI sets TORVYN_TEST_REQUIRE_WASM=1
+/// after installing the target, so there the build always runs).
+fn wasm_target_installed() -> bool {
+    let required = std::env::var("TORVYN_TEST_REQUIRE_WASM").is_ok_and(|v| v == "1");
+    let sysroot = Command::new("rustc").args(["--print", "sysroot"]).output().ok();
+    let found = sysroot.is_some_and(|o| {
+        std::path::Path::new(String::from_utf8_lossy(&o.stdout).trim()).join("lib/rustlib/wasm32-wasip2").is_dir()
+    });
+    assert!(found || !required, "TORVYN_TEST_REQUIRE_WASM=1 but the wasm32-wasip2 target is not installed");
+    found
+}
+
+#[test]
+fn init_creates_projects_that_check_build_and_run() {
+    let dir = temp_dir("init");
+    for template in ["source-sink", "transform", "full"] {
+        let project = dir.join(template);
+        let (code, out, err) = torvyn(&["init", project.to_str().unwrap(), "--template", template]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.starts_with(&format!("created `{}`", project.display())), "{out}");
+        for f in ["Torvyn.toml", "README.md", "Cargo.toml", "wit/torvyn-streaming/streaming.wit", "components/source/src/lib.rs", "components/sink/Cargo.toml"] {
+            assert!(project.join(f).is_file(), "{template}: {f}");
+        }
+        let readme = std::fs::read_to_string(project.join("README.md")).unwrap();
+        assert!(readme.contains("cargo build --release --target wasm32-wasip2") && readme.contains("torvyn run"), "{readme}");
+        // Before building, check says what to do.
+        let (code, _, err) = torvyn(&["check", project.to_str().unwrap()]);
+        assert_eq!(code, 1);
+        assert!(err.contains("does not exist"), "{err}");
+    }
+    assert!(dir.join("full/components/filter/src/lib.rs").is_file());
+    assert!(dir.join("full/wit/torvyn-filtering/filtering.wit").is_file());
+    let (code, _, err) = torvyn(&["init", dir.join("full").to_str().unwrap()]);
+    assert_eq!(code, 2, "an existing project is not overwritten");
+    assert!(err.contains("already exists"), "{err}");
+
+    if wasm_target_installed() {
+        let project = dir.join("full");
+        let build = Command::new("cargo")
+            .args(["build", "--release", "--target", "wasm32-wasip2", "-j2"])
+            .current_dir(&project)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("RUSTFLAGS")
+            .output()
+            .unwrap();
+        assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
+        let (code, out, err) = torvyn(&["run", project.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}\n{err}");
+        let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("[sink]")).collect();
+        assert_eq!(lines, ["[sink] [0] HELLO NUMBER 1", "[sink] [1] HELLO NUMBER 2", "[sink] [2] HELLO NUMBER 4", "[sink] [3] HELLO NUMBER 5", "[sink] done"]);
+    } else {
+        eprintln!("wasm32-wasip2 is not installed: generated projects were checked but not built");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_bundled_graph_examples_print_what_their_readmes_show() {
+    let (code, out, err) = torvyn(&["run", "examples/fan-out"]);
+    assert_eq!(code, 0, "{err}");
+    let mut lines: Vec<&str> = out.lines().filter(|l| l.starts_with('[')).collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "[errors] [errors seq 0] ERROR disk full on /var",
+            "[errors] [errors seq 1] ERROR upstream timeout",
+            "[errors] errors complete",
+            "[info] [info seq 0] INFO service started",
+            "[info] [info seq 1] INFO request served",
+            "[info] info complete",
+            "[pager] [pager seq 0] ERROR disk full on /var",
+            "[pager] [pager seq 1] ERROR upstream timeout",
+            "[pager] pager complete",
+            "[warnings] [warnings seq 0] WARN slow response 900ms",
+            "[warnings] warnings complete",
+        ]
+    );
+    assert!(out.contains("  copies            25 (3.57 per element)"), "{out}");
+    let readme = std::fs::read_to_string("examples/fan-out/README.md").unwrap();
+    assert!(lines.iter().all(|l| readme.contains(l)), "README shows the output");
+
+    let (code, out, err) = torvyn(&["run", "examples/token-streaming"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("[print]")).collect();
+    assert_eq!(lines.len(), 5, "{out}");
+    assert_eq!(lines[4], "[print] complete");
+    let readme = std::fs::read_to_string("examples/token-streaming/README.md").unwrap();
+    assert!(lines.iter().all(|l| readme.contains(l)), "README shows the output");
+    assert!(out.contains("  copies            70 (17.50 per element)"), "{out}");
 }

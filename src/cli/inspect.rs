@@ -65,7 +65,7 @@ pub fn inspect(args: InspectArgs, format: Format) -> i32 {
             match &found.contract {
                 Ok(c) => {
                     println!("world      {}", c.world());
-                    println!("contract   torvyn:streaming@{}", c.version);
+                    println!("contract   {}@{}", c.role.package(), c.version);
                 }
                 Err(e) => println!("world      none: {e}"),
             }
