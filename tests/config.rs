@@ -171,3 +171,11 @@ fn every_import_the_host_cannot_provide_is_named_before_instantiation() {
     );
     assert!(host.list_flows().is_empty(), "nothing ran");
 }
+
+#[test]
+fn missing_fields_are_located_with_the_key_to_add() {
+    let e = toml_err("[flow.main.nodes.a]\nconfig = {}\n");
+    assert_eq!(e.to_string(), "manifest:1:1: `flow.main.nodes.a.component`: missing required key `component`");
+    let e = toml_err("[flow.main.nodes.a]\nendpoint = \"ingress\"\n[flow.main.nodes.b]\nendpoint = \"egress\"\n[[flow.main.edges]]\nfrom = \"a\"\n");
+    assert_eq!(e.to_string(), "manifest:5:1: `flow.main.edges[0].to`: missing required key `to`");
+}
