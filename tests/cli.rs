@@ -219,15 +219,15 @@ fn doctor_reports_the_toolchain_and_how_to_fix_what_is_missing() {
     assert!(out.contains("wasm32-wasip2 target   missing; fix: rustup target add wasm32-wasip2"), "{out}");
 }
 
-/// Whether this machine can build guests (CI sets TORVYN_TEST_REQUIRE_WASM=1
+/// Whether this machine can build guests (CI sets REQUIRE_WASM32_WASIP2=1
 /// after installing the target, so there the build always runs).
 fn wasm_target_installed() -> bool {
-    let required = std::env::var("TORVYN_TEST_REQUIRE_WASM").is_ok_and(|v| v == "1");
+    let required = std::env::var("REQUIRE_WASM32_WASIP2").is_ok_and(|v| v == "1");
     let sysroot = Command::new("rustc").args(["--print", "sysroot"]).output().ok();
     let found = sysroot.is_some_and(|o| {
         std::path::Path::new(String::from_utf8_lossy(&o.stdout).trim()).join("lib/rustlib/wasm32-wasip2").is_dir()
     });
-    assert!(found || !required, "TORVYN_TEST_REQUIRE_WASM=1 but the wasm32-wasip2 target is not installed");
+    assert!(found || !required, "REQUIRE_WASM32_WASIP2=1 but the wasm32-wasip2 target is not installed");
     found
 }
 

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::overrides::Overrides;
 use super::doc::{self, Node, Pos, Value};
+use super::overrides::Overrides;
 use super::size::parse_size;
 use super::{
     ComponentDef, ConfigError, EdgeDef, EndpointKind, ErrorAction, ErrorPolicy, FlowDef, NodeDef,
@@ -100,18 +100,8 @@ pub fn parse(text: &str, json: bool, file: Option<&Path>, base: &Path, overrides
         (None, true) => RuntimeConfig::default(),
         (Some((_, node)), true) => r.runtime(node)?,
         (found, false) => {
-            let node = with_overrides(found.map(|(_, n)| n), overrides);
-            r.runtime(&node).map_err(|e| match e {
-                ConfigError::Invalid { key, message, .. } => match key.strip_prefix("runtime.").and_then(|k| overrides.winner(k)) {
-                    Some(o) => ConfigError::Override {
-                        origin: o.origin.clone(),
-                        key: o.key.clone(),
-                        message: format!("{message} (got `{}`)", o.value),
-                    },
-                    None => r.err(None, &key, message),
-                },
-                other => other,
-            })?
+            let node = overrides.apply(found.map(|(_, n)| n));
+            r.runtime(&node).map_err(|e| overrides.blame(e))?
         }
     };
 
@@ -155,29 +145,6 @@ pub(super) fn distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
-}
-
-/// The `[runtime]` table with every override applied on top.
-fn with_overrides(runtime: Option<&Node>, overrides: &Overrides) -> Node {
-    let mut entries = match runtime {
-        Some(Node { value: Value::Table(t), .. }) => t.clone(),
-        _ => Vec::new(),
-    };
-    for o in overrides.entries() {
-        entries.retain(|(k, _, _)| k != &o.key);
-        let value = if let Ok(i) = o.value.parse::<i64>() {
-            Value::Int(i)
-        } else if let Ok(f) = o.value.parse::<f64>() {
-            Value::Float(f)
-        } else {
-            Value::Str(o.value.clone())
-        };
-        entries.push((o.key.clone(), None, Node { pos: None, value }));
-    }
-    Node {
-        pos: runtime.and_then(|n| n.pos),
-        value: Value::Table(entries),
-    }
 }
 
 impl Reader<'_> {

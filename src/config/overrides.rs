@@ -6,6 +6,7 @@
 //! checked by the same rules, so a bad value gets the same message, naming
 //! where it came from.
 
+use super::doc::{Node, Value};
 use super::error::ConfigError;
 
 /// The `[runtime]` keys that can be overridden, and their variable names
@@ -108,6 +109,44 @@ impl Overrides {
     /// The override that decides `key` (the last one), if any.
     pub fn winner(&self, key: &str) -> Option<&Override> {
         self.entries.iter().rev().find(|o| o.key == key)
+    }
+
+    /// The manifest's `[runtime]` table with every override on top (an
+    /// override has no position; the manifest's own entries keep theirs).
+    pub(super) fn apply(&self, runtime: Option<&Node>) -> Node {
+        let mut entries = match runtime {
+            Some(Node { value: Value::Table(t), .. }) => t.clone(),
+            _ => Vec::new(),
+        };
+        for o in &self.entries {
+            entries.retain(|(k, _, _)| k != &o.key);
+            let value = if let Ok(i) = o.value.parse::<i64>() {
+                Value::Int(i)
+            } else if let Ok(f) = o.value.parse::<f64>() {
+                Value::Float(f)
+            } else {
+                Value::Str(o.value.clone())
+            };
+            entries.push((o.key.clone(), None, Node { pos: None, value }));
+        }
+        Node {
+            pos: runtime.and_then(|n| n.pos),
+            value: Value::Table(entries),
+        }
+    }
+
+    /// An error about a setting an override decided names the override;
+    /// any other error is the manifest's, unchanged.
+    pub(super) fn blame(&self, e: ConfigError) -> ConfigError {
+        let ConfigError::Invalid { key, message, .. } = &e else { return e };
+        match key.strip_prefix("runtime.").and_then(|k| self.winner(k)) {
+            Some(o) => ConfigError::Override {
+                origin: o.origin.clone(),
+                key: o.key.clone(),
+                message: format!("{message} (got `{}`)", o.value),
+            },
+            None => e,
+        }
     }
 }
 

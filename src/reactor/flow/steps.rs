@@ -21,7 +21,9 @@ enum Answer {
 enum Outcome {
     /// A new buffer the component emitted, for every output edge.
     Emit(Emitted),
-    /// The input buffer itself goes on these output edges.
+    /// The input buffer itself goes on every output edge (a filter's pass).
+    PassAll,
+    /// The input buffer itself goes on these output edges (none = dropped).
     Pass(Vec<usize>),
     /// Nothing goes on (dropped, or absorbed by an aggregator).
     Nothing { dropped: bool },
@@ -141,7 +143,7 @@ impl FlowDriver {
             Answer::Emitted(None) => Outcome::Nothing {
                 dropped: slot.role != Role::Aggregator,
             },
-            Answer::Pass(true) => Outcome::Pass(slot.outputs.clone()),
+            Answer::Pass(true) => Outcome::PassAll,
             Answer::Pass(false) => Outcome::Pass(Vec::new()),
             Answer::Ports(names) => {
                 let mut edges = Vec::new();
@@ -189,6 +191,7 @@ impl FlowDriver {
                 self.stages[i].elements_out += 1;
                 self.forward(input.handle, input.timestamp_ns, &input.content_type, &edges)
             }
+            Outcome::PassAll => self.emit(i, input),
             Outcome::Nothing { dropped } => {
                 self.stages[i].dropped += u64::from(dropped);
                 true
