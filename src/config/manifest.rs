@@ -33,15 +33,8 @@ const NODE_KEYS: &[&str] = &[
 const POLICY_KEYS: &[&str] = &["invalid_input", "deadline_exceeded", "unavailable", "internal", "max_retries"];
 const EDGE_KEYS: &[&str] = &["from", "to"];
 const PORT_KEYS: &[&str] = &["node", "port"];
-const RUNTIME_KEYS: &[&str] = &[
-    "worker_threads",
-    "memory_limit",
-    "queue_depth",
-    "low_watermark",
-    "init_timeout_ms",
-    "call_timeout_ms",
-    "max_buffer_size",
-];
+/// Every `[runtime]` key can also be overridden (environment, `--set`).
+const RUNTIME_KEYS: &[&str] = super::overrides::OVERRIDABLE;
 
 struct Reader<'a> {
     file: Option<&'a Path>,

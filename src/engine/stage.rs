@@ -310,16 +310,31 @@ impl Stage {
         (rep, element)
     }
 
-    /// A processor's answer for one lent element: `Some` when it emitted.
-    pub fn process(&mut self, input: &Lent) -> Result<Option<Emitted>, CallError> {
+    /// Lend `input` to the component for one call of `f` (which picks the
+    /// function from `calls`, or `None` if the role has no `call`), under the
+    /// per-call deadline. The borrow's rep is forgotten when the call returns.
+    fn with_lent<R>(
+        &mut self,
+        input: &Lent,
+        call: &'static str,
+        f: impl FnOnce(&mut Calls, &mut Store<StageState>, StreamElement) -> Option<wasmtime::Result<Fallible<R>>>,
+    ) -> Result<R, CallError> {
         self.set_call_deadline();
         let (rep, element) = self.lend(input);
-        let result = self.guarded(false, |calls, store, _| match calls {
-            Calls::Processor { process } => process.call(store, (element,)),
-            _ => Err(wasmtime::format_err!("process called on a stage that is not a processor")),
+        let result = self.guarded(false, |calls, store, _| {
+            f(calls, store, element).unwrap_or_else(|| Err(wasmtime::format_err!("{call} called on a stage whose role has no {call}")))
         });
         self.store.data_mut().handles.remove(rep);
-        match result?.0.map_err(CallError::Guest)? {
+        result?.0.map_err(CallError::Guest)
+    }
+
+    /// A processor's answer for one lent element: `Some` when it emitted.
+    pub fn process(&mut self, input: &Lent) -> Result<Option<Emitted>, CallError> {
+        let r = self.with_lent(input, "process", |calls, store, el| match calls {
+            Calls::Processor { process } => Some(process.call(store, (el,))),
+            _ => None,
+        })?;
+        match r {
             ProcessResult::Emit(out) => self.accept(out).map(Some),
             ProcessResult::Drop => Ok(None),
         }
@@ -327,50 +342,35 @@ impl Stage {
 
     /// Deliver one lent element to a sink.
     pub fn push(&mut self, input: &Lent) -> Result<BackpressureSignal, CallError> {
-        self.set_call_deadline();
-        let (rep, element) = self.lend(input);
-        let result = self.guarded(false, |calls, store, _| match calls {
-            Calls::Sink { push, .. } => push.call(store, (element,)),
-            _ => Err(wasmtime::format_err!("push called on a stage that is not a sink")),
-        });
-        self.store.data_mut().handles.remove(rep);
-        result?.0.map_err(CallError::Guest)
+        self.with_lent(input, "push", |calls, store, el| match calls {
+            Calls::Sink { push, .. } => Some(push.call(store, (el,))),
+            _ => None,
+        })
     }
 
     /// A filter's verdict on one lent element: `true` passes it on.
     pub fn evaluate(&mut self, input: &Lent) -> Result<bool, CallError> {
-        self.set_call_deadline();
-        let (rep, element) = self.lend(input);
-        let result = self.guarded(false, |calls, store, _| match calls {
-            Calls::Filter { evaluate } => evaluate.call(store, (element,)),
-            _ => Err(wasmtime::format_err!("evaluate called on a stage that is not a filter")),
-        });
-        self.store.data_mut().handles.remove(rep);
-        result?.0.map_err(CallError::Guest)
+        self.with_lent(input, "evaluate", |calls, store, el| match calls {
+            Calls::Filter { evaluate } => Some(evaluate.call(store, (el,))),
+            _ => None,
+        })
     }
 
     /// The output ports a router sends one lent element to (empty = drop).
     pub fn route(&mut self, input: &Lent) -> Result<Vec<String>, CallError> {
-        self.set_call_deadline();
-        let (rep, element) = self.lend(input);
-        let result = self.guarded(false, |calls, store, _| match calls {
-            Calls::Router { route } => route.call(store, (element,)),
-            _ => Err(wasmtime::format_err!("route called on a stage that is not a router")),
-        });
-        self.store.data_mut().handles.remove(rep);
-        result?.0.map_err(CallError::Guest)
+        self.with_lent(input, "route", |calls, store, el| match calls {
+            Calls::Router { route } => Some(route.call(store, (el,))),
+            _ => None,
+        })
     }
 
     /// An aggregator takes in one lent element; `Some` when it emitted.
     pub fn ingest(&mut self, input: &Lent) -> Result<Option<Emitted>, CallError> {
-        self.set_call_deadline();
-        let (rep, element) = self.lend(input);
-        let result = self.guarded(false, |calls, store, _| match calls {
-            Calls::Aggregator { ingest, .. } => ingest.call(store, (element,)),
-            _ => Err(wasmtime::format_err!("ingest called on a stage that is not an aggregator")),
-        });
-        self.store.data_mut().handles.remove(rep);
-        match result?.0.map_err(CallError::Guest)? {
+        let r = self.with_lent(input, "ingest", |calls, store, el| match calls {
+            Calls::Aggregator { ingest, .. } => Some(ingest.call(store, (el,))),
+            _ => None,
+        })?;
+        match r {
             Some(out) => self.accept(out).map(Some),
             None => Ok(None),
         }
