@@ -4,8 +4,6 @@
 mod common;
 
 use common::{N, graph_text, wasm};
-use torvyn::linker::LinkError;
-use torvyn::pipeline::PipelineError;
 use torvyn::{Host, HostError, PipelineDef};
 
 /// The problems `start_flow` reports for a manifest, as messages.
@@ -15,13 +13,7 @@ fn problems(text: &str) -> Vec<String> {
     let err = host.start_flow(&p, "main").err().expect("the flow is rejected");
     assert!(host.list_flows().is_empty(), "nothing ran");
     let HostError::Link(link) = err else { panic!("not a link error: {err}") };
-    link.problems()
-        .into_iter()
-        .flat_map(|p| match p {
-            LinkError::Pipeline(g) => g.errors().iter().map(PipelineError::to_string).collect(),
-            other => vec![other.to_string()],
-        })
-        .collect()
+    link.messages()
 }
 
 fn src(name: &str) -> N<'_> {

@@ -9,7 +9,7 @@ use super::Format;
 use super::manifest::{FAILURE, ManifestArgs};
 use super::style::{Paint, paint};
 use crate::engine::{Engine, EngineSettings};
-use crate::linker::{self, LinkError};
+use crate::linker;
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
@@ -38,16 +38,9 @@ pub fn check(args: CheckArgs, format: Format) -> i32 {
     };
     let mut results = Vec::new();
     for name in &names {
-        let problems: Vec<String> = match linker::link(&engine, &pipeline, name) {
+        let problems = match linker::link(&engine, &pipeline, name) {
             Ok(_) => Vec::new(),
-            Err(e) => e
-                .problems()
-                .into_iter()
-                .flat_map(|p| match p {
-                    LinkError::Pipeline(g) => g.errors().iter().map(ToString::to_string).collect(),
-                    other => vec![other.to_string()],
-                })
-                .collect(),
+            Err(e) => e.messages(),
         };
         results.push((name.clone(), problems));
     }

@@ -56,6 +56,17 @@ impl LinkError {
         }
     }
 
+    /// The message of every individual problem, graph problems one by one.
+    pub fn messages(&self) -> Vec<String> {
+        self.problems()
+            .into_iter()
+            .flat_map(|p| match p {
+                LinkError::Pipeline(g) => g.errors().iter().map(ToString::to_string).collect(),
+                other => vec![other.to_string()],
+            })
+            .collect()
+    }
+
     /// Every individual problem (flattening [`LinkError::Several`]).
     pub fn problems(&self) -> Vec<&LinkError> {
         match self {

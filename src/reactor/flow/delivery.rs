@@ -5,7 +5,6 @@
 use std::time::Instant;
 
 use super::FlowDriver;
-use crate::contracts::Role;
 use crate::engine::Lent;
 use crate::resources::Owner;
 use crate::types::{BufferHandle, FlowState};
@@ -22,7 +21,7 @@ impl FlowDriver {
         self.stages[i]
             .inputs
             .iter()
-            .all(|&e| self.edges[e].is_empty() && self.stages[self.ends[e].0].done)
+            .all(|&e| self.edges[e].is_empty() && self.stages[self.links[e].from].done)
     }
 
     /// Whether a sink downstream of source `i` answered `pause` and is still held.
@@ -30,7 +29,7 @@ impl FlowDriver {
         let now = Instant::now();
         self.stages[i].sinks_below.iter().any(|&s| {
             let sink = &self.stages[s];
-            sink.role == Role::Sink && sink.pauses > 0 && sink.hold_until.is_some_and(|t| now < t)
+            sink.pauses > 0 && sink.hold_until.is_some_and(|t| now < t)
         })
     }
 

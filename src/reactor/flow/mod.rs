@@ -36,7 +36,7 @@ use super::FlowTask;
 use crate::config::{EndpointKind, ErrorAction, NodeDef};
 use crate::contracts::Role;
 use crate::engine::{CallError, Engine, FlowContextInfo, Lent, ProcessError, Stage, StageSpec};
-use crate::pipeline::OutPort;
+use crate::pipeline::{GraphEdge, OutPort};
 use crate::resources::{BufferTable, Owner};
 use crate::types::{FlowState, StageId, unix_now_ns};
 
@@ -110,8 +110,8 @@ pub struct FlowDriver {
     shared: Arc<FlowShared>,
     stages: Vec<StageSlot>,
     edges: Vec<EdgeQueue>,
-    /// `(producer, consumer)` node of each edge.
-    ends: Vec<(usize, usize)>,
+    /// Producer, port and consumer of each edge (indexed like `edges`).
+    links: Vec<GraphEdge>,
     /// Nodes in topological order (producers first).
     order: Vec<usize>,
     table: Arc<Mutex<BufferTable>>,
@@ -149,7 +149,7 @@ impl FlowDriver {
                 .iter()
                 .map(|_| EdgeQueue::new(rt.queue_depth, rt.low_watermark))
                 .collect(),
-            ends: graph.edges.iter().map(|e| (e.from, e.to)).collect(),
+            links: graph.edges.clone(),
             order: graph.order.clone(),
             table: Arc::clone(&table),
             state: FlowState::Created,

@@ -39,11 +39,11 @@ impl FlowDriver {
         let edges = self
             .edges
             .iter()
-            .enumerate()
-            .map(|(i, e)| EdgeSummary {
-                from: self.names.get(self.ends[i].0).map(|n| n.0.clone()).unwrap_or_default(),
-                port: self.port_of(i),
-                to: self.names.get(self.ends[i].1).map(|n| n.0.clone()).unwrap_or_default(),
+            .zip(&self.links)
+            .map(|(e, link)| EdgeSummary {
+                from: self.names.get(link.from).map(|n| n.0.clone()).unwrap_or_default(),
+                port: link.port.clone(),
+                to: self.names.get(link.to).map(|n| n.0.clone()).unwrap_or_default(),
                 capacity: e.capacity(),
                 peak_depth: e.peak(),
             })
@@ -80,17 +80,6 @@ impl FlowDriver {
             error: self.error.clone(),
             failure: self.failure,
         }
-    }
-}
-
-impl FlowDriver {
-    /// The name of the output port edge `e` leaves by.
-    fn port_of(&self, e: usize) -> String {
-        let from = self.ends[e].0;
-        self.stages
-            .get(from)
-            .and_then(|s| s.ports.iter().find(|p| p.edges.contains(&e)))
-            .map_or_else(|| crate::pipeline::OUTPUT_PORT.to_string(), |p| p.name.clone())
     }
 }
 

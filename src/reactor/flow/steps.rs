@@ -23,7 +23,7 @@ enum Outcome {
     Emit(Emitted),
     /// The input buffer itself goes on every output edge (a filter's pass).
     PassAll,
-    /// The input buffer itself goes on these output edges (none = dropped).
+    /// The input buffer itself goes on these output edges (a router's choice).
     Pass(Vec<usize>),
     /// Nothing goes on (dropped, or absorbed by an aggregator).
     Nothing { dropped: bool },
@@ -144,7 +144,7 @@ impl FlowDriver {
                 dropped: slot.role != Role::Aggregator,
             },
             Answer::Pass(true) => Outcome::PassAll,
-            Answer::Pass(false) => Outcome::Pass(Vec::new()),
+            Answer::Pass(false) => Outcome::Nothing { dropped: true },
             Answer::Ports(names) => {
                 let mut edges = Vec::new();
                 for name in &names {
@@ -162,7 +162,7 @@ impl FlowDriver {
                         }
                     }
                 }
-                Outcome::Pass(edges)
+                if edges.is_empty() { Outcome::Nothing { dropped: true } } else { Outcome::Pass(edges) }
             }
         })
     }
@@ -182,10 +182,6 @@ impl FlowDriver {
                     content_type: out.content_type,
                 };
                 self.emit(i, &el)
-            }
-            Outcome::Pass(edges) if edges.is_empty() => {
-                self.stages[i].dropped += 1;
-                true
             }
             Outcome::Pass(edges) => {
                 self.stages[i].elements_out += 1;
