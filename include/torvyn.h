@@ -247,7 +247,9 @@ torvyn_status torvyn_flow_next(const torvyn_flow *flow,
                                torvyn_error **out_error);
 
 // Free a flow handle. The flow itself keeps running (cancel it first to
-// stop it). NULL does nothing; a stale handle is ignored. Thread-safe.
+// stop it); once it has ended and no handle to it remains, its host forgets
+// it and frees everything it held. NULL does nothing; a stale handle is
+// ignored. Thread-safe.
 void torvyn_flow_free(torvyn_flow *flow);
 
 // Fill `options` with defaults and the right `struct_size`. Thread-safe.
@@ -261,7 +263,9 @@ torvyn_status torvyn_host_new(const torvyn_host_options *options,
 
 // Create a host from JSON options, e.g.
 // `{"worker_threads": 2, "memory_limit": 268435456, "queue_depth": 64,
-// "observability_level": 1}` (every key optional; unknown keys are an error).
+// "observability_level": 1, "max_instances": 1000, "pool_max_bytes": 536870912}`
+// (every key optional; unknown keys are an error; a value outside its
+// range is `TORVYN_STATUS_INVALID_ARGUMENT` naming the key and the range).
 // Ownership as for `torvyn_host_new`. Thread-safe.
 torvyn_status torvyn_host_new_json(const char *options_json,
                                    torvyn_host **out_host,
@@ -283,10 +287,13 @@ void torvyn_host_free(torvyn_host *host);
 // replacing any earlier callback (whose `user_data_free` then runs, once no
 // call to it is in progress). NULL `callback` stops delivery.
 //
-// Threads: the callback runs on whichever thread emits the record: a
-// reactor worker thread for guest output and flow events, the calling
-// thread for records of the call itself. It must be thread-safe, must not
-// block for long (it holds up the flow that logged), and may call Torvyn.
+// Threads: the callback runs on Torvyn's own log thread, one record at a
+// time and in order, never on a reactor worker or under a Torvyn lock: it
+// may call any Torvyn function (wait on a flow, release a buffer). Records
+// are queued (up to 4096); if the callback falls behind, the excess is
+// dropped and a warning record says how many. Replacing or removing the
+// callback first delivers every record queued so far (waiting up to 5 s),
+// so records logged before this call reach the old callback.
 //
 // Fails with `TORVYN_STATUS_INTERNAL` if the process already has another
 // `log` logger (a Rust program embedding Torvyn directly).

@@ -233,3 +233,26 @@ fn steady_state_reuses_instead_of_allocating() {
     assert_eq!(t.pool().stats().allocations, 1);
     assert_eq!(t.pool().stats().reuses, 9_999);
 }
+
+#[test]
+fn zero_byte_operations_are_not_copies() {
+    let mut t = table(2);
+    let (a, b) = (StageId::new(0), StageId::new(1));
+    let h = t.allocate(Owner::Component(a), 0).unwrap();
+    t.append(h, a, b"").unwrap();
+    t.write(h, a, 0, b"").unwrap();
+    // Growing a buffer that holds nothing moves nothing.
+    t.append(h, a, &[1u8; 5000]).unwrap();
+    let empty = t.allocate(Owner::Component(a), 0).unwrap();
+    t.freeze(empty, a).unwrap();
+    t.transfer(empty, Owner::Component(a), Owner::Host).unwrap();
+    t.lend(empty).unwrap();
+    assert_eq!(t.read_all(empty, b).unwrap().len(), 0);
+    assert_eq!(t.read(empty, b, 0, 10).unwrap().len(), 0);
+    let copy = t.clone_into_mutable(empty, b).unwrap();
+    let pushed = t.allocate_from(None, b"", "").unwrap();
+    let c = t.ledger().total();
+    assert_eq!((c.copies, c.bytes), (1, 5000), "only the 5000-byte append moved bytes");
+    t.release(copy, Owner::Component(b)).unwrap();
+    t.release(pushed, Owner::Host).unwrap();
+}

@@ -121,6 +121,14 @@ fn embed_example_pushes_through_wasm_and_reads_back_in_place() {
 }
 
 #[test]
+fn a_log_callback_may_call_torvyn_without_deadlocking_the_worker() {
+    let exe = compile(&["tests/c/log_reentry.c"], "log_reentry");
+    let (code, out, err) = run(&exe, &[root().to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(out.trim(), "ok log callback calls torvyn");
+}
+
+#[test]
 fn misuse_returns_the_right_status_with_a_message() {
     let exe = compile(&["tests/c/misuse.c"], "misuse");
     let (code, out, err) = run(&exe, &[root().to_str().unwrap()]);
@@ -145,4 +153,25 @@ fn a_thousand_hosts_flows_and_buffers_do_not_grow_resident_memory() {
     assert_eq!(figure("iterations"), 1000);
     let growth = figure("growth_kib");
     assert!(growth < 2048, "resident memory grew by {growth} KiB over 800 create/free iterations");
+}
+
+#[test]
+fn ten_thousand_flows_on_one_host_do_not_grow_resident_memory() {
+    // Issue 9, item 4: a host used to keep every flow it started, so flows
+    // run one after another on one host grew the process without bound.
+    let exe = compile(&["tests/c/one_host.c"], "one_host");
+    let (code, out, err) = run(&exe, &[root().to_str().unwrap(), "10000"]);
+    eprintln!("{out}");
+    assert_eq!(code, 0, "{out}\n{err}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("10000 flows on one host: "))
+        .unwrap_or_else(|| panic!("no figures in {out}"));
+    let kib = |key: &str| -> i64 {
+        let (_, rest) = line.split_once(key).unwrap_or_else(|| panic!("no `{key}` in {line}"));
+        rest.split(' ').next().unwrap().parse().unwrap_or_else(|e| panic!("`{key}` in {line}: {e}"))
+    };
+    let (before, after) = (kib("rss after 1000 = "), kib("after 10000 = "));
+    assert!(before > 0 && after > 0, "{line}");
+    assert!(after - before < 16 * 1024, "resident memory grew by {} KiB over 9000 flows on one host", after - before);
 }

@@ -119,3 +119,12 @@ fn a_component_budget_makes_allocate_fail_instead_of_growing() {
     assert_eq!(s.state, FlowState::Completed, "{:?}", s.error);
     assert_eq!(s.elements, 20);
 }
+
+#[test]
+fn a_failed_flow_reports_no_live_buffers_once_its_stages_released_them() {
+    // The guest traps while it owns a buffer it allocated: the instance is
+    // dropped at the end of the flow and its buffer goes back to the pool.
+    let s = run(r#"{"write_after_freeze_at": 4}"#, "", "", "held_node");
+    assert_eq!(s.state, FlowState::Failed);
+    assert_eq!(s.buffers_live, 0, "the summary is taken after every stage released what it held");
+}

@@ -1,5 +1,7 @@
 //! `torvyn run <manifest-or-folder> [flow]`.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Args;
@@ -22,6 +24,9 @@ pub struct RunArgs {
     pub timeout: Option<u64>,
 }
 
+/// Exit code after Ctrl-C (128 + SIGINT, as shells report it).
+const EXIT_INTERRUPTED: i32 = 130;
+
 pub fn run(args: RunArgs, format: Format) -> i32 {
     let pipeline = match args.manifest.load() {
         Ok(p) => p,
@@ -30,6 +35,7 @@ pub fn run(args: RunArgs, format: Format) -> i32 {
     let host = match Host::builder()
         .worker_threads(pipeline.runtime.worker_threads)
         .max_memory_bytes(pipeline.runtime.memory_limit.max(256 << 20))
+        .max_instances(pipeline.runtime.max_instances)
         .build()
     {
         Ok(h) => h,
@@ -49,6 +55,22 @@ pub fn run(args: RunArgs, format: Format) -> i32 {
             return 1;
         }
     };
+    // Ctrl-C cancels the flow (its summary is still printed); a second
+    // Ctrl-C leaves at once.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let (flow, interrupted) = (flow.clone(), Arc::clone(&interrupted));
+        let installed = ctrlc::set_handler(move || {
+            if interrupted.swap(true, Ordering::SeqCst) {
+                std::process::exit(EXIT_INTERRUPTED);
+            }
+            eprintln!("interrupted; cancelling the flow (Ctrl-C again to quit now)");
+            flow.cancel();
+        });
+        if let Err(e) = installed {
+            log::warn!("cannot handle Ctrl-C: {e}");
+        }
+    }
     let summary = match flow.wait(args.timeout.map(Duration::from_secs)) {
         Ok(s) => s,
         Err(e) => {
@@ -70,6 +92,8 @@ pub fn run(args: RunArgs, format: Format) -> i32 {
     }
     if summary.state == FlowState::Completed {
         0
+    } else if interrupted.load(Ordering::SeqCst) {
+        EXIT_INTERRUPTED
     } else {
         if let Some(e) = &summary.error {
             eprintln!("error: {e}");

@@ -267,8 +267,8 @@ impl Reader<'_> {
                 }
                 "memory_limit" => {
                     rt.memory_limit = self.size(v, &key)?;
-                    if rt.memory_limit < (1 << 20) {
-                        return Err(self.err(v.pos, &key, "must be at least 1MiB".into()));
+                    if rt.memory_limit < (1 << 20) || rt.memory_limit > (4 << 30) {
+                        return Err(self.err(v.pos, &key, "must be between 1MiB and 4GiB (a 32-bit linear memory holds at most 4GiB)".into()));
                     }
                 }
                 "queue_depth" => {
@@ -285,6 +285,19 @@ impl Reader<'_> {
                     if rt.max_buffer_size == 0 || rt.max_buffer_size > 1 << 30 {
                         return Err(self.err(v.pos, &key, "must be between 1 byte and 1GiB".into()));
                     }
+                }
+                "pool_max_bytes" => {
+                    rt.pool_max_bytes = self.size(v, &key)?;
+                    if rt.pool_max_bytes > 1 << 40 {
+                        return Err(self.err(v.pos, &key, "must be at most 1TiB (0 keeps no idle buffers)".into()));
+                    }
+                }
+                "max_instances" => {
+                    let n = self.uint(v, &key)?;
+                    if n == 0 || n > 100_000 {
+                        return Err(self.err(v.pos, &key, "must be between 1 and 100000".into()));
+                    }
+                    rt.max_instances = n as u32;
                 }
                 _ => {}
             }

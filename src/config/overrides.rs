@@ -19,6 +19,8 @@ pub const OVERRIDABLE: &[&str] = &[
     "init_timeout_ms",
     "call_timeout_ms",
     "max_buffer_size",
+    "pool_max_bytes",
+    "max_instances",
 ];
 
 /// `TORVYN_*` variables that are not settings (read by the bindings).

@@ -22,7 +22,17 @@ pub struct RuntimeConfig {
     pub call_timeout: Duration,
     /// Largest buffer a component may build (default 16 MiB).
     pub max_buffer_size: u64,
+    /// Idle buffer capacity a flow's pool keeps for reuse (default 64 MiB);
+    /// what is returned beyond it is freed.
+    pub pool_max_bytes: u64,
+    /// Instance-pool slots of the host `torvyn run` builds (default 1,000;
+    /// an embedding `Host` keeps its own). Beyond it instances are allocated
+    /// on demand.
+    pub max_instances: u32,
 }
+
+/// Default idle pooled bytes per flow.
+pub const DEFAULT_POOL_MAX_BYTES: u64 = 64 << 20;
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
@@ -34,6 +44,8 @@ impl Default for RuntimeConfig {
             init_timeout: Duration::from_secs(5),
             call_timeout: Duration::from_secs(1),
             max_buffer_size: DEFAULT_MAX_BUFFER_SIZE,
+            pool_max_bytes: DEFAULT_POOL_MAX_BYTES,
+            max_instances: crate::engine::DEFAULT_MAX_INSTANCES,
         }
     }
 }

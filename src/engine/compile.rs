@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
@@ -12,23 +12,30 @@ use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
 use super::error::EngineError;
 use super::host_types;
 use super::state::StageState;
-use super::ticker::EpochTicker;
+use super::ticker;
 use crate::contracts::{self, Exports, Role};
 
-/// Engine-wide limits, fixed when the host is built.
+/// Engine-wide limits, fixed when the host is built. Hosts with the same
+/// settings share one engine (and its instance pool) per process.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EngineSettings {
     /// Largest linear memory any instance may grow to (flows may set less).
     pub max_memory_bytes: u64,
-    /// Component instances alive at once (each stage of each flow is one).
+    /// Component instances the pooling allocator keeps slots for (each stage
+    /// of each flow is one). Beyond it instances are allocated on demand:
+    /// slower to create, otherwise the same.
     pub max_instances: u32,
 }
+
+/// Default size of the instance pool: 1,000 instances (about 330 concurrent
+/// three-stage flows) before instances are allocated on demand.
+pub const DEFAULT_MAX_INSTANCES: u32 = 1000;
 
 impl Default for EngineSettings {
     fn default() -> Self {
         EngineSettings {
             max_memory_bytes: 256 << 20,
-            max_instances: 256,
+            max_instances: DEFAULT_MAX_INSTANCES,
         }
     }
 }
@@ -60,6 +67,11 @@ pub struct CompiledComponent {
     pub imports: Vec<String>,
     pub(crate) pre: InstancePre<StageState>,
     pub(crate) indices: ExportIndices,
+    /// The same component prepared for the engine's on-demand allocator,
+    /// made the first time the instance pool is full.
+    pub(crate) overflow: OnceLock<Result<(InstancePre<StageState>, ExportIndices), String>>,
+    /// The component's bytes (kept to prepare `overflow`).
+    pub(crate) bytes: Arc<[u8]>,
 }
 
 /// Export indices resolved once per component, so instantiation does no
@@ -82,45 +94,120 @@ pub(crate) fn role_functions(role: Role) -> &'static [&'static str] {
     }
 }
 
-/// The wasmtime engine, the linker with every host import, the epoch ticker
-/// and the component cache. One per `Host`.
-pub struct Engine {
-    pub(crate) inner: wasmtime::Engine,
+/// A wasmtime engine with the linker holding every host import.
+pub(crate) struct Wasm {
+    pub(crate) engine: wasmtime::Engine,
     linker: Linker<StageState>,
-    cache: Mutex<HashMap<[u8; 32], Arc<CompiledComponent>>>,
-    pub(crate) settings: EngineSettings,
-    _ticker: EpochTicker,
+    _ticking: ticker::Registration,
 }
 
-impl Engine {
-    pub fn new(settings: EngineSettings) -> Result<Self, EngineError> {
+impl Wasm {
+    /// An engine with the pooling allocator (`pooled`) or on demand.
+    fn new(settings: &EngineSettings, pooled: bool) -> Result<Wasm, EngineError> {
         let cfg_err = |e: wasmtime::Error| EngineError::Config(e.to_string());
-        let mut pool = PoolingAllocationConfig::default();
-        let n = settings.max_instances.max(1);
-        pool.total_component_instances(n)
-            .total_core_instances(n.saturating_mul(4))
-            .total_memories(n)
-            .total_tables(n.saturating_mul(4))
-            .max_memory_size(settings.max_memory_bytes as usize);
         let mut config = Config::new();
         config
             .wasm_component_model(true)
             .concurrency_support(false)
-            .epoch_interruption(true)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let inner = wasmtime::Engine::new(&config).map_err(cfg_err)?;
-        let mut linker = Linker::new(&inner);
+            .epoch_interruption(true);
+        if pooled {
+            let mut pool = PoolingAllocationConfig::default();
+            let n = settings.max_instances.max(1);
+            pool.total_component_instances(n)
+                .total_core_instances(n.saturating_mul(4))
+                .total_memories(n)
+                .total_tables(n.saturating_mul(4))
+                .max_memory_size(settings.max_memory_bytes as usize);
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        } else {
+            config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+        }
+        let engine = wasmtime::Engine::new(&config).map_err(cfg_err)?;
+        let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(cfg_err)?;
+        super::blocking::add_to_linker(&mut linker).map_err(cfg_err)?;
         host_types::add_to_linker(&mut linker).map_err(cfg_err)?;
-        let ticker = EpochTicker::start(inner.clone())
-            .map_err(|e| EngineError::Config(format!("cannot start the epoch ticker thread: {e}")))?;
-        Ok(Engine {
-            inner,
+        let ticking = ticker::register(&engine).map_err(|e| EngineError::Config(format!("cannot start the epoch ticker thread: {e}")))?;
+        Ok(Wasm {
+            engine,
             linker,
+            _ticking: ticking,
+        })
+    }
+}
+
+/// The wasmtime engine (pooled instances), its on-demand twin for when the
+/// pool is full, and the component cache. Shared by every host of the
+/// process with the same settings ([`Engine::shared`]).
+pub struct Engine {
+    pub(crate) inner: wasmtime::Engine,
+    linker: Linker<StageState>,
+    _ticking: ticker::Registration,
+    /// Made the first time the pool is full.
+    overflow: OnceLock<Result<Wasm, String>>,
+    cache: Mutex<HashMap<[u8; 32], Arc<CompiledComponent>>>,
+    pub(crate) settings: EngineSettings,
+}
+
+/// Engines alive in this process, by settings.
+static SHARED: Mutex<Vec<(EngineSettings, Weak<Engine>)>> = Mutex::new(Vec::new());
+
+impl Engine {
+    /// A new engine of its own (hosts use [`Engine::shared`]).
+    pub fn new(settings: EngineSettings) -> Result<Self, EngineError> {
+        let Wasm { engine, linker, _ticking } = Wasm::new(&settings, true)?;
+        Ok(Engine {
+            inner: engine,
+            linker,
+            _ticking,
+            overflow: OnceLock::new(),
             cache: Mutex::new(HashMap::new()),
             settings,
-            _ticker: ticker,
         })
+    }
+
+    /// The process's engine for `settings`, made if no live one exists. A
+    /// process keeping hundreds of hosts thus reserves one instance pool
+    /// (per distinct settings), compiles each component once, and runs one
+    /// epoch ticker.
+    pub fn shared(settings: EngineSettings) -> Result<Arc<Engine>, EngineError> {
+        let mut shared = SHARED.lock();
+        shared.retain(|(_, e)| e.strong_count() > 0);
+        if let Some(engine) = shared.iter().find(|(s, _)| *s == settings).and_then(|(_, e)| e.upgrade()) {
+            return Ok(engine);
+        }
+        let engine = Arc::new(Engine::new(settings.clone())?);
+        shared.push((settings, Arc::downgrade(&engine)));
+        Ok(engine)
+    }
+
+    /// The on-demand engine and `component` prepared for it.
+    pub(crate) fn overflow<'a>(
+        &'a self,
+        component: &'a CompiledComponent,
+    ) -> Result<(&'a wasmtime::Engine, &'a InstancePre<StageState>, &'a ExportIndices), String> {
+        let wasm = self
+            .overflow
+            .get_or_init(|| {
+                log::info!(
+                    "the instance pool ({} instances) is full; further instances are allocated on demand",
+                    self.settings.max_instances
+                );
+                Wasm::new(&self.settings, false).map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(Clone::clone)?;
+        let pre = component
+            .overflow
+            .get_or_init(|| {
+                let c = Component::new(&wasm.engine, &component.bytes).map_err(|e| format!("{e:#}"))?;
+                let indices = resolve_indices(&component.name, &c, &component.exports).map_err(|e| e.to_string())?;
+                let pre = wasm.linker.instantiate_pre(&c).map_err(|e| format!("{e:#}"))?;
+                Ok((pre, indices))
+            })
+            .as_ref()
+            .map_err(Clone::clone)?;
+        Ok((&wasm.engine, &pre.0, &pre.1))
     }
 
     /// Compile (or fetch from the cache) the component at `path`.
@@ -186,6 +273,8 @@ impl Engine {
             imports,
             pre,
             indices,
+            overflow: OnceLock::new(),
+            bytes: Arc::from(bytes),
         });
         self.cache.lock().insert(digest, Arc::clone(&compiled));
         Ok(compiled)

@@ -46,6 +46,10 @@ pub enum CallError {
     /// The instance trapped earlier and cannot be called again.
     #[error("cannot be called again after an earlier trap")]
     Poisoned,
+    /// The flow was cancelled (or its host shut down) before or during the
+    /// call; a call in progress was stopped and its instance is dead.
+    #[error("was stopped because the flow was cancelled")]
+    Cancelled,
     /// The component answered something the runtime cannot honour (e.g. a
     /// router naming a port the node does not have). Its instance lives on.
     #[error("{0}")]

@@ -220,7 +220,7 @@ fn define_flow_context(types: &mut LinkerInstance<'_, StageState>) -> Result<()>
         Ok((cx.data().context.span_id.clone(),))
     })?;
     types.func_wrap("[method]flow-context.deadline-ns", |cx: Cx<'_>, (_c,): (Resource<FlowContextRes>,)| {
-        Ok((cx.data().context.deadline_ns,))
+        Ok((cx.data().clock.deadline_unix_ns(),))
     })?;
     types.func_wrap("[method]flow-context.flow-id", |cx: Cx<'_>, (_c,): (Resource<FlowContextRes>,)| {
         Ok((cx.data().context.flow_id.clone(),))

@@ -4,18 +4,22 @@
 //! deadlines through epoch interruption; a linear-memory limit per instance.
 
 mod abi;
+mod blocking;
 mod compile;
 mod error;
 mod handles;
 mod host_types;
+mod interrupt;
 mod stage;
 mod state;
 mod ticker;
 mod wasi;
 
 pub use abi::{BackpressureSignal, ProcessError};
-pub use compile::{CompiledComponent, Engine, EngineSettings, Inspection};
+pub use compile::{CompiledComponent, DEFAULT_MAX_INSTANCES, Engine, EngineSettings, Inspection};
+pub use ticker::Busy;
 pub use error::{CallError, EngineError};
+pub use interrupt::CHECK_EVERY;
 pub use stage::{Emitted, Lent, Stage, StageSpec};
 pub use state::FlowContextInfo;
 pub use wasi::GUEST_LOG_TARGET;

@@ -8,11 +8,12 @@
 //! before the call returns to the caller.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use wasmtime::component::{Resource, TypedFunc};
-use wasmtime::{Store, StoreLimitsBuilder, Trap};
+use wasmtime::{Store, StoreLimitsBuilder, Trap, UpdateDeadline};
 
 use super::abi::{
     BackpressureSignal, ElementMetaOut, OutputElement, ProcessError, ProcessResult, StreamElement,
@@ -20,12 +21,13 @@ use super::abi::{
 use super::compile::CompiledComponent;
 use super::error::{CallError, EngineError};
 use super::handles::HandleKind;
+use super::interrupt::{CHECK_EVERY, CallClock, Interrupt};
 use super::state::{FlowContextInfo, StageState};
-use super::ticker::EpochTicker;
+use super::ticker;
 use super::{Engine, wasi};
 use crate::contracts::Role;
 use crate::resources::{BufferTable, Owner};
-use crate::types::{BufferHandle, StageId, unix_now_ns};
+use crate::types::{BufferHandle, StageId};
 
 /// How to instantiate one stage.
 #[derive(Debug, Clone)]
@@ -41,6 +43,9 @@ pub struct StageSpec {
     pub init_timeout: Duration,
     pub call_timeout: Duration,
     pub context: FlowContextInfo,
+    /// The flow's cancel flag: set, it stops the call in progress (Wasm
+    /// code or a WASI wait) within [`CHECK_EVERY`] and every later call.
+    pub cancel: Arc<AtomicBool>,
 }
 
 /// An element lent to a stage for one call. The buffer must be `Borrowed`.
@@ -99,16 +104,42 @@ pub struct Stage {
     config: String,
     init_timeout: Duration,
     call_timeout: Duration,
-    init_ticks: u64,
-    call_ticks: u64,
     memory_limit: u64,
     poisoned: bool,
+    /// `init` succeeded (so `teardown` is owed).
+    initialized: bool,
+}
+
+/// Which limit a call runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallKind {
+    /// `init` (and instantiation): `init_timeout`.
+    Init,
+    /// Per-element calls: `call_timeout`.
+    Element,
+    /// `teardown`: `init_timeout`, not stopped by a cancel; after a cancel
+    /// at most [`TEARDOWN_AFTER_CANCEL`].
+    Teardown,
+}
+
+/// How long a cancelled flow's `teardown` may take.
+const TEARDOWN_AFTER_CANCEL: Duration = Duration::from_millis(50);
+
+/// Epoch ticks between two looks at the call clock while Wasm code runs:
+/// a cancel or an overrun is noticed within about this long.
+fn check_ticks() -> u64 {
+    ticker::ticks(CHECK_EVERY)
 }
 
 
 /// Turn a failed call into the error users see: the root cause (not the
 /// wasm backtrace, which goes to the debug log), with a hint for limits.
 fn classify(e: wasmtime::Error, limit: Duration, memory_limit: u64) -> CallError {
+    match e.downcast_ref::<Interrupt>() {
+        Some(Interrupt::Deadline) => return CallError::Deadline { limit },
+        Some(Interrupt::Cancelled) => return CallError::Cancelled,
+        None => {}
+    }
     if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
         return CallError::Deadline { limit };
     }
@@ -137,29 +168,45 @@ impl Stage {
             reason,
         };
         let memory = spec.memory_limit.min(engine.settings.max_memory_bytes) as usize;
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(memory)
-            .trap_on_grow_failure(true)
-            .build();
-        let wasi = wasi::context(&spec.node, &spec.grants).map_err(&fail)?;
-        let state = StageState::new(
-            spec.stage,
-            Arc::clone(&spec.node),
-            buffers,
-            spec.context.clone(),
-            Arc::clone(&spec.grants),
-            limits,
-            wasi,
-        );
-        let mut store = Store::new(&engine.inner, state);
-        store.limiter(|s| &mut s.limits);
-        let init_ticks = EpochTicker::ticks(spec.init_timeout);
-        store.set_epoch_deadline(init_ticks);
-        let instance = component
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| fail(format!("{e:#}")))?;
-        let idx = &component.indices;
+        let new_store = |wasm: &wasmtime::Engine| -> Result<Store<StageState>, EngineError> {
+            let limits = StoreLimitsBuilder::new()
+                .memory_size(memory)
+                .trap_on_grow_failure(true)
+                .build();
+            let wasi = wasi::context(&spec.node, &spec.grants).map_err(&fail)?;
+            let state = StageState::new(
+                spec.stage,
+                Arc::clone(&spec.node),
+                Arc::clone(&buffers),
+                spec.context.clone(),
+                Arc::clone(&spec.grants),
+                limits,
+                CallClock::new(Arc::clone(&spec.cancel)),
+                wasi,
+            );
+            let mut store = Store::new(wasm, state);
+            store.limiter(|s| &mut s.limits);
+            // Every few ticks, Wasm code stops to look at the call clock: it
+            // goes on only while its deadline is ahead and its flow not cancelled.
+            store.epoch_deadline_callback(|cx| match cx.data().clock.check() {
+                Ok(()) => Ok(UpdateDeadline::Continue(check_ticks())),
+                Err(why) => Err(wasmtime::Error::new(why)),
+            });
+            store.data_mut().clock.start(spec.init_timeout);
+            store.set_epoch_deadline(check_ticks());
+            Ok(store)
+        };
+        let mut store = new_store(&engine.inner)?;
+        let (instance, idx) = match component.pre.instantiate(&mut store) {
+            Ok(instance) => (instance, &component.indices),
+            Err(e) if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() => {
+                // The pool is full: this instance is allocated on demand.
+                let (wasm, pre, indices) = engine.overflow(component).map_err(&fail)?;
+                store = new_store(wasm)?;
+                (pre.instantiate(&mut store).map_err(|e| fail(format!("{e:#}")))?, indices)
+            }
+            Err(e) => return Err(fail(format!("{e:#}"))),
+        };
         let typed_err = |e: wasmtime::Error| fail(format!("export has the wrong type: {e:#}"));
         let calls = match component.exports.role {
             Role::Source => Calls::Source {
@@ -199,10 +246,9 @@ impl Stage {
             config: spec.config,
             init_timeout: spec.init_timeout,
             call_timeout: spec.call_timeout,
-            init_ticks,
-            call_ticks: EpochTicker::ticks(spec.call_timeout),
             memory_limit: memory as u64,
             poisoned: false,
+            initialized: false,
         })
     }
 
@@ -225,18 +271,31 @@ impl Stage {
     #[inline]
     fn guarded<R>(
         &mut self,
-        init: bool,
+        call: CallKind,
         f: impl FnOnce(&mut Calls, &mut Store<StageState>, &Option<Lifecycle>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
         if self.poisoned {
             return Err(CallError::Poisoned);
         }
-        let (ticks, limit) = if init {
-            (self.init_ticks, self.init_timeout)
-        } else {
-            (self.call_ticks, self.call_timeout)
+        let limit = match call {
+            CallKind::Init => self.init_timeout,
+            CallKind::Element => self.call_timeout,
+            CallKind::Teardown => {
+                let clock = &self.store.data().clock;
+                if clock.cancel_requested() { self.init_timeout.min(TEARDOWN_AFTER_CANCEL) } else { self.init_timeout }
+            }
         };
-        self.store.set_epoch_deadline(ticks);
+        let clock = &mut self.store.data_mut().clock;
+        if call == CallKind::Teardown {
+            clock.start_uncancellable(limit);
+        } else {
+            clock.start(limit);
+        }
+        if call != CallKind::Teardown && clock.cancel_requested() {
+            // Cancelled before the call began: the instance is untouched.
+            return Err(CallError::Cancelled);
+        }
+        self.store.set_epoch_deadline(check_ticks());
         match f(&mut self.calls, &mut self.store, &self.lifecycle) {
             Ok(r) => Ok(r),
             Err(e) => {
@@ -249,36 +308,35 @@ impl Stage {
     /// `lifecycle.init(config)`, if the component exports it.
     pub fn init(&mut self) -> Result<(), CallError> {
         if self.lifecycle.is_none() {
+            self.initialized = true;
             return Ok(());
         }
         let config = self.config.clone();
-        self.store.data_mut().context.deadline_ns = unix_now_ns().saturating_add(self.init_timeout.as_nanos() as u64);
-        let (r,) = self.guarded(true, |_, store, lc| match lc {
+        let (r,) = self.guarded(CallKind::Init, |_, store, lc| match lc {
             Some(lc) => lc.init.call(store, (config,)),
             None => Ok((Ok(()),)),
         })?;
-        r.map_err(CallError::Guest)
+        r.map_err(CallError::Guest)?;
+        self.initialized = true;
+        Ok(())
     }
 
-    /// `lifecycle.teardown()`, best effort: skipped on a dead instance.
+    /// `lifecycle.teardown()`, best effort: only for an instance whose
+    /// `init` succeeded and that is still alive.
     pub fn teardown(&mut self) -> Result<(), CallError> {
-        if self.lifecycle.is_none() || self.poisoned {
+        if self.lifecycle.is_none() || self.poisoned || !self.initialized {
             return Ok(());
         }
-        self.guarded(true, |_, store, lc| match lc {
+        self.initialized = false;
+        self.guarded(CallKind::Teardown, |_, store, lc| match lc {
             Some(lc) => lc.teardown.call(store, ()),
             None => Ok(()),
         })
     }
 
-    fn set_call_deadline(&mut self) {
-        self.store.data_mut().context.deadline_ns = unix_now_ns().saturating_add(self.call_timeout.as_nanos() as u64);
-    }
-
     /// A source's next element, or `None` when exhausted.
     pub fn pull(&mut self) -> Result<Option<Emitted>, CallError> {
-        self.set_call_deadline();
-        let (r,) = self.guarded(false, |calls, store, _| match calls {
+        let (r,) = self.guarded(CallKind::Element, |calls, store, _| match calls {
             Calls::Source { pull, .. } => pull.call(store, ()),
             _ => Err(wasmtime::format_err!("pull called on a stage that is not a source")),
         })?;
@@ -290,7 +348,7 @@ impl Stage {
 
     /// Tell a source about backpressure.
     pub fn notify(&mut self, signal: BackpressureSignal) -> Result<(), CallError> {
-        self.guarded(false, |calls, store, _| match calls {
+        self.guarded(CallKind::Element, |calls, store, _| match calls {
             Calls::Source { notify, .. } => notify.call(store, (signal,)),
             _ => Err(wasmtime::format_err!("notify-backpressure called on a stage that is not a source")),
         })
@@ -319,9 +377,8 @@ impl Stage {
         call: &'static str,
         f: impl FnOnce(&mut Calls, &mut Store<StageState>, StreamElement) -> Option<wasmtime::Result<Fallible<R>>>,
     ) -> Result<R, CallError> {
-        self.set_call_deadline();
         let (rep, element) = self.lend(input);
-        let result = self.guarded(false, |calls, store, _| {
+        let result = self.guarded(CallKind::Element, |calls, store, _| {
             f(calls, store, element).unwrap_or_else(|| Err(wasmtime::format_err!("{call} called on a stage whose role has no {call}")))
         });
         self.store.data_mut().handles.remove(rep);
@@ -380,8 +437,7 @@ impl Stage {
     /// every element is accepted, or none is (the ones taken so far go back
     /// to the pool) and the call fails.
     pub fn flush(&mut self) -> Result<Vec<Emitted>, CallError> {
-        self.set_call_deadline();
-        let (r,) = self.guarded(false, |calls, store, _| match calls {
+        let (r,) = self.guarded(CallKind::Element, |calls, store, _| match calls {
             Calls::Aggregator { flush, .. } => flush.call(store, ()),
             _ => Err(wasmtime::format_err!("flush called on a stage that is not an aggregator")),
         })?;
@@ -404,8 +460,7 @@ impl Stage {
 
     /// Tell a sink its upstream finished.
     pub fn complete(&mut self) -> Result<(), CallError> {
-        self.set_call_deadline();
-        let (r,) = self.guarded(false, |calls, store, _| match calls {
+        let (r,) = self.guarded(CallKind::Element, |calls, store, _| match calls {
             Calls::Sink { complete, .. } => complete.call(store, ()),
             _ => Err(wasmtime::format_err!("complete called on a stage that is not a sink")),
         })?;

@@ -8,6 +8,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::handles::HandleMap;
+use super::interrupt::CallClock;
 use crate::resources::BufferTable;
 use crate::types::StageId;
 
@@ -17,8 +18,6 @@ pub struct FlowContextInfo {
     pub flow_id: String,
     pub trace_id: String,
     pub span_id: String,
-    /// Deadline of the call in progress, ns since the Unix epoch (0 = none).
-    pub deadline_ns: u64,
 }
 
 /// Store data of one stage (one component instance in one flow).
@@ -35,6 +34,8 @@ pub struct StageState {
     /// Capability names granted to this node.
     pub(crate) grants: Arc<[String]>,
     pub(crate) limits: StoreLimits,
+    /// The call in progress: its deadline and the flow's cancel flag.
+    pub(crate) clock: CallClock,
     wasi: WasiCtx,
     table: ResourceTable,
 }
@@ -47,6 +48,7 @@ impl StageState {
         context: FlowContextInfo,
         grants: Arc<[String]>,
         limits: StoreLimits,
+        clock: CallClock,
         wasi: WasiCtx,
     ) -> Self {
         StageState {
@@ -57,9 +59,22 @@ impl StageState {
             context,
             grants,
             limits,
+            clock,
             wasi,
             table: ResourceTable::new(),
         }
+    }
+}
+
+impl StageState {
+    /// The call clock and the WASI resource table, borrowed together (a
+    /// waiting WASI call needs both).
+    pub(crate) fn clock_and_table(&mut self) -> (&CallClock, &mut ResourceTable) {
+        (&self.clock, &mut self.table)
+    }
+
+    pub(crate) fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
     }
 }
 

@@ -135,7 +135,7 @@ impl From<HostError> for FfiError {
         let status = match &e {
             HostError::UnknownFlow(_) | HostError::NoDefaultFlow { .. } => TORVYN_STATUS_NOT_FOUND,
             HostError::Link(l) => link_status(l),
-            HostError::MemoryCeiling { .. } => TORVYN_STATUS_INVALID_ARGUMENT,
+            HostError::MemoryCeiling { .. } | HostError::InvalidOption { .. } => TORVYN_STATUS_INVALID_ARGUMENT,
             HostError::Timeout { .. } => TORVYN_STATUS_TIMEOUT,
             HostError::ShutDown => TORVYN_STATUS_CLOSED,
             HostError::StillRunning { .. } => TORVYN_STATUS_WOULD_BLOCK,

@@ -216,7 +216,9 @@ pub unsafe extern "C" fn torvyn_flow_next(
 }
 
 /// Free a flow handle. The flow itself keeps running (cancel it first to
-/// stop it). NULL does nothing; a stale handle is ignored. Thread-safe.
+/// stop it); once it has ended and no handle to it remains, its host forgets
+/// it and frees everything it held. NULL does nothing; a stale handle is
+/// ignored. Thread-safe.
 #[no_mangle]
 pub extern "C" fn torvyn_flow_free(flow: *mut torvyn_flow) {
     if flow.is_null() {

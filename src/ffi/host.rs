@@ -53,25 +53,43 @@ pub unsafe extern "C" fn torvyn_host_options_init(options: *mut torvyn_host_opti
     })
 }
 
+/// Options only the JSON form carries.
+#[derive(Default)]
+struct Extra {
+    max_instances: Option<u32>,
+    pool_max_bytes: Option<u64>,
+}
+
 fn build(o: &torvyn_host_options) -> Result<Host, FfiError> {
+    build_with(o, Extra::default())
+}
+
+fn build_with(o: &torvyn_host_options, extra: Extra) -> Result<Host, FfiError> {
     let mut b = Host::builder();
-    if o.worker_threads > 256 {
-        return Err(FfiError::invalid(format!("worker_threads {} is above 256", o.worker_threads)));
+    if let Some(n) = extra.max_instances {
+        b = b.max_instances(n);
+    }
+    if let Some(n) = extra.pool_max_bytes {
+        b = b.pool_max_bytes(n);
     }
     if o.worker_threads > 0 {
         b = b.worker_threads(o.worker_threads as usize);
     }
     if o.memory_limit > 0 {
-        if o.memory_limit < (1 << 20) {
-            return Err(FfiError::invalid("memory_limit must be at least 1 MiB"));
-        }
         b = b.max_memory_bytes(o.memory_limit);
     }
     if o.queue_depth > 0 {
         b = b.queue_depth(o.queue_depth as usize);
     }
+    if o.observability_level > 3 {
+        return Err(FfiError::invalid(format!(
+            "host option `observability_level` is {}; allowed: 0 (warnings) to 3 (trace)",
+            o.observability_level
+        )));
+    }
+    let host = b.build().map_err(FfiError::from)?;
     super::log::set_level(o.observability_level);
-    b.build().map_err(FfiError::from)
+    Ok(host)
 }
 
 /// Create a host. `options` may be NULL for defaults. On success `*out_host`
@@ -106,7 +124,9 @@ pub unsafe extern "C" fn torvyn_host_new(
 
 /// Create a host from JSON options, e.g.
 /// `{"worker_threads": 2, "memory_limit": 268435456, "queue_depth": 64,
-/// "observability_level": 1}` (every key optional; unknown keys are an error).
+/// "observability_level": 1, "max_instances": 1000, "pool_max_bytes": 536870912}`
+/// (every key optional; unknown keys are an error; a value outside its
+/// range is `TORVYN_STATUS_INVALID_ARGUMENT` naming the key and the range).
 /// Ownership as for `torvyn_host_new`. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn torvyn_host_new_json(
@@ -119,24 +139,27 @@ pub unsafe extern "C" fn torvyn_host_new_json(
         let v: serde_json::Value = serde_json::from_str(text).map_err(|e| FfiError::invalid(format!("options_json: {e}")))?;
         let obj = v.as_object().ok_or_else(|| FfiError::invalid("options_json must be a JSON object"))?;
         let mut o = DEFAULT_OPTIONS;
+        let mut extra = Extra::default();
         for (k, v) in obj {
             let n = v
                 .as_u64()
                 .ok_or_else(|| FfiError::invalid(format!("options_json: `{k}` must be a non-negative integer")))?;
-            let small = || u32::try_from(n).map_err(|_| FfiError::invalid(format!("options_json: `{k}` is too large")));
+            let small = || u32::try_from(n).map_err(|_| FfiError::invalid(format!("options_json: `{k}` is {n}, too large")));
             match k.as_str() {
                 "worker_threads" => o.worker_threads = small()?,
                 "memory_limit" => o.memory_limit = n,
                 "queue_depth" => o.queue_depth = small()?,
                 "observability_level" => o.observability_level = small()?,
+                "max_instances" => extra.max_instances = Some(small()?),
+                "pool_max_bytes" => extra.pool_max_bytes = Some(n),
                 other => {
                     return Err(FfiError::invalid(format!(
-                        "options_json: unknown key `{other}`; known keys: worker_threads, memory_limit, queue_depth, observability_level"
+                        "options_json: unknown key `{other}`; known keys: worker_threads, memory_limit, queue_depth, observability_level, max_instances, pool_max_bytes"
                     )))
                 }
             }
         }
-        let host = build(&o)?;
+        let host = build_with(&o, extra)?;
         let token = registry::insert(Object::Host(Arc::new(host)));
         unsafe { put(out_host, token as *mut torvyn_host, "out_host") }
     })
@@ -150,7 +173,7 @@ pub unsafe extern "C" fn torvyn_host_new_json(
 pub unsafe extern "C" fn torvyn_host_shutdown(host: *mut torvyn_host, timeout_ms: i64, out_error: *mut *mut torvyn_error) -> torvyn_status {
     ffi_guard!(out_error, {
         let h = registry::host(host as usize)?;
-        let timeout = super::timeout(timeout_ms).unwrap_or(Duration::from_secs(u64::MAX / 4));
+        let timeout = super::timeout(timeout_ms).unwrap_or(Duration::MAX);
         let report = h.shutdown(timeout);
         if report.workers_still_running > 0 {
             return Err(FfiError::new(

@@ -2,8 +2,9 @@
 //! print, delivered to a C function.
 
 use std::ffi::{CString, c_char, c_void};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Once, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Once, OnceLock, RwLock, mpsc};
+use std::thread::ThreadId;
 
 use log::kv::{Key, Value, VisitSource};
 use log::{Level, LevelFilter, Log, Metadata, Record};
@@ -93,6 +94,108 @@ fn cstring(s: String) -> CString {
     CString::new(s.replace('\0', " ")).unwrap_or_default()
 }
 
+/// One record, owned, on its way to the callback.
+struct Owned {
+    level: torvyn_log_level,
+    target: CString,
+    node: Option<CString>,
+    message: CString,
+}
+
+enum Delivery {
+    Record(Owned),
+    /// Answered once every record queued before it was delivered.
+    Flush(mpsc::SyncSender<()>),
+}
+
+/// Records waiting for the log thread. Bounded: a callback slower than the
+/// records that arrive loses the excess (counted, and reported by a record
+/// of its own) instead of growing memory or holding up a worker.
+const QUEUE: usize = 4096;
+
+struct LogThread {
+    queue: mpsc::SyncSender<Delivery>,
+    id: ThreadId,
+}
+
+static LOG_THREAD: OnceLock<Option<LogThread>> = OnceLock::new();
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// The thread that calls the callback, started on first use. Every record
+/// is delivered there, in order, so the callback never runs on a reactor
+/// worker or under a lock of Torvyn's, and may call any Torvyn function.
+fn log_thread() -> Option<&'static LogThread> {
+    LOG_THREAD
+        .get_or_init(|| {
+            let (queue, inbox) = mpsc::sync_channel(QUEUE);
+            let thread = std::thread::Builder::new()
+                .name("torvyn-log".into())
+                .spawn(move || deliver_all(inbox))
+                .ok()?;
+            Some(LogThread {
+                queue,
+                id: thread.thread().id(),
+            })
+        })
+        .as_ref()
+}
+
+fn deliver_all(inbox: mpsc::Receiver<Delivery>) {
+    while let Ok(msg) = inbox.recv() {
+        match msg {
+            Delivery::Record(r) => {
+                let dropped = DROPPED.swap(0, Ordering::Relaxed);
+                if dropped > 0 {
+                    deliver(&Owned {
+                        level: torvyn_log_level::TORVYN_LOG_WARN,
+                        target: cstring("torvyn::log".into()),
+                        node: None,
+                        message: cstring(format!("{dropped} log record(s) dropped: the log callback fell behind")),
+                    });
+                }
+                deliver(&r);
+            }
+            Delivery::Flush(ack) => {
+                let _ = ack.send(());
+            }
+        }
+    }
+}
+
+fn deliver(r: &Owned) {
+    let Some(cb) = CALLBACK.read().ok().and_then(|c| c.clone()) else {
+        return;
+    };
+    let _ = std::panic::catch_unwind(|| {
+        // SAFETY: a C function pointer the caller registered; strings live for the call.
+        unsafe {
+            (cb.f)(
+                cb.user_data,
+                r.level,
+                r.target.as_ptr(),
+                r.node.as_ref().map_or(std::ptr::null(), |n| n.as_ptr()),
+                r.message.as_ptr(),
+            )
+        }
+    });
+}
+
+/// Wait (up to `FLUSH_WAIT`) until every record queued so far reached the
+/// callback. Not from the log thread itself (the callback replacing itself).
+fn flush() {
+    const FLUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+    let Some(t) = log_thread() else {
+        return;
+    };
+    if std::thread::current().id() == t.id {
+        return;
+    }
+    let (ack, done) = mpsc::sync_channel(1);
+    if t.queue.send(Delivery::Flush(ack)).is_ok() {
+        let _ = done.recv_timeout(FLUSH_WAIT);
+    }
+}
+
 impl Log for CLogger {
     fn enabled(&self, m: &Metadata<'_>) -> bool {
         m.target() == GUEST_LOG_TARGET || m.level() <= own_level()
@@ -102,7 +205,10 @@ impl Log for CLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let Some(cb) = CALLBACK.read().ok().and_then(|c| c.clone()) else {
+        if !CALLBACK.read().map(|c| c.is_some()).unwrap_or(false) {
+            return;
+        }
+        let Some(t) = log_thread() else {
             return;
         };
         let mut node = Node::default();
@@ -114,34 +220,33 @@ impl Log for CLogger {
             Level::Debug => torvyn_log_level::TORVYN_LOG_DEBUG,
             Level::Trace => torvyn_log_level::TORVYN_LOG_TRACE,
         };
-        let target = cstring(record.target().to_string());
-        let node = node.0.map(cstring);
-        let message = cstring(record.args().to_string());
-        let _ = std::panic::catch_unwind(|| {
-            // SAFETY: a C function pointer the caller registered; strings live for the call.
-            unsafe {
-                (cb.f)(
-                    cb.user_data,
-                    level,
-                    target.as_ptr(),
-                    node.as_ref().map_or(std::ptr::null(), |n| n.as_ptr()),
-                    message.as_ptr(),
-                )
-            }
-        });
+        let owned = Owned {
+            level,
+            target: cstring(record.target().to_string()),
+            node: node.0.map(cstring),
+            message: cstring(record.args().to_string()),
+        };
+        if t.queue.try_send(Delivery::Record(owned)).is_err() {
+            DROPPED.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
-    fn flush(&self) {}
+    fn flush(&self) {
+        flush();
+    }
 }
 
 /// Route Torvyn's log records and guests' captured output to `callback`,
 /// replacing any earlier callback (whose `user_data_free` then runs, once no
 /// call to it is in progress). NULL `callback` stops delivery.
 ///
-/// Threads: the callback runs on whichever thread emits the record: a
-/// reactor worker thread for guest output and flow events, the calling
-/// thread for records of the call itself. It must be thread-safe, must not
-/// block for long (it holds up the flow that logged), and may call Torvyn.
+/// Threads: the callback runs on Torvyn's own log thread, one record at a
+/// time and in order, never on a reactor worker or under a Torvyn lock: it
+/// may call any Torvyn function (wait on a flow, release a buffer). Records
+/// are queued (up to 4096); if the callback falls behind, the excess is
+/// dropped and a warning record says how many. Replacing or removing the
+/// callback first delivers every record queued so far (waiting up to 5 s),
+/// so records logged before this call reach the old callback.
 ///
 /// Fails with `TORVYN_STATUS_INTERNAL` if the process already has another
 /// `log` logger (a Rust program embedding Torvyn directly).
@@ -168,6 +273,7 @@ pub unsafe extern "C" fn torvyn_log_set_callback(
             })
         });
         let has = new.is_some();
+        flush();
         let old = {
             let mut slot = CALLBACK.write().unwrap_or_else(|e| e.into_inner());
             std::mem::replace(&mut *slot, new)

@@ -85,6 +85,8 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
 });
 
 const GENERATION_BITS: u32 = 24;
+/// Generations run 0 ..= MAX_GENERATION - 1; a slot reaching it is retired.
+const MAX_GENERATION: u32 = 1 << GENERATION_BITS;
 
 fn lock() -> MutexGuard<'static, Registry> {
     // A panic while holding the lock cannot leave the registry inconsistent
@@ -93,7 +95,8 @@ fn lock() -> MutexGuard<'static, Registry> {
 }
 
 fn token(kind: Kind, generation: u32, index: u32) -> usize {
-    let t = ((kind as u64) << 56) | (u64::from(generation & ((1 << GENERATION_BITS) - 1)) << 32) | (u64::from(index) + 1);
+    debug_assert!(generation < MAX_GENERATION);
+    let t = ((kind as u64) << 56) | (u64::from(generation) << 32) | (u64::from(index) + 1);
     t as usize
 }
 
@@ -135,7 +138,7 @@ fn check(r: &Registry, token: usize, kind: Kind) -> Result<usize, FfiError> {
         return Err(FfiError::invalid(format!("handle {token:#x} is not a {}", kind.name())));
     }
     let e = r.entries.get(index as usize).ok_or_else(stale)?;
-    if e.generation & ((1 << GENERATION_BITS) - 1) != generation || e.object.is_none() {
+    if e.generation != generation || e.object.is_none() {
         return Err(stale());
     }
     Ok(index as usize)
@@ -154,8 +157,13 @@ pub(crate) fn remove(token: usize, kind: Kind) -> Result<Object, FfiError> {
     let i = check(&r, token, kind)?;
     let e = &mut r.entries[i];
     let object = e.object.take().expect("checked live");
-    e.generation = e.generation.wrapping_add(1);
-    r.free.push(i as u32);
+    e.generation += 1;
+    // A slot whose generation would wrap is retired, never reused: a stale
+    // token can then never match a live object again, however long the
+    // program runs (one retired slot per 2^24 reuses).
+    if e.generation < MAX_GENERATION {
+        r.free.push(i as u32);
+    }
     Ok(object)
 }
 
@@ -175,3 +183,40 @@ typed_get!(pipeline, Pipeline, Arc<PipelineDef>, Kind::Pipeline);
 typed_get!(flow, Flow, Flow, Kind::Flow);
 typed_get!(buffer, Buffer, Arc<BufferObj>, Kind::Buffer);
 typed_get!(error, Error, Arc<ErrorObj>, Kind::Error);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_object() -> Object {
+        Object::Error(Arc::new(ErrorObj {
+            status: super::super::torvyn_status::TORVYN_STATUS_INTERNAL,
+            message: std::ffi::CString::new("test").unwrap(),
+        }))
+    }
+
+    #[test]
+    fn a_slot_is_retired_before_its_generation_wraps() {
+        // Reuse one slot until its generation is about to wrap, as a
+        // single-threaded release loop would after 16.7 M elements.
+        let first = insert(error_object());
+        let (_, _, index) = untoken(first).unwrap();
+        remove(first, Kind::Error).unwrap();
+        lock().entries[index as usize].generation = MAX_GENERATION - 2;
+        let mut tokens = Vec::new();
+        let mut token = insert(error_object());
+        while untoken(token).unwrap().2 == index {
+            tokens.push(token);
+            remove(token, Kind::Error).unwrap();
+            token = insert(error_object());
+            assert!(tokens.len() < 4, "the slot was reused past its last generation");
+        }
+        remove(token, Kind::Error).unwrap();
+        assert_eq!(tokens.len(), 2, "generations MAX-2 and MAX-1 were used, then the slot retired");
+        assert!(lock().entries[index as usize].generation == MAX_GENERATION);
+        for stale in tokens.iter().chain([&first]) {
+            assert!(get(*stale, Kind::Error).is_err(), "a stale token never validates again");
+            assert!(remove(*stale, Kind::Error).is_err());
+        }
+    }
+}

@@ -8,55 +8,106 @@ use parking_lot::Mutex;
 use super::{Host, HostError, HostState, Inner};
 use crate::engine::{Engine, EngineSettings};
 use crate::reactor::Reactor;
+use crate::resources::PoolReserve;
+
+const MAX_WORKER_THREADS: usize = 256;
+const MAX_MEMORY_BYTES: u64 = 4 << 30;
+const MAX_QUEUE_DEPTH: usize = 1 << 20;
+const MAX_INSTANCES: u32 = 100_000;
 
 /// Builds a [`Host`]. Defaults: one worker thread, 256 MiB memory ceiling per
-/// component instance, 256 instances alive at once.
+/// component instance, an instance pool of 1,000.
 #[derive(Debug, Clone)]
 pub struct HostBuilder {
     worker_threads: usize,
     queue_depth: Option<usize>,
+    pool_max_bytes: u64,
     engine: EngineSettings,
 }
+
+/// Default bound on the idle pooled buffer bytes of all of a host's flows.
+pub const DEFAULT_HOST_POOL_BYTES: u64 = 512 << 20;
 
 impl Default for HostBuilder {
     fn default() -> Self {
         HostBuilder {
             worker_threads: 1,
             queue_depth: None,
+            pool_max_bytes: DEFAULT_HOST_POOL_BYTES,
             engine: EngineSettings::default(),
         }
     }
 }
 
 impl HostBuilder {
-    /// Reactor threads (at least 1).
+    /// Reactor threads, 1 to 256 (checked by [`HostBuilder::build`]).
     pub fn worker_threads(mut self, n: usize) -> Self {
-        self.worker_threads = n.max(1);
+        self.worker_threads = n;
         self
     }
 
-    /// Ceiling on any instance's linear memory; a flow's `memory_limit` may be lower.
+    /// Ceiling on any instance's linear memory, 1 MiB to 4 GiB; a flow's
+    /// `memory_limit` may be lower.
     pub fn max_memory_bytes(mut self, bytes: u64) -> Self {
         self.engine.max_memory_bytes = bytes;
         self
     }
 
     /// Capacity of every edge queue of flows started on this host, overriding
-    /// the manifest's `queue_depth` (the low watermark becomes half of it).
+    /// the manifest's `queue_depth` (the low watermark becomes half of it);
+    /// 1 to 1,048,576, like the manifest's.
     pub fn queue_depth(mut self, n: usize) -> Self {
-        self.queue_depth = Some(n.max(1));
+        self.queue_depth = Some(n);
         self
     }
 
-    /// Component instances alive at once across all flows.
+    /// Idle buffer bytes all flows of this host keep pooled together
+    /// (default 512 MiB; each flow also keeps at most its own
+    /// `pool_max_bytes`). Buffers returned beyond it are freed.
+    pub fn pool_max_bytes(mut self, bytes: u64) -> Self {
+        self.pool_max_bytes = bytes;
+        self
+    }
+
+    /// Slots of the instance pool (each stage of each flow uses one while
+    /// the flow lives; default 1,000, up to 100,000). Instances beyond it are
+    /// allocated on demand. Hosts of one process with the same settings
+    /// share one pool.
     pub fn max_instances(mut self, n: u32) -> Self {
         self.engine.max_instances = n;
         self
     }
 
-    /// Create the engine and start the threads.
+    /// Every option within its range, or an error naming the first that is not.
+    fn validate(&self) -> Result<(), HostError> {
+        let bad = |option: &'static str, value: u64, allowed: &'static str| {
+            Err(HostError::InvalidOption { option, value, allowed })
+        };
+        if !(1..=MAX_WORKER_THREADS).contains(&self.worker_threads) {
+            return bad("worker_threads", self.worker_threads as u64, "1 to 256");
+        }
+        if !((1 << 20)..=MAX_MEMORY_BYTES).contains(&self.engine.max_memory_bytes) {
+            return bad(
+                "memory_limit",
+                self.engine.max_memory_bytes,
+                "1 MiB to 4 GiB (1048576 to 4294967296 bytes; a 32-bit linear memory holds at most 4 GiB)",
+            );
+        }
+        if !(1..=MAX_INSTANCES).contains(&self.engine.max_instances) {
+            return bad("max_instances", u64::from(self.engine.max_instances), "1 to 100000");
+        }
+        if let Some(depth) = self.queue_depth {
+            if !(1..=MAX_QUEUE_DEPTH).contains(&depth) {
+                return bad("queue_depth", depth as u64, "1 to 1048576");
+            }
+        }
+        Ok(())
+    }
+
+    /// Check every option, create the engine and start the threads.
     pub fn build(self) -> Result<Host, HostError> {
-        let engine = Arc::new(Engine::new(self.engine).map_err(|e| HostError::Start(e.to_string()))?);
+        self.validate()?;
+        let engine = Engine::shared(self.engine).map_err(|e| HostError::Start(e.to_string()))?;
         let reactor = Reactor::start(self.worker_threads, Arc::clone(&engine))
             .map_err(|e| HostError::Start(format!("cannot start worker threads: {e}")))?;
         Ok(Host {
@@ -69,6 +120,7 @@ impl HostBuilder {
             next_id: AtomicU64::new(1),
             worker_threads: self.worker_threads,
             queue_depth: self.queue_depth,
+            pool_reserve: PoolReserve::new(self.pool_max_bytes),
         })
     }
 }

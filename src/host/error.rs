@@ -6,6 +6,12 @@ use crate::types::{FlowId, FlowState};
 pub enum HostError {
     #[error("cannot start the host: {0}")]
     Start(String),
+    #[error("host option `{option}` is {value}; allowed: {allowed}")]
+    InvalidOption {
+        option: &'static str,
+        value: u64,
+        allowed: &'static str,
+    },
     #[error(transparent)]
     Link(#[from] LinkError),
     #[error("the manifest has no flow named `main` and more than one flow ({known}); name the flow to run")]

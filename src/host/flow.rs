@@ -8,7 +8,8 @@ use crate::reactor::{Element, EndpointError, FlowShared, FlowSummary};
 use crate::types::{FlowId, FlowState};
 
 /// A flow started by a [`Host`](super::Host). Cloning gives another handle to
-/// the same flow; dropping a handle does not stop the flow.
+/// the same flow; dropping a handle does not stop the flow. Once the flow
+/// ended and its last handle is dropped, its host forgets it.
 #[derive(Clone)]
 pub struct Flow {
     shared: Arc<FlowShared>,

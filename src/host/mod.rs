@@ -9,7 +9,7 @@ mod error;
 mod flow;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ pub use flow::Flow;
 
 use crate::config::PipelineDef;
 use crate::engine::Engine;
+use crate::resources::PoolReserve;
 use crate::linker;
 use crate::reactor::{Control, FlowShared, FlowSummary, FlowTask, Reactor};
 use crate::types::{FlowId, FlowState};
@@ -43,16 +44,29 @@ pub enum HostState {
 pub struct ShutdownReport {
     /// Flows that were still in flight and got cancelled.
     pub cancelled: Vec<FlowId>,
-    /// Summaries of every flow the host ran.
+    /// Summaries of the flows the host still knew: those in flight and
+    /// ended ones the program still held.
     pub flows: Vec<FlowSummary>,
     /// Workers that did not stop within the timeout (0 when clean).
     pub workers_still_running: usize,
 }
 
+/// Flows the host can still name. An entry is weak: a flow is kept alive by
+/// its worker while it runs and by the program's handles; once it ended and
+/// its last handle is dropped it is gone, and its entry is pruned on the next
+/// start. So a host that runs flows one after another for weeks holds only
+/// the ones still running or still referenced.
 struct Inner {
     state: HostState,
     reactor: Option<Reactor>,
-    flows: BTreeMap<FlowId, Arc<FlowShared>>,
+    flows: BTreeMap<FlowId, Weak<FlowShared>>,
+}
+
+impl Inner {
+    /// Every flow still alive.
+    fn live(&self) -> Vec<Arc<FlowShared>> {
+        self.flows.values().filter_map(Weak::upgrade).collect()
+    }
 }
 
 /// A Torvyn runtime embedded in this process.
@@ -62,6 +76,8 @@ pub struct Host {
     next_id: AtomicU64,
     worker_threads: usize,
     queue_depth: Option<usize>,
+    /// Idle pooled buffer bytes of all this host's flows, and their bound.
+    pool_reserve: Arc<PoolReserve>,
 }
 
 impl Host {
@@ -78,6 +94,12 @@ impl Host {
     /// Reactor threads.
     pub fn worker_threads(&self) -> usize {
         self.worker_threads
+    }
+
+    /// Bytes of idle buffers all of this host's flows keep pooled now
+    /// (bounded by [`HostBuilder::pool_max_bytes`]).
+    pub fn pooled_bytes(&self) -> u64 {
+        self.pool_reserve.idle_bytes()
     }
 
     /// Link flow `flow` of `pipeline` (compiling its components, checking
@@ -110,10 +132,11 @@ impl Host {
         }
         let id = FlowId(self.next_id.fetch_add(1, Ordering::Relaxed));
         let mailbox = reactor.pick();
-        let task = FlowTask::prepare(id, linked, Arc::clone(&mailbox));
+        let task = FlowTask::prepare(id, linked, Arc::clone(&mailbox), &self.pool_reserve);
         let shared = Arc::clone(&task.shared);
         mailbox.send(Control::Start(Box::new(task)));
-        inner.flows.insert(id, Arc::clone(&shared));
+        inner.flows.retain(|_, f| f.strong_count() > 0);
+        inner.flows.insert(id, Arc::downgrade(&shared));
         inner.state = HostState::Running;
         log::info!("started {id} `{flow}`");
         Ok(Flow::new(shared))
@@ -132,7 +155,7 @@ impl Host {
     }
 
     fn shared(&self, id: FlowId) -> Result<Arc<FlowShared>, HostError> {
-        self.inner.lock().flows.get(&id).cloned().ok_or(HostError::UnknownFlow(id))
+        self.inner.lock().flows.get(&id).and_then(Weak::upgrade).ok_or(HostError::UnknownFlow(id))
     }
 
     /// A flow's current state.
@@ -151,21 +174,19 @@ impl Host {
         Ok(())
     }
 
-    /// Every flow this host started, with its name and state.
+    /// The flows this host still knows, with their names and states: those
+    /// running, and ended ones the program still holds a handle to.
     pub fn list_flows(&self) -> Vec<(FlowId, String, FlowState)> {
-        self.inner
-            .lock()
-            .flows
-            .values()
-            .map(|f| (f.id, f.name.clone(), f.state()))
-            .collect()
+        let live = self.inner.lock().live();
+        live.iter().map(|f| (f.id, f.name.clone(), f.state())).collect()
     }
 
-    /// Forget an ended flow (a long-lived host would otherwise keep every
-    /// summary). Returns its summary; a flow still running is not removed.
+    /// Forget an ended flow now, even while handles to it remain (ended
+    /// flows are forgotten anyway once their last handle is dropped).
+    /// Returns its summary; a flow still running is not removed.
     pub fn remove_flow(&self, id: FlowId) -> Result<FlowSummary, HostError> {
         let mut inner = self.inner.lock();
-        let shared = inner.flows.get(&id).ok_or(HostError::UnknownFlow(id))?;
+        let shared = inner.flows.get(&id).and_then(Weak::upgrade).ok_or(HostError::UnknownFlow(id))?;
         let summary = shared.summary().ok_or(HostError::StillRunning {
             flow: id,
             state: shared.state(),
@@ -180,16 +201,21 @@ impl Host {
     }
 
     /// Cancel every flow in flight, tear every component down and stop the
-    /// workers, waiting up to `timeout`. Later calls return the same picture.
+    /// workers, waiting up to `timeout`. A call in progress (Wasm code or a
+    /// WASI wait) is stopped within a few milliseconds. Later calls return
+    /// the same picture.
     pub fn shutdown(&self, timeout: Duration) -> ShutdownReport {
         let (mut reactor, flows) = {
             let mut inner = self.inner.lock();
             if inner.state != HostState::Stopped {
                 inner.state = HostState::ShuttingDown;
             }
-            (inner.reactor.take(), inner.flows.values().cloned().collect::<Vec<_>>())
+            (inner.reactor.take(), inner.live())
         };
         let cancelled: Vec<FlowId> = flows.iter().filter(|f| !f.state().is_terminal()).map(|f| f.id).collect();
+        for f in &flows {
+            f.request_cancel();
+        }
         let stuck = reactor.as_mut().map_or(0, |r| r.shutdown(timeout));
         drop(reactor);
         self.inner.lock().state = HostState::Stopped;

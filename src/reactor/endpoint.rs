@@ -18,7 +18,7 @@ use parking_lot::{Condvar, Mutex};
 use super::mailbox::Mailbox;
 use crate::engine::Lent;
 use crate::resources::{BufferError, BufferTable, Bytes, Owner};
-use crate::types::{BufferHandle, FlowState, StageId, unix_now_ns};
+use crate::types::{BufferHandle, FlowState, StageId, deadline_within, unix_now_ns};
 
 /// Why an endpoint call did not go through.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -117,7 +117,7 @@ impl Ingress {
             .into());
         }
         let mut st = self.state.lock();
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = deadline_within(timeout);
         let room = wait_for(&self.space, &mut st, deadline, |s| {
             s.items.len() < self.capacity || s.closed || s.ended.is_some()
         });
@@ -257,7 +257,7 @@ impl Egress {
     /// the stream: the flow completed and every element was taken.
     pub fn next(&self, timeout: Option<Duration>) -> Result<Option<Element>, EndpointError> {
         let mut st = self.state.lock();
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = deadline_within(timeout);
         wait_for(&self.ready, &mut st, deadline, |s| !s.items.is_empty() || s.ended.is_some());
         let Some(el) = st.items.pop_front() else {
             return match st.ended {

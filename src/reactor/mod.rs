@@ -26,10 +26,10 @@ pub use shared::FlowShared;
 pub use summary::{DirectionCopies, EdgeSummary, FailureKind, FlowSummary, StageSummary};
 
 use crate::config::EndpointKind;
-use crate::engine::Engine;
+use crate::engine::{Busy, Engine};
 use crate::linker::LinkedFlow;
-use crate::resources::{Budget, BufferTable};
-use crate::types::{FlowId, StageId};
+use crate::resources::{Budget, BufferPool, BufferTable, POOL_DEPTH, PoolReserve};
+use crate::types::{FlowId, StageId, deadline_after};
 
 /// Rounds a flow may run before the worker moves on to the next flow.
 const TURN_BUDGET: usize = 64;
@@ -44,14 +44,16 @@ pub struct FlowTask {
 impl FlowTask {
     /// Everything a flow needs before a worker takes it: its buffer table
     /// (endpoints use it from the program's threads at once) and endpoints.
-    pub fn prepare(id: FlowId, linked: LinkedFlow, mailbox: Arc<Mailbox>) -> FlowTask {
+    /// Idle pooled buffers count against the host's `reserve`.
+    pub fn prepare(id: FlowId, linked: LinkedFlow, mailbox: Arc<Mailbox>, reserve: &Arc<PoolReserve>) -> FlowTask {
         let rt = &linked.runtime;
         let budgets = linked
             .stages
             .iter()
             .map(|s| Budget::new(s.node.max_buffers, s.node.max_buffer_bytes))
             .collect();
-        let table = Arc::new(parking_lot::Mutex::new(BufferTable::new(budgets, rt.max_buffer_size)));
+        let pool = BufferPool::bounded(POOL_DEPTH, rt.pool_max_bytes, Some(Arc::clone(reserve)));
+        let table = Arc::new(parking_lot::Mutex::new(BufferTable::with_pool(budgets, rt.max_buffer_size, pool)));
         let mut ingress = Vec::new();
         let mut egress = Vec::new();
         for (i, s) in linked.stages.iter().enumerate() {
@@ -131,18 +133,21 @@ impl Reactor {
         for w in &self.workers {
             w.mailbox.send(Control::Shutdown);
         }
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         let mut remaining = self.workers.iter().filter(|w| w.thread.is_some()).count();
         while remaining > 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.exited.recv_timeout(left) {
-                Ok(index) => {
+            let received = match deadline {
+                Some(d) => self.exited.recv_timeout(d.saturating_duration_since(Instant::now())).ok(),
+                None => self.exited.recv().ok(),
+            };
+            match received {
+                Some(index) => {
                     if let Some(t) = self.workers[index].thread.take() {
                         let _ = t.join();
                     }
                     remaining -= 1;
                 }
-                Err(_) => break,
+                None => break,
             }
         }
         remaining
@@ -151,18 +156,17 @@ impl Reactor {
 
 fn run(mailbox: &Mailbox, load: &AtomicUsize, engine: &Engine) {
     let mut flows: Vec<FlowDriver> = Vec::new();
+    // The epoch ticker runs while some worker is busy (not parked).
+    let mut busy = Some(Busy::begin());
     loop {
         let mut shutdown = false;
         for msg in mailbox.take() {
             match msg {
-                Control::Start(task) if !shutdown => {
-                    if let Some(driver) = FlowDriver::start(*task, engine) {
-                        flows.push(driver);
-                    }
-                }
                 Control::Start(task) => {
-                    task.shared.request_cancel();
-                    let _ = FlowDriver::start(*task, engine);
+                    if shutdown {
+                        task.shared.request_cancel();
+                    }
+                    flows.push(FlowDriver::start(*task));
                 }
                 Control::Shutdown => shutdown = true,
             }
@@ -176,7 +180,7 @@ fn run(mailbox: &Mailbox, load: &AtomicUsize, engine: &Engine) {
         }
         let mut progressed = false;
         let mut wake: Option<Instant> = None;
-        flows.retain_mut(|f| match f.turn(TURN_BUDGET) {
+        flows.retain_mut(|f| match f.turn(TURN_BUDGET, engine) {
             Turn::Progress => {
                 progressed = true;
                 true
@@ -192,7 +196,9 @@ fn run(mailbox: &Mailbox, load: &AtomicUsize, engine: &Engine) {
         });
         load.store(flows.len(), Ordering::Relaxed);
         if !progressed {
+            drop(busy.take());
             mailbox.park(wake);
+            busy = Some(Busy::begin());
         }
     }
 }

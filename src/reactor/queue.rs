@@ -8,6 +8,9 @@ use std::collections::VecDeque;
 
 use crate::engine::Lent;
 
+/// Queue slots reserved when the queue is made.
+const PREALLOCATED: usize = 256;
+
 /// Elements waiting between two stages. The buffers are in the `Queued` state.
 #[derive(Debug)]
 pub struct EdgeQueue {
@@ -22,7 +25,8 @@ impl EdgeQueue {
     pub fn new(capacity: usize, low_watermark: usize) -> Self {
         let capacity = capacity.max(1);
         EdgeQueue {
-            items: VecDeque::with_capacity(capacity),
+            // Deep queues grow as they fill instead of reserving up front.
+            items: VecDeque::with_capacity(capacity.min(PREALLOCATED)),
             capacity,
             low_watermark: low_watermark.min(capacity - 1),
             closed: false,

@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
 use super::endpoint::{Egress, EndpointError, Ingress};
 use super::mailbox::Mailbox;
 use super::summary::FlowSummary;
-use crate::types::{FlowId, FlowState};
+use crate::types::{FlowId, FlowState, deadline_within};
 
 struct Status {
     state: FlowState,
@@ -23,7 +23,7 @@ pub struct FlowShared {
     pub name: String,
     status: Mutex<Status>,
     changed: Condvar,
-    cancel: AtomicBool,
+    cancel: Arc<AtomicBool>,
     mailbox: Arc<Mailbox>,
     pub(crate) ingress: Vec<Arc<Ingress>>,
     pub(crate) egress: Vec<Arc<Egress>>,
@@ -39,7 +39,7 @@ impl FlowShared {
                 summary: None,
             }),
             changed: Condvar::new(),
-            cancel: AtomicBool::new(false),
+            cancel: Arc::new(AtomicBool::new(false)),
             mailbox,
             ingress,
             egress,
@@ -98,9 +98,15 @@ impl FlowShared {
         self.cancel.load(Ordering::Acquire)
     }
 
+    /// The cancel flag itself, for the flow's stages: a call in progress
+    /// watches it and stops when it is set.
+    pub(crate) fn cancel_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.cancel)
+    }
+
     /// Block until the flow ended or `timeout` passed; returns the summary if ended.
     pub fn wait(&self, timeout: Option<Duration>) -> Option<FlowSummary> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = deadline_within(timeout);
         let mut s = self.status.lock();
         while s.summary.is_none() {
             match deadline {

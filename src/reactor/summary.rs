@@ -24,8 +24,9 @@ pub struct FlowSummary {
     /// the queues when buffers return after their last reader.
     pub pool_allocations: u64,
     pub pool_reuses: u64,
-    /// Buffers still alive when the summary was taken (0 after a flow
-    /// ended, unless the program still holds egress elements).
+    /// Buffers still alive once the flow ended and every stage, queue and
+    /// endpoint released what it held: only elements a completed flow's
+    /// egress still offers, or that the program took and has not released.
     pub buffers_live: u64,
     pub stages: Vec<StageSummary>,
     pub edges: Vec<EdgeSummary>,

@@ -66,8 +66,13 @@ impl CopyLedger {
     }
 
     /// Record one copy of `bytes` bytes made for `stage` (`None`: the host).
+    /// Moving zero bytes is not a copy (growing an empty buffer, reading or
+    /// appending nothing): it is not recorded.
     #[inline]
     pub fn record(&mut self, stage: Option<StageId>, direction: CopyDirection, bytes: usize) {
+        if bytes == 0 {
+            return;
+        }
         let row = match stage.and_then(|s| self.rows.get_mut(s.index())) {
             Some(row) => row,
             None => &mut self.host,

@@ -1,5 +1,11 @@
 //! Tiered pools of byte vectors, so a flow in steady state allocates nothing.
 //!
+//! Idle memory is bounded twice: each pool (one per flow) keeps at most
+//! `max_idle_bytes` of idle capacity, and all pools of a host together at
+//! most their [`PoolReserve`]'s limit. A returned vector that would exceed
+//! either is freed instead, so no guest can make the host keep memory
+//! beyond those bounds by allocating and releasing large buffers.
+//!
 //! A pooled buffer is an `Arc<Vec<u8>>` whose reference count is 1 while it
 //! sits in the pool or is being written. The `Arc` lets a full read hand the
 //! bytes to wasmtime's lowering without copying them first on the host; the
@@ -8,6 +14,41 @@
 //! kernel, and re-faulting them costs far more than the copy itself.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Idle pooled bytes shared by every pool of one host, and their limit.
+#[derive(Debug)]
+pub struct PoolReserve {
+    idle: AtomicU64,
+    max: u64,
+}
+
+impl PoolReserve {
+    pub fn new(max: u64) -> Arc<PoolReserve> {
+        Arc::new(PoolReserve {
+            idle: AtomicU64::new(0),
+            max,
+        })
+    }
+
+    /// Idle bytes held by all pools of the host now.
+    pub fn idle_bytes(&self) -> u64 {
+        self.idle.load(Ordering::Relaxed)
+    }
+
+    /// Count `bytes` more idle capacity if the limit allows it.
+    fn try_keep(&self, bytes: u64) -> bool {
+        self.idle
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |idle| {
+                idle.checked_add(bytes).filter(|&n| n <= self.max)
+            })
+            .is_ok()
+    }
+
+    fn forget(&self, bytes: u64) {
+        self.idle.fetch_sub(bytes, Ordering::AcqRel);
+    }
+}
 
 /// Size classes. A request is served from the smallest tier that fits it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -70,17 +111,37 @@ pub struct BufferPool {
     free: [Vec<Arc<Vec<u8>>>; 4],
     /// Most buffers each tier keeps; beyond it returned buffers are freed.
     max_free_per_tier: usize,
+    /// Most idle capacity this pool keeps, in bytes.
+    max_idle_bytes: u64,
+    idle_bytes: u64,
+    /// The host-wide bound this pool's idle bytes count against.
+    reserve: Option<Arc<PoolReserve>>,
     stats: PoolStats,
 }
 
 impl BufferPool {
-    /// A pool keeping at most `max_free_per_tier` idle buffers per tier.
+    /// A pool keeping at most `max_free_per_tier` idle buffers per tier,
+    /// with no byte bound of its own (tests and benchmarks).
     pub fn new(max_free_per_tier: usize) -> Self {
+        Self::bounded(max_free_per_tier, u64::MAX, None)
+    }
+
+    /// A pool keeping at most `max_idle_bytes` of idle capacity, counted
+    /// also against the host's `reserve`.
+    pub fn bounded(max_free_per_tier: usize, max_idle_bytes: u64, reserve: Option<Arc<PoolReserve>>) -> Self {
         BufferPool {
             free: Default::default(),
             max_free_per_tier,
+            max_idle_bytes,
+            idle_bytes: 0,
+            reserve,
             stats: PoolStats::default(),
         }
+    }
+
+    /// Idle capacity held now, in bytes.
+    pub fn idle_bytes(&self) -> u64 {
+        self.idle_bytes
     }
 
     /// An empty vector with capacity of at least `len`, uniquely owned.
@@ -97,6 +158,11 @@ impl BufferPool {
         match found {
             Some(buf) => {
                 self.stats.reuses += 1;
+                let capacity = buf.capacity() as u64;
+                self.idle_bytes -= capacity;
+                if let Some(r) = &self.reserve {
+                    r.forget(capacity);
+                }
                 buf
             }
             None => {
@@ -114,9 +180,14 @@ impl BufferPool {
             return;
         };
         bytes.clear();
+        let capacity = bytes.capacity() as u64;
         let list = &mut self.free[Tier::for_len(bytes.capacity()).index()];
-        if list.len() < self.max_free_per_tier {
+        let fits = list.len() < self.max_free_per_tier
+            && self.idle_bytes.saturating_add(capacity) <= self.max_idle_bytes
+            && self.reserve.as_ref().is_none_or(|r| r.try_keep(capacity));
+        if fits {
             list.push(buf);
+            self.idle_bytes += capacity;
         } else {
             self.stats.discarded += 1;
         }
@@ -130,6 +201,15 @@ impl BufferPool {
     /// Idle buffers held, per tier (Small, Medium, Large, Huge).
     pub fn idle(&self) -> [usize; 4] {
         [0, 1, 2, 3].map(|i| self.free[i].len())
+    }
+}
+
+impl Drop for BufferPool {
+    /// The host's reserve stops counting what this pool held.
+    fn drop(&mut self) {
+        if let Some(r) = &self.reserve {
+            r.forget(self.idle_bytes);
+        }
     }
 }
 
@@ -165,5 +245,38 @@ mod tests {
         assert_eq!(pool.idle(), [0, 0, 0, 0]);
         assert_eq!(pool.stats().discarded, 1);
         drop(other);
+    }
+}
+
+#[cfg(test)]
+mod bound_tests {
+    use super::*;
+
+    #[test]
+    fn idle_bytes_are_bounded_per_pool_and_per_host() {
+        let reserve = PoolReserve::new(3 << 20);
+        let mut a = BufferPool::bounded(256, 2 << 20, Some(Arc::clone(&reserve)));
+        let mut b = BufferPool::bounded(256, 2 << 20, Some(Arc::clone(&reserve)));
+        // A guest releasing ten 16 MiB buffers leaves none of them pooled.
+        let huge: Vec<_> = (0..10).map(|_| a.take(16 << 20)).collect();
+        huge.into_iter().for_each(|v| a.give(v));
+        assert_eq!(a.idle_bytes(), 0);
+        // Within the pool's bound: two 1 MiB buffers stay, the third goes.
+        let large: Vec<_> = (0..3).map(|_| a.take(1 << 20)).collect();
+        large.into_iter().for_each(|v| a.give(v));
+        assert_eq!(a.idle_bytes(), 2 << 20);
+        // The host's bound: b may keep only what is left of 3 MiB.
+        let more: Vec<_> = (0..2).map(|_| b.take(1 << 20)).collect();
+        more.into_iter().for_each(|v| b.give(v));
+        assert_eq!(b.idle_bytes(), 1 << 20);
+        assert_eq!(reserve.idle_bytes(), 3 << 20);
+        // Reuse takes bytes out of both counts; a dropped pool gives its share back.
+        let v = a.take(1 << 20);
+        assert_eq!(reserve.idle_bytes(), 2 << 20);
+        drop(v);
+        drop(a);
+        assert_eq!(reserve.idle_bytes(), 1 << 20);
+        drop(b);
+        assert_eq!(reserve.idle_bytes(), 0);
     }
 }

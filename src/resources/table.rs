@@ -17,7 +17,7 @@ use crate::types::{BufferHandle, StageId};
 pub const DEFAULT_MAX_BUFFER_SIZE: u64 = 16 << 20;
 
 /// Idle buffers each pool tier keeps for reuse.
-const POOL_DEPTH: usize = 256;
+pub const POOL_DEPTH: usize = 256;
 
 /// Bytes of a buffer. Uniquely referenced except during a host call that
 /// lends them to wasmtime for lowering.
@@ -53,12 +53,19 @@ pub struct BufferTable {
 }
 
 impl BufferTable {
-    /// A table for a flow of `budgets.len()` stages.
+    /// A table for a flow of `budgets.len()` stages, with a pool bounded
+    /// only by buffer count (tests and benchmarks).
     pub fn new(budgets: Vec<Budget>, max_buffer_size: u64) -> Self {
+        Self::with_pool(budgets, max_buffer_size, BufferPool::new(POOL_DEPTH))
+    }
+
+    /// A table whose idle buffers go to `pool` (a flow's: bounded in bytes
+    /// and counted against its host's reserve).
+    pub fn with_pool(budgets: Vec<Budget>, max_buffer_size: u64, pool: BufferPool) -> Self {
         BufferTable {
             slots: Vec::new(),
             free: Vec::new(),
-            pool: BufferPool::new(POOL_DEPTH),
+            pool,
             ledger: CopyLedger::new(budgets.len()),
             record_copies: true,
             budgets,

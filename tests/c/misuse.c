@@ -50,6 +50,18 @@ int main(int argc, char **argv) {
     opts.struct_size = 4;
     EXPECT_STATUS(TORVYN_STATUS_INVALID_ARGUMENT, "struct_size", torvyn_host_new(&opts, &host, ERR));
     EXPECT_STATUS(TORVYN_STATUS_INVALID_ARGUMENT, "unknown key `threads`", torvyn_host_new_json("{\"threads\": 2}", &host, ERR));
+    /* Every option is checked against its range before anything is reserved. */
+    EXPECT_STATUS(TORVYN_STATUS_INVALID_ARGUMENT, "`queue_depth` is 4000000000; allowed: 1 to 1048576",
+                  torvyn_host_new_json("{\"queue_depth\": 4000000000}", &host, ERR));
+    EXPECT_STATUS(TORVYN_STATUS_INVALID_ARGUMENT, "`memory_limit` is 8589934592; allowed: 1 MiB to 4 GiB",
+                  torvyn_host_new_json("{\"memory_limit\": 8589934592}", &host, ERR));
+    EXPECT_STATUS(TORVYN_STATUS_INVALID_ARGUMENT, "`worker_threads` is 100000; allowed: 1 to 256",
+                  torvyn_host_new_json("{\"worker_threads\": 100000}", &host, ERR));
+    EXPECT_STATUS(TORVYN_STATUS_INVALID_ARGUMENT, "`observability_level` is 9",
+                  torvyn_host_new_json("{\"observability_level\": 9}", &host, ERR));
+    torvyn_host_options_init(&opts);
+    opts.memory_limit = 1000;
+    EXPECT_STATUS(TORVYN_STATUS_INVALID_ARGUMENT, "`memory_limit` is 1000", torvyn_host_new(&opts, &host, ERR));
     EXPECT_STATUS(TORVYN_STATUS_OK, "", torvyn_host_new_json("{\"worker_threads\": 2, \"queue_depth\": 2}", &host, ERR));
     printf("ok options\n");
 

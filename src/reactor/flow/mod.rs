@@ -26,19 +26,22 @@ use sha2::{Digest, Sha256};
 
 mod delivery;
 mod report;
+mod startup;
 mod steps;
+
+use startup::Startup;
 
 use super::endpoint::{Egress, Ingress};
 use super::queue::EdgeQueue;
 use super::shared::FlowShared;
 use super::summary::FailureKind;
 use super::FlowTask;
-use crate::config::{EndpointKind, ErrorAction, NodeDef};
+use crate::config::{ErrorAction, NodeDef};
 use crate::contracts::Role;
-use crate::engine::{CallError, Engine, FlowContextInfo, Lent, ProcessError, Stage, StageSpec};
+use crate::engine::{CallError, Engine, FlowContextInfo, Lent, ProcessError, Stage};
 use crate::pipeline::{GraphEdge, OutPort};
 use crate::resources::{BufferTable, Owner};
-use crate::types::{FlowState, StageId, unix_now_ns};
+use crate::types::{FlowState, saturating_deadline, unix_now_ns};
 
 /// What one turn achieved.
 pub enum Turn {
@@ -123,6 +126,8 @@ pub struct FlowDriver {
     failure: Option<FailureKind>,
     /// Every node (for a summary of a flow that failed to start).
     names: Vec<(String, String, Role)>,
+    /// While the flow is being brought up: what is left to do.
+    startup: Option<Box<Startup>>,
 }
 
 fn trace_id(flow: &str, id: u64) -> String {
@@ -135,9 +140,11 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 impl FlowDriver {
-    /// Instantiate and initialise every node. On failure the flow is
-    /// finished (Failed, with teardown) and `None` is returned.
-    pub fn start(task: FlowTask, engine: &Engine) -> Option<FlowDriver> {
+    /// Take over a flow. Nothing of it runs yet: its nodes are instantiated
+    /// and initialised one call per turn ([`FlowDriver::turn`]), so bringing
+    /// a flow up never holds the worker's other flows back by more than one
+    /// call, and a cancel is seen between any two of those calls.
+    pub fn start(task: FlowTask) -> FlowDriver {
         let FlowTask { shared, linked, table } = task;
         let rt = &linked.runtime;
         let graph = &linked.graph;
@@ -151,7 +158,7 @@ impl FlowDriver {
                 .collect(),
             links: graph.edges.clone(),
             order: graph.order.clone(),
-            table: Arc::clone(&table),
+            table,
             state: FlowState::Created,
             pause_signals: 0,
             ready_signals: 0,
@@ -163,97 +170,24 @@ impl FlowDriver {
                 .iter()
                 .map(|s| (s.node.name.clone(), s.node.component.clone(), s.role))
                 .collect(),
+            startup: None,
         };
         if shared.cancel_requested() {
             driver.end(FlowState::Cancelled, None);
-            return None;
+            return driver;
         }
         driver.advance(FlowState::Initializing);
         let context = FlowContextInfo {
             flow_id: shared.id.to_string(),
             trace_id: trace_id(&shared.name, shared.id.get()),
             span_id: String::new(),
-            deadline_ns: 0,
         };
-        for (i, ls) in linked.stages.iter().enumerate() {
-            let spec = StageSpec {
-                stage: StageId::new(i as u32),
-                node: Arc::from(ls.node.name.as_str()),
-                config: ls.node.config.clone(),
-                grants: Arc::from(ls.node.capabilities.clone()),
-                memory_limit: rt.memory_limit,
-                init_timeout: rt.init_timeout,
-                call_timeout: rt.call_timeout,
-                context: context.clone(),
-            };
-            let runner = match (&ls.component, ls.node.endpoint) {
-                (Some(component), _) => Stage::instantiate(engine, component, spec, Arc::clone(&table))
-                    .map(Runner::Wasm)
-                    .map_err(|e| (Some(FailureKind::Instantiate), e.to_string())),
-                (None, Some(EndpointKind::Ingress)) => shared
-                    .ingress(&ls.node.name)
-                    .map(|i| Runner::Ingress(Arc::clone(i)))
-                    .map_err(|e| (None, e.to_string())),
-                (None, _) => shared
-                    .egress(&ls.node.name)
-                    .map(|e| Runner::Egress(Arc::clone(e)))
-                    .map_err(|e| (None, e.to_string())),
-            };
-            let runner = match runner {
-                Ok(r) => r,
-                Err((kind, msg)) => {
-                    driver.failure = kind;
-                    driver.end(FlowState::Failed, Some(msg));
-                    return None;
-                }
-            };
-            let gn = &graph.nodes[i];
-            driver.stages.push(StageSlot {
-                runner,
-                node: ls.node.clone(),
-                role: ls.role,
-                inputs: gn.inputs.clone(),
-                ports: gn.ports.clone(),
-                outputs: gn.output_edges().collect(),
-                cursor: 0,
-                current: None,
-                in_seq: 0,
-                done: false,
-                pending: VecDeque::new(),
-                flushed: false,
-                last_timestamp: 0,
-                told_pause: false,
-                sinks_below: if ls.role == Role::Source { graph.sinks_below(i) } else { Vec::new() },
-                hold_until: None,
-                attempts: 0,
-                elements_in: 0,
-                elements_out: 0,
-                dropped: 0,
-                skipped: 0,
-                retries: 0,
-                pauses: 0,
-            });
-        }
-        for i in 0..driver.stages.len() {
-            let Runner::Wasm(stage) = &mut driver.stages[i].runner else {
-                continue;
-            };
-            if let Err(e) = stage.init() {
-                let msg = driver.describe(i, "init", &e);
-                driver.failure = Some(FailureKind::Instantiate);
-                driver.end(FlowState::Failed, Some(msg));
-                return None;
-            }
-        }
-        driver.advance(FlowState::Running);
-        log::debug!(
-            "{} `{}` running with {} nodes and {} edges",
-            shared.id,
-            shared.name,
-            driver.stages.len(),
-            driver.edges.len()
-        );
-        Some(driver)
+        driver.startup = Some(Box::new(Startup {
+            linked,
+            context,
+            initialized: 0,
+        }));
+        driver
     }
 
     fn advance(&mut self, next: FlowState) {
@@ -272,16 +206,26 @@ impl FlowDriver {
             CallError::Guest(_) | CallError::Contract(_) => FailureKind::Component,
             CallError::Deadline { .. } => FailureKind::Deadline,
             CallError::Trap(_) | CallError::Poisoned => FailureKind::Trap,
+            CallError::Cancelled => FailureKind::Internal,
         });
         let s = &self.stages[i];
         format!("node `{}` (component `{}`) {call}: {e}", s.node.name, s.node.component)
     }
 
-    /// Move elements for at most `budget` rounds.
-    pub fn turn(&mut self, budget: usize) -> Turn {
+    /// Move elements for at most `budget` rounds (one start-up call while
+    /// the flow is being brought up). A cancel is looked at before every
+    /// node's step, and the call in progress watches it too.
+    pub fn turn(&mut self, budget: usize, engine: &Engine) -> Turn {
+        if self.state.is_terminal() {
+            return Turn::Done;
+        }
         if self.shared.cancel_requested() {
             self.end(FlowState::Cancelled, None);
             return Turn::Done;
+        }
+        if self.startup.is_some() {
+            self.start_step(engine);
+            return if self.state.is_terminal() { Turn::Done } else { Turn::Progress };
         }
         let mut rounds = 0;
         loop {
@@ -294,6 +238,10 @@ impl FlowDriver {
                     Role::Processor | Role::Filter | Role::Router | Role::Aggregator => self.step_middle(i),
                 };
                 if self.state.is_terminal() {
+                    return Turn::Done;
+                }
+                if self.shared.cancel_requested() {
+                    self.end(FlowState::Cancelled, None);
                     return Turn::Done;
                 }
             }
@@ -357,7 +305,7 @@ impl FlowDriver {
             ErrorAction::Retry if slot.attempts < policy.max_retries => {
                 slot.attempts += 1;
                 slot.retries += 1;
-                slot.hold_until = Some(Instant::now() + backoff(slot.attempts));
+                slot.hold_until = Some(saturating_deadline(backoff(slot.attempts)));
                 log::info!(
                     "{}: node `{}` {call} returned {pe}; retry {} of {}",
                     self.shared.id,
@@ -392,6 +340,7 @@ impl FlowDriver {
 
     /// Stop now: cancel whatever is in flight.
     pub fn cancel(&mut self) {
+        self.shared.request_cancel();
         self.end(FlowState::Cancelled, None);
     }
 
@@ -401,6 +350,13 @@ impl FlowDriver {
         if self.state.is_terminal() {
             return;
         }
+        self.startup = None;
+        // A call stopped by a cancel fails; the flow's outcome is the cancel.
+        let (state, error) = if state == FlowState::Failed && self.shared.cancel_requested() {
+            (FlowState::Cancelled, None)
+        } else {
+            (state, error)
+        };
         match self.state.advance(state) {
             Ok(s) => self.state = s,
             Err(e) => {
@@ -442,12 +398,15 @@ impl FlowDriver {
                 }
             }
         }
-        let summary = self.summary();
+        let mut summary = self.summary();
+        // Dropping the instances returns what components still hold; an
+        // egress of a flow that did not complete returns what it queued.
         self.stages.clear();
         for egress in &self.shared.egress {
             egress.end(self.state);
         }
         let live = self.table.lock().live();
+        summary.buffers_live = live as u64;
         if live != 0 && self.shared.egress.is_empty() {
             log::warn!("{}: {live} buffer(s) still live after teardown", self.shared.id);
         }

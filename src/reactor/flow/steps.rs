@@ -2,13 +2,12 @@
 //! component (or endpoint), and what happens to the element afterwards.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::{FlowDriver, Runner, Verdict};
 use crate::contracts::Role;
 use crate::engine::{BackpressureSignal, CallError, Emitted, Lent};
 use crate::reactor::endpoint::Intake;
-use crate::types::{FlowState, unix_now_ns};
+use crate::types::{FlowState, saturating_deadline, unix_now_ns};
 
 /// A middle node's raw answer.
 enum Answer {
@@ -265,7 +264,7 @@ impl FlowDriver {
                 if signal == BackpressureSignal::Pause {
                     let slot = &mut self.stages[i];
                     slot.pauses += 1;
-                    slot.hold_until = Some(Instant::now() + slot.node.resume_after);
+                    slot.hold_until = Some(saturating_deadline(slot.node.resume_after));
                 }
                 self.settle(i, e, &input, true);
                 true

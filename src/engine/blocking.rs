@@ -1,0 +1,103 @@
+//! The WASI functions that can wait, redefined so the wait obeys the call's
+//! deadline and the flow's cancel.
+//!
+//! wasmtime interrupts only Wasm code; its synchronous WASI functions block
+//! the calling thread on a future until it resolves, which for a clock an
+//! hour away or a socket that never speaks is forever. Every `wasi:io`
+//! function that waits (`poll`, `pollable.block`, and the `blocking-*`
+//! stream methods: file, pipe and socket I/O all go through them) is
+//! shadowed here by one that drives the same future through
+//! [`super::interrupt::CallClock::wait`]. Everything else is wasmtime-wasi's own code.
+//!
+//! The names must be the exact ones `add_to_linker_sync` defined (same
+//! package version), or the originals would stay in place; the tests with a
+//! guest that sleeps, polls and blocks fail if they drift.
+
+use wasmtime::component::{Linker, Resource, ResourceTable};
+use wasmtime::{Result, StoreContextMut};
+use wasmtime_wasi::p2::bindings::sync::io::streams::{Host as _, StreamError as AbiStreamError};
+use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable, StreamResult};
+use wasmtime_wasi_io::bindings::wasi::io::poll::{Host as _, HostPollable as _};
+use wasmtime_wasi_io::bindings::wasi::io::streams::{HostInputStream as _, HostOutputStream as _};
+
+use super::state::StageState;
+
+const POLL: &str = "wasi:io/poll@0.2.12";
+const STREAMS: &str = "wasi:io/streams@0.2.12";
+
+type Cx<'a> = StoreContextMut<'a, StageState>;
+
+/// A stream operation's result as the guest sees it: a stream error becomes
+/// the contract's `stream-error` (an `error` resource for a failed
+/// operation); a trap stays a trap.
+fn lower<T>(table: &mut ResourceTable, r: StreamResult<T>) -> Result<Result<T, AbiStreamError>> {
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(e) => Ok(Err(table.convert_stream_error(e)?)),
+    }
+}
+
+/// Run `$op` (a future over the stage's resource table `$t`) under the
+/// stage's call clock: `Err` is the trap that stops the guest.
+macro_rules! waiting {
+    ($cx:expr, |$t:ident| $op:expr) => {{
+        let (clock, $t) = $cx.data_mut().clock_and_table();
+        clock.wait($op).map_err(wasmtime::Error::new)?
+    }};
+}
+
+/// Shadow every waiting `wasi:io` function on `linker` (after WASI was added).
+pub fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
+    linker.allow_shadowing(true);
+    let mut poll = linker.instance(POLL)?;
+    poll.func_wrap("poll", |mut cx: Cx<'_>, (list,): (Vec<Resource<DynPollable>>,)| {
+        let ready = waiting!(cx, |t| t.poll(list))?;
+        Ok((ready,))
+    })?;
+    poll.func_wrap("[method]pollable.block", |mut cx: Cx<'_>, (p,): (Resource<DynPollable>,)| {
+        waiting!(cx, |t| t.block(p))?;
+        Ok(())
+    })?;
+    let mut streams = linker.instance(STREAMS)?;
+    streams.func_wrap(
+        "[method]input-stream.blocking-read",
+        |mut cx: Cx<'_>, (s, len): (Resource<DynInputStream>, u64)| {
+            let r = waiting!(cx, |t| t.blocking_read(s, len));
+            Ok((lower(cx.data_mut().table(), r)?,))
+        },
+    )?;
+    streams.func_wrap(
+        "[method]input-stream.blocking-skip",
+        |mut cx: Cx<'_>, (s, len): (Resource<DynInputStream>, u64)| {
+            let r = waiting!(cx, |t| t.blocking_skip(s, len));
+            Ok((lower(cx.data_mut().table(), r)?,))
+        },
+    )?;
+    streams.func_wrap(
+        "[method]output-stream.blocking-write-and-flush",
+        |mut cx: Cx<'_>, (s, bytes): (Resource<DynOutputStream>, Vec<u8>)| {
+            let r = waiting!(cx, |t| t.blocking_write_and_flush(s, bytes));
+            Ok((lower(cx.data_mut().table(), r)?,))
+        },
+    )?;
+    streams.func_wrap(
+        "[method]output-stream.blocking-write-zeroes-and-flush",
+        |mut cx: Cx<'_>, (s, len): (Resource<DynOutputStream>, u64)| {
+            let r = waiting!(cx, |t| t.blocking_write_zeroes_and_flush(s, len));
+            Ok((lower(cx.data_mut().table(), r)?,))
+        },
+    )?;
+    streams.func_wrap("[method]output-stream.blocking-flush", |mut cx: Cx<'_>, (s,): (Resource<DynOutputStream>,)| {
+        let r = waiting!(cx, |t| t.blocking_flush(s));
+        Ok((lower(cx.data_mut().table(), r)?,))
+    })?;
+    streams.func_wrap(
+        "[method]output-stream.blocking-splice",
+        |mut cx: Cx<'_>, (dst, src, len): (Resource<DynOutputStream>, Resource<DynInputStream>, u64)| {
+            let r = waiting!(cx, |t| t.blocking_splice(dst, src, len));
+            Ok((lower(cx.data_mut().table(), r)?,))
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
+}

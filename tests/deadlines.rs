@@ -1,0 +1,163 @@
+//! Deadlines and cancel hold whatever a guest does: Wasm loops, and waits
+//! inside WASI (a sleep, a poll on a clock, a blocking pollable). A flow
+//! starting up holds no other flow back by more than one call.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{N, capture, lines_of, pipeline};
+use torvyn::reactor::FailureKind;
+use torvyn::{Flow, FlowState, Host, PipelineDef};
+
+const WAITS: [&str; 4] = ["sleep", "poll", "block", "spin"];
+
+/// source → a guest that waits on element 1 → sink.
+fn waiting_flow(node: &str, wait: &str, runtime: &str) -> PipelineDef {
+    pipeline(
+        &[
+            N(&format!("{node}_src"), "counting-source", r#"{"count": 5}"#, ""),
+            N(node, "blocking-guest", &format!(r#"{{"wait": "{wait}", "at": 1}}"#), ""),
+            N(&format!("{node}_sink"), "slow-sink", r#"{"pause_every": 1000000}"#, ""),
+        ],
+        runtime,
+    )
+}
+
+/// Wait until the guest is inside its long call (element 1 was delivered).
+fn until_blocked(flow: &Flow) {
+    let t0 = Instant::now();
+    while flow.state() != FlowState::Running && t0.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(flow.summary().is_none(), "the flow must still be blocked");
+}
+
+#[test]
+fn a_deadline_stops_a_guest_whatever_it_waits_on() {
+    let host = Host::builder().build().unwrap();
+    for wait in WAITS {
+        let node = format!("deadline_{wait}");
+        let flow = host.start_flow(&waiting_flow(&node, wait, "call_timeout_ms = 200"), "main").unwrap();
+        // The guest would wait an hour; its 200 ms deadline ends the call.
+        let s = flow.wait(Some(Duration::from_secs(30))).unwrap_or_else(|e| panic!("{wait}: {e}"));
+        assert_eq!(s.state, FlowState::Failed, "{wait}");
+        assert_eq!(s.failure, Some(FailureKind::Deadline), "{wait}: {:?}", s.error);
+        let err = s.error.unwrap();
+        assert!(err.contains(&format!("node `{node}`")) && err.contains("200ms deadline"), "{wait}: {err}");
+        assert_eq!(s.stages[1].elements_in, 1, "{wait}: element 0 went through, element 1 overran");
+        assert_eq!(s.buffers_live, 0);
+    }
+}
+
+#[test]
+fn cancel_stops_a_blocked_guest_at_once_and_other_flows_go_on() {
+    let host = Host::builder().build().unwrap();
+    let mut latencies = Vec::new();
+    for wait in WAITS {
+        let node = format!("cancel_{wait}");
+        let flow = host.start_flow(&waiting_flow(&node, wait, "call_timeout_ms = 600000"), "main").unwrap();
+        until_blocked(&flow);
+        let t0 = Instant::now();
+        flow.cancel();
+        let s = flow.wait(Some(Duration::from_secs(30))).unwrap_or_else(|e| panic!("{wait}: {e}"));
+        latencies.push((wait, t0.elapsed()));
+        assert_eq!(s.state, FlowState::Cancelled, "{wait}: {:?}", s.error);
+        assert_eq!(s.error, None);
+        assert_eq!(s.buffers_live, 0);
+        // The worker is free again: another flow on it runs to completion.
+        let next = host.start_flow(&waiting_flow(&format!("{node}_next"), "none", ""), "main").unwrap();
+        assert_eq!(next.wait(Some(Duration::from_secs(60))).unwrap().state, FlowState::Completed);
+    }
+    eprintln!("cancel latency while blocked: {latencies:?}");
+}
+
+#[test]
+fn shutdown_stops_workers_blocked_in_guests() {
+    // One blocked guest per worker: one waiting in WASI, one looping in Wasm.
+    let host = Host::builder().worker_threads(2).build().unwrap();
+    let flows: Vec<Flow> = ["block", "spin"]
+        .iter()
+        .map(|w| host.start_flow(&waiting_flow(&format!("shut_{w}"), w, "call_timeout_ms = 600000"), "main").unwrap())
+        .collect();
+    for f in &flows {
+        until_blocked(f);
+    }
+    let t0 = Instant::now();
+    let report = host.shutdown(Duration::from_secs(30));
+    eprintln!("shutdown with {} blocked guests took {:?}", flows.len(), t0.elapsed());
+    assert_eq!(report.workers_still_running, 0);
+    assert_eq!(report.cancelled.len(), flows.len());
+    for f in &flows {
+        assert_eq!(f.state(), FlowState::Cancelled);
+    }
+}
+
+#[test]
+fn an_init_that_overruns_fails_the_flow_and_uninitialised_stages_get_no_teardown() {
+    capture();
+    let p = pipeline(
+        &[
+            N("td_src", "counting-source", r#"{"count": 5}"#, ""),
+            N("td_block", "blocking-guest", r#"{"wait": "sleep", "in_init": true}"#, ""),
+            N("td_after", "faulty-processor", "{}", ""),
+            N("td_sink", "slow-sink", r#"{"pause_every": 1000000}"#, ""),
+        ],
+        "init_timeout_ms = 300",
+    );
+    let host = Host::builder().build().unwrap();
+    let s = host.start_flow(&p, "main").unwrap().wait(Some(Duration::from_secs(30))).unwrap();
+    assert_eq!(s.state, FlowState::Failed);
+    assert_eq!(s.failure, Some(FailureKind::Deadline));
+    let err = s.error.unwrap();
+    assert!(err.contains("node `td_block`") && err.contains("init") && err.contains("300ms"), "{err}");
+    // `td_after` was instantiated but its `init` never ran: no teardown.
+    assert!(
+        !lines_of("td_after").iter().any(|(_, l)| l.starts_with("teardown")),
+        "{:?}",
+        lines_of("td_after")
+    );
+}
+
+#[test]
+fn a_flow_starting_up_delays_another_by_at_most_one_call() {
+    // One worker: a flow whose three nodes each take 300 ms in `init` starts
+    // while another flow moves elements. Before, start-up ran inline (900 ms
+    // of stall); now the worker serves the other flow between start-up calls.
+    let host = Host::builder().build().unwrap();
+    let embed = PipelineDef::load(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/embed")).unwrap();
+    let busy = host.start_flow(&embed, "main").unwrap();
+    let slow_init = r#"{"wait": "sleep", "ms": 300, "in_init": true}"#;
+    let slow = pipeline(
+        &[
+            N("su_src", "counting-source", r#"{"count": 3}"#, ""),
+            N("su_a", "blocking-guest", slow_init, ""),
+            N("su_b", "blocking-guest", slow_init, ""),
+            N("su_c", "blocking-guest", slow_init, ""),
+            N("su_sink", "slow-sink", r#"{"pause_every": 1000000}"#, ""),
+        ],
+        "",
+    );
+    let round_trip = |i: u32| {
+        let t0 = Instant::now();
+        busy.push("input", format!("e{i}").as_bytes(), "", None).unwrap();
+        let el = busy.next("output", Some(Duration::from_secs(30))).unwrap().unwrap();
+        assert_eq!(el.payload(), format!("E{i}").as_bytes());
+        t0.elapsed()
+    };
+    for i in 0..20 {
+        round_trip(i);
+    }
+    let starting = host.start_flow(&slow, "main").unwrap();
+    let mut worst = Duration::ZERO;
+    let mut i = 100;
+    while starting.state() != FlowState::Running && starting.summary().is_none() {
+        worst = worst.max(round_trip(i));
+        i += 1;
+    }
+    assert_eq!(starting.wait(Some(Duration::from_secs(60))).unwrap().state, FlowState::Completed);
+    eprintln!("longest delay a starting flow caused another: {worst:?} ({} elements meanwhile)", i - 100);
+    assert!(i - 100 >= 3, "the other flow kept moving during start-up");
+    assert!(worst < Duration::from_millis(800), "one 300 ms init call at most, not all three: {worst:?}");
+}

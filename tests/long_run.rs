@@ -1,0 +1,68 @@
+//! A host that runs flows one after another for a long time keeps only the
+//! flows still alive: an ended flow is forgotten with its last handle, and
+//! resident memory stays flat.
+
+mod common;
+
+use std::time::Duration;
+
+use torvyn::{FlowState, Host, PipelineDef};
+
+/// Resident memory of this process, in KiB.
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn ten_thousand_flows_on_one_host_leave_memory_flat() {
+    let host = Host::builder().build().unwrap();
+    let embed = PipelineDef::load(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/embed")).unwrap();
+    let payload = vec![b'a'; 64 << 10];
+    let run = |i: usize| {
+        let flow = host.start_flow(&embed, "main").unwrap();
+        flow.push("input", &payload, "", None).unwrap();
+        flow.close_input("input").unwrap();
+        let el = flow.next("output", Some(Duration::from_secs(30))).unwrap().unwrap();
+        assert_eq!(el.payload().len(), payload.len());
+        drop(el);
+        assert!(flow.next("output", Some(Duration::from_secs(30))).unwrap().is_none());
+        let s = flow.wait(Some(Duration::from_secs(30))).unwrap();
+        assert_eq!(s.state, FlowState::Completed, "flow {i}: {:?}", s.error);
+    };
+    for i in 0..1_000 {
+        run(i);
+    }
+    let warm = rss_kib();
+    for i in 1_000..10_000 {
+        run(i);
+    }
+    let end = rss_kib();
+    eprintln!("10,000 flows on one host: resident {warm} KiB after 1,000, {end} KiB after 10,000");
+    assert!(host.list_flows().is_empty(), "ended flows whose handles are gone are forgotten");
+    assert!(end < warm + 16 * 1024, "resident memory grew from {warm} KiB to {end} KiB");
+}
+
+#[test]
+fn a_flow_is_known_while_a_handle_or_its_worker_holds_it() {
+    let host = Host::builder().build().unwrap();
+    let embed = PipelineDef::load(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/embed")).unwrap();
+    let flow = host.start_flow(&embed, "main").unwrap();
+    let id = flow.id();
+    drop(flow);
+    // Still running (its worker holds it): listed, reachable, cancellable.
+    assert_eq!(host.list_flows().len(), 1);
+    let again = host.flow(id).unwrap();
+    again.cancel();
+    assert_eq!(again.wait(Some(Duration::from_secs(30))).unwrap().state, FlowState::Cancelled);
+    // Ended, with a handle: still known.
+    assert_eq!(host.flow_state(id).unwrap(), FlowState::Cancelled);
+    drop(again);
+    // Ended, no handle: forgotten.
+    assert!(host.flow_state(id).is_err());
+    assert!(host.list_flows().is_empty());
+}
