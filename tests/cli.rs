@@ -310,3 +310,48 @@ fn the_bundled_graph_examples_print_what_their_readmes_show() {
     assert!(lines.iter().all(|l| readme.contains(l)), "README shows the output");
     assert!(out.contains("  copies            70 (17.50 per element)"), "{out}");
 }
+
+#[test]
+fn the_longest_timeout_waits_instead_of_panicking() {
+    let (code, out, err) = torvyn(&["run", "examples/hello-world", "--timeout", "18446744073709551615"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("flow `main` completed"), "{out}");
+}
+
+#[test]
+fn ctrl_c_cancels_a_flow_blocked_in_a_guest_and_exits_130() {
+    let dir = temp_dir("ctrl-c");
+    let manifest = dir.join("Torvyn.toml");
+    std::fs::write(
+        &manifest,
+        common::linear(
+            &[
+                common::N("src", "counting-source", r#"{"count": 5}"#, ""),
+                common::N("stuck", "blocking-guest", r#"{"wait": "block", "at": 0}"#, ""),
+                common::N("sink", "printing-sink", "", ""),
+            ],
+            "call_timeout_ms = 600000",
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_torvyn"))
+        .args(["run", manifest.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let t0 = std::time::Instant::now();
+    let out = loop {
+        if child.try_wait().unwrap().is_some() {
+            break child.wait_with_output().unwrap();
+        }
+        assert!(t0.elapsed() < std::time::Duration::from_secs(30), "torvyn run ignored Ctrl-C");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
+    assert!(stdout.contains("flow `main` cancelled"), "the summary is printed: {stdout}\n{stderr}");
+}

@@ -66,3 +66,30 @@ fn a_flow_is_known_while_a_handle_or_its_worker_holds_it() {
     assert!(host.flow_state(id).is_err());
     assert!(host.list_flows().is_empty());
 }
+
+#[test]
+fn idle_pooled_memory_stays_within_the_host_bound() {
+    // 1 MiB elements through a three-stage flow: without a byte bound its
+    // pool would keep dozens of them; the host allows 4 MiB in all.
+    let host = Host::builder().pool_max_bytes(4 << 20).build().unwrap();
+    let p = common::pipeline(
+        &[
+            common::N("src", "counting-source", r#"{"count": 300, "payload_size": 1048576}"#, ""),
+            common::N("pass", "passthrough", "", ""),
+            common::N("sink", "slow-sink", r#"{"pause_every": 1000000}"#, ""),
+        ],
+        "",
+    );
+    let flow = host.start_flow(&p, "main").unwrap();
+    let mut peak = 0;
+    while flow.summary().is_none() {
+        peak = peak.max(host.pooled_bytes());
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let s = flow.wait(Some(Duration::from_secs(60))).unwrap();
+    assert_eq!(s.state, FlowState::Completed, "{:?}", s.error);
+    assert_eq!(s.elements, 300);
+    assert!(peak <= 4 << 20, "idle pooled bytes reached {peak}");
+    drop(flow);
+    assert_eq!(host.pooled_bytes(), 0, "a forgotten flow's pool is freed");
+}

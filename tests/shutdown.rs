@@ -49,6 +49,8 @@ fn shutdown_with_flows_in_flight_reports_and_leaves_no_thread_behind() {
     while flows.iter().any(|f| f.state() != FlowState::Running) && t0.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(5));
     }
+    // Running means started; give every flow time to move elements.
+    std::thread::sleep(Duration::from_millis(100));
     let during = threads();
     assert_eq!(during.iter().filter(|n| n.starts_with("torvyn-worker")).count(), 2);
     assert_eq!(during.iter().filter(|n| *n == "torvyn-epoch").count(), 1);

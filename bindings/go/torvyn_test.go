@@ -1,6 +1,7 @@
 package torvyn
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -252,5 +253,75 @@ func TestTenThousandCreateFreeIterations(t *testing.T) {
 	t.Logf("rss after %d iterations: %d KiB; after %d: %d KiB; growth %d KiB", iterations/5, before, iterations, after, after-before)
 	if after-before > 4096 {
 		t.Fatalf("resident memory grew by %d KiB", after-before)
+	}
+}
+
+// vmRSSKiB is VmRSS from /proc/self/status, in KiB.
+func vmRSSKiB(t *testing.T) int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			kib, err := strconv.Atoi(strings.Fields(line)[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kib
+		}
+	}
+	t.Fatal("no VmRSS in /proc/self/status")
+	return 0
+}
+
+// Issue 9, item 4: a host used to keep every flow it started; an ended flow
+// must be forgotten once its last handle is closed.
+func TestTenThousandFlowsOnOneHost(t *testing.T) {
+	const flows, warmup, size = 10000, 1000, 64 * 1024
+	pattern := bytes.Repeat([]byte("abcdefghijklmnopqrstuvwxyz"), size/26+2)
+	upper := bytes.ToUpper(pattern)
+	started := time.Now()
+	h := must(NewHost(HostOptions{}))
+	defer h.Close()
+	p := must(LoadPipeline(filepath.Join(root, "examples", "embed")))
+	defer p.Close()
+	before := 0
+	for i := 0; i < flows; i++ {
+		k := i % 26
+		f := must(h.Start(p, ""))
+		if err := f.Push("input", pattern[k:k+size], "text/plain", 30*time.Second); err != nil {
+			t.Fatalf("flow %d: push: %v", i, err)
+		}
+		if err := f.CloseInput("input"); err != nil {
+			t.Fatalf("flow %d: close input: %v", i, err)
+		}
+		ok, err := f.Next("output", 30*time.Second, func(b []byte) error {
+			if !bytes.Equal(b, upper[k:k+size]) {
+				return fmt.Errorf("flow %d: got %d bytes, not the upper-cased %d-byte payload", i, len(b), size)
+			}
+			return nil
+		})
+		if err != nil || !ok {
+			t.Fatalf("flow %d: next: %v %v", i, ok, err)
+		}
+		if ok, err := f.Next("output", 30*time.Second, func([]byte) error { return nil }); err != nil || ok {
+			t.Fatalf("flow %d: no end of stream: %v %v", i, ok, err)
+		}
+		if s, err := f.Wait(30 * time.Second); err != nil || s["state"] != "completed" {
+			t.Fatalf("flow %d: wait: %v %v", i, s, err)
+		}
+		f.Close()
+		if i+1 == warmup {
+			before = vmRSSKiB(t)
+		}
+	}
+	after := vmRSSKiB(t)
+	msg := fmt.Sprintf("%d flows on one host: rss after %d = %d KiB, after %d = %d KiB, growth %d KiB (%.1f s)",
+		flows, warmup, before, flows, after, after-before, time.Since(started).Seconds())
+	t.Logf("%s", msg)
+	fmt.Printf("%s\n", msg)
+	if after-before >= 16*1024 {
+		t.Fatalf("resident memory grew by %d KiB over %d flows on one host", after-before, flows-warmup)
 	}
 }

@@ -1,13 +1,16 @@
 """The Python package against the real library and the real components."""
 
+import gc
 import threading
+import time
 
+import numpy
 import pytest
 
 import torvyn
 from torvyn import Host, Pipeline
 
-from conftest import ROOT, rss_kib, wasm
+from conftest import ROOT, rss_kib, vm_rss_kib, wasm
 
 
 def test_library_version_and_abi():
@@ -52,6 +55,96 @@ def test_push_through_wasm_and_read_back_in_place():
     assert seen == 500
     assert summary["elements"] == 500
     assert summary["copies"] == 1500  # push + processor read + processor write; egress read in place
+
+
+def test_views_derived_from_a_payload_keep_its_borrow_until_they_are_gone():
+    # The egress lends the host buffer itself; once returned to the pool it
+    # carries later elements. A view derived from a payload that outlived
+    # the borrow would read their bytes: instead it keeps the borrow.
+    def take(flow, data):
+        flow.push(data, timeout=30)
+        return flow.next(timeout=30)
+
+    def derive(payload):
+        return {
+            "slice": payload[10:20],
+            "memoryview": memoryview(payload),
+            "cast": payload.cast("c"),
+            "numpy": numpy.frombuffer(payload, dtype=numpy.uint8),
+        }
+
+    def reads(views, letter):
+        assert bytes(views["slice"]) == letter * 10
+        assert bytes(views["memoryview"]) == letter * 1000
+        assert views["cast"].tobytes() == letter * 1000
+        assert views["numpy"].tobytes() == letter * 1000
+
+    with Host() as host, Pipeline.load(ROOT / "examples" / "embed") as p, host.start(p) as flow:
+        first = take(flow, b"a" * 1000)
+        with first:
+            payload = first.payload
+            kept = derive(payload)
+        with pytest.raises(ValueError):
+            payload[0]  # the element's own view was released with the block
+        with pytest.raises(torvyn.StaleHandle):
+            first.payload
+        with pytest.raises(torvyn.StaleHandle):
+            first.release()
+        letters = b"bcdefghijklmnopqrstuvwxyz"
+        for i in range(400):
+            letter = letters[i % len(letters):][:1]
+            with take(flow, letter * 1000) as later:
+                assert bytes(later.payload) == letter.upper() * 1000
+            if i % 50 == 0:
+                reads(kept, b"A")
+        reads(kept, b"A")
+        del kept
+        gc.collect()  # the first borrow ends with its last view
+
+        # A second element whose derived view is still alive when the flow ends.
+        second = take(flow, b"z" * 1000)
+        with second:
+            held = second.payload[:]
+        flow.close_input()
+        assert flow.next(timeout=30) is None
+        summary = flow.wait(timeout=30)
+        assert summary["state"] == "completed"
+        assert summary["elements"] == 402
+        assert summary["buffers_live"] == 1  # `held`'s borrow, not the first one's
+        assert bytes(held) == b"Z" * 1000
+        with pytest.raises(torvyn.StaleHandle):
+            second.payload
+        del held
+        gc.collect()
+
+
+def test_a_payload_nothing_points_into_is_released_at_once():
+    # Without derived views the buffer returns at block exit or release(),
+    # not when a garbage collection happens to run.
+    gc.disable()
+    try:
+        with Host() as host, Pipeline.load(ROOT / "examples" / "embed") as p, host.start(p) as flow:
+            flow.push(b"never looked at", timeout=30)
+            untouched = flow.next(timeout=30)
+            untouched.release()
+            flow.push(b"copied out", timeout=30)
+            with flow.next(timeout=30) as copied:
+                assert bytes(copied.payload) == b"COPIED OUT"
+            flow.push(b"view kept, released", timeout=30)
+            with flow.next(timeout=30) as viewed:
+                view = viewed.payload
+            with pytest.raises(ValueError):
+                view[0]
+            flow.close_input()
+            assert flow.next(timeout=30) is None
+            summary = flow.wait(timeout=30)
+            assert summary["elements"] == 3
+            assert summary["buffers_live"] == 0  # while the three elements are still referenced
+            for element in (untouched, copied, viewed):
+                with pytest.raises(torvyn.StaleHandle):
+                    element.release()
+    finally:
+        gc.enable()
 
 
 def test_misuse_raises_the_right_exception_with_a_message():
@@ -156,3 +249,36 @@ def test_ten_thousand_create_free_iterations_do_not_grow_memory():
     after = rss_kib()
     print(f"rss after {iterations // 5} iterations: {before} KiB; after {iterations}: {after} KiB; growth {after - before} KiB")
     assert after - before < 4096
+
+
+def test_ten_thousand_flows_on_one_host_do_not_grow_memory():
+    # Issue 9, item 4: a host used to keep every flow it started; an ended
+    # flow must be forgotten once its last handle is closed.
+    flows = 10_000
+    warmup = 1_000
+    size = 64 * 1024
+    pattern = b"abcdefghijklmnopqrstuvwxyz" * (size // 26 + 2)
+    upper = pattern.upper()
+    before = None
+    started = time.monotonic()
+    with Host() as host, Pipeline.load(ROOT / "examples" / "embed") as p:
+        for i in range(flows):
+            k = i % 26
+            with host.start(p) as flow:
+                flow.push(pattern[k:k + size], content_type="text/plain", timeout=30)
+                flow.close_input()
+                with flow.next(timeout=30) as element:
+                    assert bytes(element.payload) == upper[k:k + size]
+                assert flow.next(timeout=30) is None
+                assert flow.wait(timeout=30)["state"] == "completed"
+            if i + 1 == warmup:
+                gc.collect()
+                before = vm_rss_kib()
+        gc.collect()
+        after = vm_rss_kib()
+    elapsed = time.monotonic() - started
+    print(
+        f"{flows} flows on one host: rss after {warmup} = {before} KiB, after {flows} = {after} KiB, "
+        f"growth {after - before} KiB ({elapsed:.1f} s)"
+    )
+    assert after - before < 16 * 1024, f"resident memory grew by {after - before} KiB over {flows - warmup} flows on one host"

@@ -19,6 +19,7 @@ per status, carrying the library's message.
 import ctypes
 import json
 import os
+import weakref
 from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_uint8, c_uint64, c_void_p
 
 from . import errors
@@ -227,12 +228,31 @@ class Flow(_Handle):
             yield element
 
 
+def _end_borrow(handle, failure: list) -> None:
+    """Return an element's host buffer to its pool. Called exactly once, by
+    the finalizer of the payload's memory (see ``Element``), from whichever
+    thread dropped the last view; never raises."""
+    try:
+        _call(lib.torvyn_buffer_release, handle)
+    except Exception as e:  # an exception here would only be printed
+        failure.append(e)
+
+
 class Element(_Handle):
     """An element taken from an egress: a borrow of the host buffer.
 
     ``payload`` is a read-only memoryview onto the host buffer itself, valid
-    inside ``with element:``; at block exit (or ``release()``) the borrow ends,
-    the view is released, and using either raises.
+    inside ``with element:``; at block exit (or ``release()``) the view is
+    released, and using it, ``payload`` or ``release()`` again raises.
+
+    Views derived from the payload (slices, casts, ``memoryview(payload)``,
+    ``numpy.frombuffer(payload)``, ``payload.obj``) stay valid after the
+    block: they keep the borrow alive, and the host buffer returns to its
+    pool only when the last of them is gone, so none of them can ever see
+    the bytes of a later element. Keep them short-lived (copy with
+    ``bytes()`` to keep data): a held buffer is one fewer in the pool. When
+    nothing derived from the payload is left, the block's end returns the
+    buffer at once.
     """
 
     _free = staticmethod(lambda h: lib.torvyn_buffer_release(h, None))
@@ -240,6 +260,9 @@ class Element(_Handle):
     def __init__(self, handle):
         super().__init__(handle)
         self._view = None
+        # While the payload was borrowed: (finalizer, failures) of the
+        # ctypes array over the host buffer, which releases the handle.
+        self._borrow = None
         seq = c_uint64()
         ts = c_uint64()
         ct = c_char_p()
@@ -252,25 +275,66 @@ class Element(_Handle):
 
     @property
     def payload(self) -> memoryview:
-        self.handle  # raises StaleHandle once released
+        """The bytes, in place: a read-only memoryview onto the host buffer
+        (see the class documentation for how long it and its derived views
+        stay valid). Raises ``StaleHandle`` once the element was released."""
+        handle = self.handle  # raises StaleHandle once released
         if self._view is None:
             data = POINTER(c_uint8)()
             length = c_size_t()
-            _call(lib.torvyn_buffer_borrow, self.handle, byref(data), byref(length))
+            _call(lib.torvyn_buffer_borrow, handle, byref(data), byref(length))
             if length.value == 0:
-                raw = (c_uint8 * 0)()
+                self._view = memoryview(b"")  # aliases no host memory
             else:
+                # `raw` is the one object exporting the host memory: every
+                # view derived from the payload (slice, cast, memoryview,
+                # numpy array, `.obj`) holds it through the buffer protocol,
+                # and it holds nothing. When it dies, nothing in Python can
+                # reach the memory any more and the finalizer ends the borrow.
+                # (`c_uint8 * n` is a subclass of ctypes.Array created at run
+                # time, so its instances support weak references.)
                 raw = (c_uint8 * length.value).from_address(ctypes.addressof(data.contents))
-            self._view = memoryview(raw).cast("B").toreadonly()
+                failures = []
+                finalizer = weakref.finalize(raw, _end_borrow, handle, failures)
+                # Never at or after interpreter exit: other code (daemon
+                # threads) may still read the views then; the process is
+                # about to give the memory back anyway.
+                finalizer.atexit = False
+                self._borrow = (finalizer, failures)
+                # Once this returns, the intermediate views and the local
+                # `raw` are gone: the only path to `raw` is this view and
+                # whatever derives from it.
+                self._view = memoryview(raw).cast("B").toreadonly()
         return self._view
 
     def release(self) -> None:
-        """End the borrow. A second release raises ``StaleHandle``."""
+        """End the borrow. A second release raises ``StaleHandle``.
+
+        The host buffer returns to its pool now, or, if views derived from
+        the payload are still alive, when the last of them is gone."""
         handle = self.handle
-        if self._view is not None:
-            self._view.release()
         self._handle = None
-        _call(lib.torvyn_buffer_release, handle)
+        view, self._view = self._view, None
+        borrow, self._borrow = self._borrow, None
+        if view is not None:
+            try:
+                view.release()
+            except BufferError:
+                # Someone holds a buffer export of the view itself (a
+                # C extension's Py_buffer): that export keeps `raw`, and
+                # so the borrow, alive until it is released.
+                pass
+            del view  # the last reference we had to `raw`
+        if borrow is None:
+            # Never borrowed (or empty): nothing in Python points at the host buffer.
+            _call(lib.torvyn_buffer_release, handle)
+            return
+        finalizer, failures = borrow
+        # If nothing derived from the payload is left, `raw` died with our
+        # view above and the finalizer has already run (refcounting frees
+        # it at once); report its failure as release() always did.
+        if not finalizer.alive and failures:
+            raise failures.pop()
 
     def close(self) -> None:
         if getattr(self, "_handle", None) is not None:
