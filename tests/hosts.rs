@@ -32,8 +32,14 @@ fn three_stages(n: u64) -> torvyn::PipelineDef {
 #[test]
 fn two_hundred_hosts_alive_at_once_each_run_a_flow() {
     let p = three_stages(10);
+    // Tenants differ in their memory ceilings; they still share one engine.
     let hosts: Vec<Host> = (0..200)
-        .map(|i| Host::builder().build().unwrap_or_else(|e| panic!("host {i}: {e}")))
+        .map(|i| {
+            Host::builder()
+                .max_memory_bytes((64 + i % 100) << 20)
+                .build()
+                .unwrap_or_else(|e| panic!("host {i}: {e}"))
+        })
         .collect();
     let flows: Vec<_> = hosts.iter().map(|h| h.start_flow(&p, "main").unwrap()).collect();
     for f in &flows {

@@ -155,6 +155,7 @@ fn soak() {
         latencies.len(),
         host.list_flows().len()
     );
+    std::thread::sleep(Duration::from_millis(100));
     assert!(host.list_flows().is_empty());
     assert!(end_rss < start_rss + 64 * 1024, "resident memory grew from {start_rss} KiB to {end_rss} KiB");
 }

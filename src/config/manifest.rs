@@ -294,8 +294,8 @@ impl Reader<'_> {
                 }
                 "max_instances" => {
                     let n = self.uint(v, &key)?;
-                    if n == 0 || n > 100_000 {
-                        return Err(self.err(v.pos, &key, "must be between 1 and 100000".into()));
+                    if n == 0 || n > 10_000 {
+                        return Err(self.err(v.pos, &key, "must be between 1 and 10000".into()));
                     }
                     rt.max_instances = n as u32;
                 }

@@ -27,6 +27,9 @@ pub struct EngineSettings {
     pub max_instances: u32,
 }
 
+/// The most a 32-bit linear memory can hold.
+pub const MAX_LINEAR_MEMORY: u64 = 4 << 30;
+
 /// Default size of the instance pool: 1,000 instances (about 330 concurrent
 /// three-stage flows) before instances are allocated on demand.
 pub const DEFAULT_MAX_INSTANCES: u32 = 1000;
@@ -113,16 +116,26 @@ impl Wasm {
         if pooled {
             let mut pool = PoolingAllocationConfig::default();
             let n = settings.max_instances.max(1);
+            // Slots take address space, not memory: each linear memory slot
+            // reserves 4 GiB (so bounds checks stay free); a flow's own limit
+            // is enforced per store. No fiber stacks: no call is async, and
+            // each pooled stack would cost mappings of its own.
             pool.total_component_instances(n)
                 .total_core_instances(n.saturating_mul(4))
                 .total_memories(n)
                 .total_tables(n.saturating_mul(4))
+                .total_stacks(0)
                 .max_memory_size(settings.max_memory_bytes as usize);
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         } else {
             config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
         }
-        let engine = wasmtime::Engine::new(&config).map_err(cfg_err)?;
+        let engine = wasmtime::Engine::new(&config).map_err(|e| {
+            EngineError::Config(format!(
+                "{e}; an instance pool of {} slots reserves about 4 GiB of address space per slot: lower `max_instances`",
+                settings.max_instances
+            ))
+        })?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(cfg_err)?;
         super::blocking::add_to_linker(&mut linker).map_err(cfg_err)?;
@@ -171,6 +184,13 @@ impl Engine {
     /// (per distinct settings), compiles each component once, and runs one
     /// epoch ticker.
     pub fn shared(settings: EngineSettings) -> Result<Arc<Engine>, EngineError> {
+        // Hosts differ in their memory ceilings, not in what an engine
+        // reserves: the ceiling is enforced per store, so one engine (per
+        // pool size) serves them all.
+        let settings = EngineSettings {
+            max_memory_bytes: MAX_LINEAR_MEMORY,
+            ..settings
+        };
         let mut shared = SHARED.lock();
         shared.retain(|(_, e)| e.strong_count() > 0);
         if let Some(engine) = shared.iter().find(|(s, _)| *s == settings).and_then(|(_, e)| e.upgrade()) {

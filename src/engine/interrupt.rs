@@ -35,9 +35,9 @@ pub struct CallClock {
     started: Instant,
     limit: Duration,
     cancel: Arc<AtomicBool>,
-    /// Whether a cancel stops this call (not for `teardown`, which runs
-    /// after a cancel on purpose, under a short limit of its own).
-    cancellable: bool,
+    /// How long the call may go on once a cancel was requested: zero for
+    /// every call but `teardown`, which runs after a cancel on purpose.
+    grace: Duration,
 }
 
 impl CallClock {
@@ -46,7 +46,7 @@ impl CallClock {
             started: Instant::now(),
             limit: Duration::ZERO,
             cancel,
-            cancellable: true,
+            grace: Duration::ZERO,
         }
     }
 
@@ -55,13 +55,14 @@ impl CallClock {
     pub fn start(&mut self, limit: Duration) {
         self.started = Instant::now();
         self.limit = limit;
-        self.cancellable = true;
+        self.grace = Duration::ZERO;
     }
 
-    /// A call that a cancel does not stop (teardown) starts now.
-    pub fn start_uncancellable(&mut self, limit: Duration) {
+    /// A call that a cancel stops only once it has run for `grace`
+    /// (teardown: it gets a moment to clean up, never more) starts now.
+    pub fn start_with_grace(&mut self, limit: Duration, grace: Duration) {
         self.start(limit);
-        self.cancellable = false;
+        self.grace = grace;
     }
 
     /// Whether the flow's cancel was requested.
@@ -85,7 +86,7 @@ impl CallClock {
     /// Whether the call must stop now, and why.
     #[inline]
     pub fn check(&self) -> Result<(), Interrupt> {
-        if self.cancellable && self.cancel.load(Ordering::Acquire) {
+        if self.cancel.load(Ordering::Acquire) && self.started.elapsed() >= self.grace {
             return Err(Interrupt::Cancelled);
         }
         if self.started.elapsed() >= self.limit {

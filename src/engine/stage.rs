@@ -117,12 +117,12 @@ enum CallKind {
     Init,
     /// Per-element calls: `call_timeout`.
     Element,
-    /// `teardown`: `init_timeout`, not stopped by a cancel; after a cancel
-    /// at most [`TEARDOWN_AFTER_CANCEL`].
+    /// `teardown`: `init_timeout`; once the flow is cancelled (before or
+    /// during it), at most [`TEARDOWN_AFTER_CANCEL`] from its start.
     Teardown,
 }
 
-/// How long a cancelled flow's `teardown` may take.
+/// How long `teardown` may run once its flow is cancelled.
 const TEARDOWN_AFTER_CANCEL: Duration = Duration::from_millis(50);
 
 /// Epoch ticks between two looks at the call clock while Wasm code runs:
@@ -278,22 +278,18 @@ impl Stage {
             return Err(CallError::Poisoned);
         }
         let limit = match call {
-            CallKind::Init => self.init_timeout,
+            CallKind::Init | CallKind::Teardown => self.init_timeout,
             CallKind::Element => self.call_timeout,
-            CallKind::Teardown => {
-                let clock = &self.store.data().clock;
-                if clock.cancel_requested() { self.init_timeout.min(TEARDOWN_AFTER_CANCEL) } else { self.init_timeout }
-            }
         };
         let clock = &mut self.store.data_mut().clock;
         if call == CallKind::Teardown {
-            clock.start_uncancellable(limit);
+            clock.start_with_grace(limit, TEARDOWN_AFTER_CANCEL);
         } else {
             clock.start(limit);
-        }
-        if call != CallKind::Teardown && clock.cancel_requested() {
-            // Cancelled before the call began: the instance is untouched.
-            return Err(CallError::Cancelled);
+            if clock.cancel_requested() {
+                // Cancelled before the call began: the instance is untouched.
+                return Err(CallError::Cancelled);
+            }
         }
         self.store.set_epoch_deadline(check_ticks());
         match f(&mut self.calls, &mut self.store, &self.lifecycle) {

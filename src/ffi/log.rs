@@ -2,7 +2,7 @@
 //! print, delivered to a C function.
 
 use std::ffi::{CString, c_char, c_void};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Once, OnceLock, RwLock, mpsc};
 use std::thread::ThreadId;
 
@@ -96,6 +96,8 @@ fn cstring(s: String) -> CString {
 
 /// One record, owned, on its way to the callback.
 struct Owned {
+    /// Bytes of the strings, counted against `QUEUE_BYTES` while queued.
+    size: usize,
     level: torvyn_log_level,
     target: CString,
     node: Option<CString>,
@@ -108,10 +110,13 @@ enum Delivery {
     Flush(mpsc::SyncSender<()>),
 }
 
-/// Records waiting for the log thread. Bounded: a callback slower than the
+/// Records waiting for the log thread, at most. Bounded: a callback slower than the
 /// records that arrive loses the excess (counted, and reported by a record
 /// of its own) instead of growing memory or holding up a worker.
 const QUEUE: usize = 4096;
+/// And at most this many bytes of them (a guest line can be 64 KiB).
+const QUEUE_BYTES: usize = 8 << 20;
+static QUEUED_BYTES: AtomicUsize = AtomicUsize::new(0);
 
 struct LogThread {
     queue: mpsc::SyncSender<Delivery>,
@@ -144,9 +149,11 @@ fn deliver_all(inbox: mpsc::Receiver<Delivery>) {
     while let Ok(msg) = inbox.recv() {
         match msg {
             Delivery::Record(r) => {
+                QUEUED_BYTES.fetch_sub(r.size, Ordering::Relaxed);
                 let dropped = DROPPED.swap(0, Ordering::Relaxed);
                 if dropped > 0 {
                     deliver(&Owned {
+                        size: 0,
                         level: torvyn_log_level::TORVYN_LOG_WARN,
                         target: cstring("torvyn::log".into()),
                         node: None,
@@ -220,13 +227,27 @@ impl Log for CLogger {
             Level::Debug => torvyn_log_level::TORVYN_LOG_DEBUG,
             Level::Trace => torvyn_log_level::TORVYN_LOG_TRACE,
         };
+        let target = cstring(record.target().to_string());
+        let node = node.0.map(cstring);
+        let message = cstring(record.args().to_string());
+        let size = target.as_bytes().len() + message.as_bytes().len() + node.as_ref().map_or(0, |n| n.as_bytes().len());
+        if QUEUED_BYTES.fetch_add(size, Ordering::Relaxed) + size > QUEUE_BYTES {
+            QUEUED_BYTES.fetch_sub(size, Ordering::Relaxed);
+            DROPPED.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let owned = Owned {
+            size,
             level,
-            target: cstring(record.target().to_string()),
-            node: node.0.map(cstring),
-            message: cstring(record.args().to_string()),
+            target,
+            node,
+            message,
         };
-        if t.queue.try_send(Delivery::Record(owned)).is_err() {
+        if let Err(e) = t.queue.try_send(Delivery::Record(owned)) {
+            let (mpsc::TrySendError::Full(Delivery::Record(r)) | mpsc::TrySendError::Disconnected(Delivery::Record(r))) = e else {
+                return;
+            };
+            QUEUED_BYTES.fetch_sub(r.size, Ordering::Relaxed);
             DROPPED.fetch_add(1, Ordering::Relaxed);
         }
     }

@@ -13,7 +13,7 @@ use crate::resources::PoolReserve;
 const MAX_WORKER_THREADS: usize = 256;
 const MAX_MEMORY_BYTES: u64 = 4 << 30;
 const MAX_QUEUE_DEPTH: usize = 1 << 20;
-const MAX_INSTANCES: u32 = 100_000;
+const MAX_INSTANCES: u32 = 10_000;
 
 /// Builds a [`Host`]. Defaults: one worker thread, 256 MiB memory ceiling per
 /// component instance, an instance pool of 1,000.
@@ -70,7 +70,7 @@ impl HostBuilder {
     }
 
     /// Slots of the instance pool (each stage of each flow uses one while
-    /// the flow lives; default 1,000, up to 100,000). Instances beyond it are
+    /// the flow lives; default 1,000, up to 10,000). Instances beyond it are
     /// allocated on demand. Hosts of one process with the same settings
     /// share one pool.
     pub fn max_instances(mut self, n: u32) -> Self {
@@ -94,7 +94,7 @@ impl HostBuilder {
             );
         }
         if !(1..=MAX_INSTANCES).contains(&self.engine.max_instances) {
-            return bad("max_instances", u64::from(self.engine.max_instances), "1 to 100000");
+            return bad("max_instances", u64::from(self.engine.max_instances), "1 to 10000");
         }
         if let Some(depth) = self.queue_depth {
             if !(1..=MAX_QUEUE_DEPTH).contains(&depth) {
@@ -107,6 +107,7 @@ impl HostBuilder {
     /// Check every option, create the engine and start the threads.
     pub fn build(self) -> Result<Host, HostError> {
         self.validate()?;
+        let max_memory_bytes = self.engine.max_memory_bytes;
         let engine = Engine::shared(self.engine).map_err(|e| HostError::Start(e.to_string()))?;
         let reactor = Reactor::start(self.worker_threads, Arc::clone(&engine))
             .map_err(|e| HostError::Start(format!("cannot start worker threads: {e}")))?;
@@ -120,6 +121,7 @@ impl HostBuilder {
             next_id: AtomicU64::new(1),
             worker_threads: self.worker_threads,
             queue_depth: self.queue_depth,
+            max_memory_bytes,
             pool_reserve: PoolReserve::new(self.pool_max_bytes),
         })
     }

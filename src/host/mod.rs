@@ -76,6 +76,8 @@ pub struct Host {
     next_id: AtomicU64,
     worker_threads: usize,
     queue_depth: Option<usize>,
+    /// Ceiling on any instance's linear memory for this host's flows.
+    max_memory_bytes: u64,
     /// Idle pooled buffer bytes of all this host's flows, and their bound.
     pool_reserve: Arc<PoolReserve>,
 }
@@ -111,7 +113,7 @@ impl Host {
                 return Err(HostError::ShutDown);
             }
         }
-        let ceiling = self.engine.settings.max_memory_bytes;
+        let ceiling = self.max_memory_bytes;
         if pipeline.runtime.memory_limit > ceiling {
             return Err(HostError::MemoryCeiling {
                 requested: pipeline.runtime.memory_limit,

@@ -1,6 +1,7 @@
 """The Python package against the real library and the real components."""
 
 import gc
+import math
 import threading
 import time
 
@@ -282,3 +283,19 @@ def test_ten_thousand_flows_on_one_host_do_not_grow_memory():
         f"growth {after - before} KiB ({elapsed:.1f} s)"
     )
     assert after - before < 16 * 1024, f"resident memory grew by {after - before} KiB over {flows - warmup} flows on one host"
+
+
+def test_extreme_options_and_timeouts_are_errors_or_no_limit():
+    with pytest.raises(torvyn.InvalidArgument, match="`queue_depth` is 4000000000; allowed: 1 to 1048576"):
+        Host(queue_depth=4_000_000_000)
+    with pytest.raises(torvyn.InvalidArgument, match="`memory_limit` is 8589934592"):
+        Host(memory_limit=8 << 30)
+    with Host() as host, Pipeline.load(ROOT / "examples" / "embed") as p, host.start(p) as flow:
+        flow.push(b"x", timeout=math.inf)
+        with flow.next(timeout=1e300) as element:
+            assert bytes(element.payload) == b"X"
+        flow.close_input()
+        assert flow.next(timeout=math.inf) is None
+        flow.wait(timeout=math.inf)
+        with pytest.raises(ValueError, match="NaN"):
+            flow.wait(timeout=math.nan)

@@ -52,8 +52,16 @@ def _call(fn, *args) -> None:
 
 
 def _ms(timeout) -> int:
-    """Seconds (float) or None (no limit) to the C convention."""
-    return -1 if timeout is None else max(0, int(timeout * 1000))
+    """Seconds (float) or None (no limit) to the C convention. A timeout too
+    long for the C call (``math.inf``, or beyond 2**63 ms) means no limit."""
+    if timeout is None:
+        return -1
+    ms = timeout * 1000
+    if ms != ms:
+        raise ValueError("timeout is NaN; give seconds, or None for no limit")
+    if ms >= 2**63 - 1:
+        return -1
+    return max(0, int(ms))
 
 
 def _take_string(ptr: c_void_p) -> str:

@@ -130,6 +130,9 @@ pub struct FlowDriver {
     startup: Option<Box<Startup>>,
 }
 
+/// Wall-clock share of one turn: long calls end a turn early.
+const TURN_SLICE: Duration = Duration::from_millis(5);
+
 fn trace_id(flow: &str, id: u64) -> String {
     let digest = Sha256::digest(format!("{flow}/{id}/{}", unix_now_ns()));
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
@@ -212,8 +215,10 @@ impl FlowDriver {
         format!("node `{}` (component `{}`) {call}: {e}", s.node.name, s.node.component)
     }
 
-    /// Move elements for at most `budget` rounds (one start-up call while
-    /// the flow is being brought up). A cancel is looked at before every
+    /// Move elements for at most `budget` rounds and about [`TURN_SLICE`]
+    /// (one start-up call while the flow is being brought up), so the
+    /// worker's other flows, and their cancels, wait at most about one slice
+    /// plus one call. A cancel is looked at before every
     /// node's step, and the call in progress watches it too.
     pub fn turn(&mut self, budget: usize, engine: &Engine) -> Turn {
         if self.state.is_terminal() {
@@ -228,6 +233,7 @@ impl FlowDriver {
             return if self.state.is_terminal() { Turn::Done } else { Turn::Progress };
         }
         let mut rounds = 0;
+        let began = Instant::now();
         loop {
             let mut progressed = false;
             for k in (0..self.order.len()).rev() {
@@ -249,7 +255,7 @@ impl FlowDriver {
                 break;
             }
             rounds += 1;
-            if rounds >= budget {
+            if rounds >= budget || (rounds % 8 == 0 && began.elapsed() >= TURN_SLICE) {
                 return Turn::Progress;
             }
         }
