@@ -161,3 +161,40 @@ fn a_flow_starting_up_delays_another_by_at_most_one_call() {
     assert!(i - 100 >= 3, "the other flow kept moving during start-up");
     assert!(worst < Duration::from_millis(800), "one 300 ms init call at most, not all three: {worst:?}");
 }
+
+#[test]
+fn a_cancel_waits_for_at_most_one_call_of_another_flow_on_the_worker() {
+    // One worker. Flow `slow` takes 100 ms in every call; flow `quick` runs
+    // beside it. Cancelling `quick` waits for the call in progress, not for
+    // a whole turn of `slow` (64 rounds of 100 ms calls before turns were
+    // time-sliced).
+    let host = Host::builder().build().unwrap();
+    let slow = pipeline(
+        &[
+            N("ts_src", "counting-source", r#"{"count": 1000}"#, ""),
+            N("ts_slow", "blocking-guest", r#"{"wait": "sleep", "ms": 100, "every": true}"#, ""),
+            N("ts_sink", "slow-sink", r#"{"pause_every": 1000000}"#, ""),
+        ],
+        "",
+    );
+    let quick = pipeline(
+        &[
+            N("tq_src", "counting-source", r#"{"count": 1000000000}"#, ""),
+            N("tq_sink", "slow-sink", r#"{"pause_every": 1000000000}"#, ""),
+        ],
+        "",
+    );
+    let slow = host.start_flow(&slow, "main").unwrap();
+    let quick = host.start_flow(&quick, "main").unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(quick.summary().is_none() && slow.summary().is_none());
+    let t0 = Instant::now();
+    quick.cancel();
+    let s = quick.wait(Some(Duration::from_secs(30))).unwrap();
+    let latency = t0.elapsed();
+    eprintln!("cancel latency beside a flow making 100 ms calls: {latency:?}");
+    assert_eq!(s.state, FlowState::Cancelled);
+    assert!(latency < Duration::from_millis(600), "waited {latency:?}, more than one 100 ms call and a slice");
+    slow.cancel();
+    assert_eq!(slow.wait(Some(Duration::from_secs(30))).unwrap().state, FlowState::Cancelled);
+}

@@ -255,7 +255,7 @@ impl FlowDriver {
                 break;
             }
             rounds += 1;
-            if rounds >= budget || (rounds % 8 == 0 && began.elapsed() >= TURN_SLICE) {
+            if rounds >= budget || began.elapsed() >= TURN_SLICE {
                 return Turn::Progress;
             }
         }

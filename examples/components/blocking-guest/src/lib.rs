@@ -8,6 +8,7 @@
 //!   `"spin"` (a busy loop in Wasm code);
 //! - `"ms"`: how long (default one hour);
 //! - `"at"`: the element index whose `process` waits (default 0);
+//! - `"every": true`: every element's `process` waits;
 //! - `"in_init": true`: wait in `init` instead.
 //!
 //! Every other element is passed on as a copy.
@@ -85,7 +86,8 @@ impl processor::Guest for Component {
             i.set(n + 1);
             n
         });
-        if !in_init() && number("at").unwrap_or(0) == index {
+        let every = has("\"every\": true") || has("\"every\":true");
+        if !in_init() && (every || number("at").unwrap_or(0) == index) {
             wait();
         }
         let bytes = input.payload.read_all();
