@@ -233,7 +233,8 @@ fn human(size: usize) -> String {
 
 fn main() {
     let host = Host::builder().build().expect("host");
-    let engine = Engine::new(EngineSettings::default()).expect("engine");
+    // The same engine a host gets, so (a) and (b) run identical machine code.
+    let engine = Engine::shared(EngineSettings::default()).expect("engine");
     // Warm up: compile every component once in each engine.
     torvyn(&host, 64);
     floor(&engine, 64);

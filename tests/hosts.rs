@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{N, pipeline};
+use common::three_stages;
 use torvyn::{FlowState, Host};
 
 /// User + system CPU time of this process.
@@ -16,17 +16,6 @@ fn cpu_time() -> Duration {
     let f: Vec<u64> = after.split(' ').skip(11).take(2).map(|x| x.parse().unwrap()).collect();
     let tick = 100; // USER_HZ
     Duration::from_millis((f[0] + f[1]) * 1000 / tick)
-}
-
-fn three_stages(n: u64) -> torvyn::PipelineDef {
-    pipeline(
-        &[
-            N("src", "counting-source", &format!(r#"{{"count": {n}, "payload_size": 64}}"#), ""),
-            N("pass", "passthrough", "", ""),
-            N("sink", "slow-sink", r#"{"pause_every": 1000000000}"#, ""),
-        ],
-        "",
-    )
 }
 
 #[test]

@@ -5,28 +5,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{N, pipeline};
+use common::{rss_kib, three_stages};
 use torvyn::{FlowState, Host};
-
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
-fn three_stages(n: u64) -> torvyn::PipelineDef {
-    pipeline(
-        &[
-            N("src", "counting-source", &format!(r#"{{"count": {n}, "payload_size": 64}}"#), ""),
-            N("pass", "passthrough", "", ""),
-            N("sink", "slow-sink", r#"{"pause_every": 1000000000}"#, ""),
-        ],
-        "",
-    )
-}
 
 #[test]
 fn a_thousand_concurrent_flows_on_one_host_all_complete() {

@@ -6,17 +6,8 @@ mod common;
 
 use std::time::Duration;
 
+use common::rss_kib;
 use torvyn::{FlowState, Host, PipelineDef};
-
-/// Resident memory of this process, in KiB.
-pub fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
 
 /// Whether `cond` holds within a few seconds (a flow's worker lets go of it
 /// just after publishing its summary).

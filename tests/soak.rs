@@ -16,17 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{N, pipeline};
+use common::{N, pipeline, rss_kib};
 use torvyn::{FlowState, Host, PipelineDef};
-
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
 
 /// The kinds of flow the soak mixes, healthy and hostile.
 fn kinds() -> Vec<(&'static str, PipelineDef)> {

@@ -137,3 +137,25 @@ pub fn printed(node: &str) -> (Vec<(u64, String)>, bool) {
     let completed = lines.last().is_some_and(|l| l.ends_with("complete"));
     (out, completed)
 }
+
+/// Resident memory of this process, in KiB.
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// source → pass-through → sink, `n` elements of 64 bytes.
+pub fn three_stages(n: u64) -> PipelineDef {
+    pipeline(
+        &[
+            N("src", "counting-source", &format!(r#"{{"count": {n}, "payload_size": 64}}"#), ""),
+            N("pass", "passthrough", "", ""),
+            N("sink", "slow-sink", r#"{"pause_every": 1000000000}"#, ""),
+        ],
+        "",
+    )
+}
