@@ -158,7 +158,10 @@ pub struct Engine {
     _ticking: ticker::Registration,
     /// Made the first time the pool is full.
     overflow: OnceLock<Result<Wasm, String>>,
-    cache: Mutex<HashMap<[u8; 32], Arc<CompiledComponent>>>,
+    /// Components by content hash and display name (so each host's errors
+    /// use its own name for a component). Bounded: the oldest entry goes
+    /// first; flows using it keep their own reference.
+    cache: Mutex<ComponentCache>,
     pub(crate) settings: EngineSettings,
 }
 
@@ -174,7 +177,7 @@ impl Engine {
             linker,
             _ticking,
             overflow: OnceLock::new(),
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(ComponentCache::default()),
             settings,
         })
     }
@@ -262,8 +265,8 @@ impl Engine {
     /// Compile (or fetch from the cache) a component from its bytes.
     pub fn compile_bytes(&self, name: &str, bytes: &[u8]) -> Result<Arc<CompiledComponent>, EngineError> {
         let digest: [u8; 32] = Sha256::digest(bytes).into();
-        if let Some(hit) = self.cache.lock().get(&digest) {
-            return Ok(Arc::clone(hit));
+        if let Some(hit) = self.cache.lock().get(&digest, name) {
+            return Ok(hit);
         }
         let component = self.compile_or_reuse(name, digest, bytes)?;
         let ty = component.component_type();
@@ -296,8 +299,37 @@ impl Engine {
             overflow: OnceLock::new(),
             bytes: Arc::from(bytes),
         });
-        self.cache.lock().insert(digest, Arc::clone(&compiled));
+        self.cache.lock().insert(digest, name, Arc::clone(&compiled));
         Ok(compiled)
+    }
+}
+
+/// Compiled components an engine keeps ready, oldest first.
+#[derive(Default)]
+struct ComponentCache {
+    entries: HashMap<([u8; 32], String), Arc<CompiledComponent>>,
+    order: std::collections::VecDeque<([u8; 32], String)>,
+}
+
+/// Components an engine keeps compiled (a process that loads many distinct
+/// components, e.g. one per tenant, does not grow without bound).
+const MAX_COMPONENTS: usize = 256;
+
+impl ComponentCache {
+    fn get(&self, digest: &[u8; 32], name: &str) -> Option<Arc<CompiledComponent>> {
+        self.entries.get(&(*digest, name.to_string())).cloned()
+    }
+
+    fn insert(&mut self, digest: [u8; 32], name: &str, component: Arc<CompiledComponent>) {
+        let key = (digest, name.to_string());
+        if self.entries.insert(key.clone(), component).is_none() {
+            self.order.push_back(key);
+        }
+        while self.order.len() > MAX_COMPONENTS {
+            if let Some(old) = self.order.pop_front() {
+                self.entries.remove(&old);
+            }
+        }
     }
 }
 

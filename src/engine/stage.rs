@@ -96,6 +96,10 @@ struct Lifecycle {
 }
 
 /// A live component instance bound to a node of a flow.
+///
+/// Wasm code is stopped at its deadline by epoch ticks, which run while a
+/// reactor worker is busy; code that calls a stage outside a reactor (a
+/// benchmark) holds a [`super::Busy`] guard for the same guarantee.
 pub struct Stage {
     store: Store<StageState>,
     calls: Calls,
