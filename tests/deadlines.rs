@@ -198,3 +198,53 @@ fn a_cancel_waits_for_at_most_one_call_of_another_flow_on_the_worker() {
     slow.cancel();
     assert_eq!(slow.wait(Some(Duration::from_secs(30))).unwrap().state, FlowState::Cancelled);
 }
+
+#[test]
+fn a_guest_blocked_opening_a_named_pipe_is_stopped_by_its_deadline_and_by_cancel() {
+    // A named pipe nobody writes to: `open` blocks in the kernel until a
+    // writer comes. The guest's node is granted the pipe's directory.
+    let dir = std::env::temp_dir().join(format!("torvyn-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("pipe");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let flow = |node: &str, runtime: &str| {
+        pipeline(
+            &[
+                N(&format!("{node}_src"), "counting-source", r#"{"count": 3}"#, ""),
+                N(
+                    node,
+                    "wasi-probe",
+                    &format!(r#"{{"read": "{}"}}"#, fifo.display()),
+                    &format!(r#"capabilities = ["network", "filesystem:{}"]"#, dir.display()),
+                ),
+                N(&format!("{node}_sink"), "slow-sink", r#"{"pause_every": 1000000}"#, ""),
+            ],
+            runtime,
+        )
+    };
+    let host = Host::builder().build().unwrap();
+    let s = host
+        .start_flow(&flow("fifo_deadline", "call_timeout_ms = 300"), "main")
+        .unwrap()
+        .wait(Some(Duration::from_secs(30)))
+        .expect("the deadline stops a guest blocked in open");
+    assert_eq!(s.state, FlowState::Failed);
+    assert_eq!(s.failure, Some(FailureKind::Deadline), "{:?}", s.error);
+    assert!(s.error.unwrap().contains("node `fifo_deadline`"));
+
+    let f = host.start_flow(&flow("fifo_cancel", "call_timeout_ms = 600000"), "main").unwrap();
+    until_blocked(&f);
+    let t0 = Instant::now();
+    f.cancel();
+    let s = f.wait(Some(Duration::from_secs(30))).expect("cancel stops a guest blocked in open");
+    eprintln!("cancel latency while blocked in open: {:?}", t0.elapsed());
+    assert_eq!(s.state, FlowState::Cancelled);
+    // Let the abandoned `open` calls finish (a writer arrives; O_NONBLOCK,
+    // so this never waits itself) and clean up.
+    use std::os::unix::fs::OpenOptionsExt;
+    for _ in 0..2 {
+        let _ = std::fs::OpenOptions::new().write(true).custom_flags(0o4000).open(&fifo);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

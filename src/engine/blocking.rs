@@ -14,11 +14,11 @@
 //! fails if one is missing, and the tests with a guest that sleeps, polls
 //! and blocks fail too.
 //!
-//! Not covered (they block inside wasmtime-wasi without a future to race):
-//! `wasi:filesystem` descriptor calls (a named pipe opened or read through
-//! a granted directory, a hung network mount), the drop of a stream whose
-//! background write cannot finish, and writes to inherited stdout/stderr
-//! (the `stdout`/`stderr` grants) when the host's stream is full.
+//! The `wasi:filesystem` calls are shadowed the same way
+//! ([`super::blocking_fs`]). Not covered (they block inside wasmtime-wasi
+//! without a future to race): the drop of a stream whose background write
+//! cannot finish, and writes to inherited stdout/stderr (the
+//! `stdout`/`stderr` grants) when the host's stream is full.
 
 use wasmtime::component::{Linker, Resource, ResourceTable};
 use wasmtime::{Result, StoreContextMut};
@@ -54,7 +54,8 @@ macro_rules! waiting {
 }
 
 /// Every function shadowed here, by interface.
-const SHADOWED: [(&str, &[&str]); 2] = [
+const SHADOWED: [(&str, &[&str]); 3] = [
+    (super::blocking_fs::TYPES, super::blocking_fs::SHADOWED),
     (POLL, &["poll", "[method]pollable.block"]),
     (
         STREAMS,
@@ -140,6 +141,7 @@ pub fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
             Ok((lower(cx.data_mut().table(), r)?,))
         },
     )?;
+    super::blocking_fs::add_to_linker(linker)?;
     linker.allow_shadowing(false);
     Ok(())
 }

@@ -5,6 +5,7 @@
 
 mod abi;
 mod blocking;
+mod blocking_fs;
 mod compile;
 mod error;
 mod handles;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
+use wasmtime_wasi::filesystem::WasiFilesystemCtxView;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::handles::HandleMap;
@@ -71,6 +72,17 @@ impl StageState {
     /// waiting WASI call needs both).
     pub(crate) fn clock_and_table(&mut self) -> (&CallClock, &mut ResourceTable) {
         (&self.clock, &mut self.table)
+    }
+
+    /// The call clock and the WASI filesystem view, borrowed together.
+    pub(crate) fn clock_and_filesystem(&mut self) -> (&CallClock, WasiFilesystemCtxView<'_>) {
+        (
+            &self.clock,
+            WasiFilesystemCtxView {
+                ctx: self.wasi.filesystem(),
+                table: &mut self.table,
+            },
+        )
     }
 
     pub(crate) fn table(&mut self) -> &mut ResourceTable {

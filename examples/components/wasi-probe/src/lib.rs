@@ -5,7 +5,9 @@
 //! - `root: …` for `/` (never granted as such);
 //! - `env vars: N; args: N`;
 //! - `connect <addr>: Ok(())` or `Err(<kind>)` for `"connect"` in the config;
-//! - `has <name>: <bool>` for every name in `"ask"` (comma-separated).
+//! - `has <name>: <bool>` for every name in `"ask"` (comma-separated);
+//! - `read <path>: Ok(<bytes>)` or `Err(<kind>)` for `"read"` in the config
+//!   (last: a named pipe nobody writes to blocks it in `open`).
 //!
 //! Every element is then dropped. It imports `wasi:filesystem` and
 //! `wasi:sockets`, so its node must be granted `filesystem` and `network`.
@@ -49,6 +51,10 @@ fn probe() {
     }
     for name in field("ask").unwrap_or_default().split(',').filter(|n| !n.is_empty()) {
         println!("has {name}: {}", has_capability(name));
+    }
+    if let Some(path) = field("read") {
+        let r = std::fs::read(&path).map(|b| b.len()).map_err(|e| e.kind());
+        println!("read {path}: {r:?}");
     }
 }
 

@@ -1,0 +1,116 @@
+//! The `wasi:filesystem` calls, redefined so they obey the call's deadline
+//! and the flow's cancel.
+//!
+//! wasmtime-wasi runs each descriptor operation on a blocking helper thread
+//! and waits for it; an `open` of a named pipe with no writer, or any call
+//! on a hung network mount, waits forever. Here the same operation is
+//! driven through [`super::interrupt::CallClock::wait`]: past the deadline
+//! (or on cancel) the guest is stopped and the worker goes on, while the
+//! helper thread finishes the system call on its own.
+
+use wasmtime::component::{Linker, Resource};
+use wasmtime::{Result, StoreContextMut};
+use wasmtime_wasi::filesystem::WasiFilesystemCtxView;
+use wasmtime_wasi::p2::FsResult;
+use wasmtime_wasi::p2::bindings::filesystem::types::{HostDescriptor as _, HostDirectoryEntryStream as _};
+use wasmtime_wasi::p2::bindings::sync::filesystem::types as fs;
+
+use super::state::StageState;
+
+pub(super) const TYPES: &str = "wasi:filesystem/types@0.2.12";
+
+/// Every function shadowed here.
+pub(super) const SHADOWED: &[&str] = &[
+    "[method]descriptor.advise",
+    "[method]descriptor.sync-data",
+    "[method]descriptor.get-flags",
+    "[method]descriptor.get-type",
+    "[method]descriptor.set-size",
+    "[method]descriptor.set-times",
+    "[method]descriptor.read",
+    "[method]descriptor.write",
+    "[method]descriptor.read-directory",
+    "[method]descriptor.sync",
+    "[method]descriptor.create-directory-at",
+    "[method]descriptor.stat",
+    "[method]descriptor.stat-at",
+    "[method]descriptor.set-times-at",
+    "[method]descriptor.link-at",
+    "[method]descriptor.open-at",
+    "[method]descriptor.readlink-at",
+    "[method]descriptor.remove-directory-at",
+    "[method]descriptor.rename-at",
+    "[method]descriptor.symlink-at",
+    "[method]descriptor.unlink-file-at",
+    "[method]descriptor.metadata-hash",
+    "[method]descriptor.metadata-hash-at",
+    "[method]directory-entry-stream.read-directory-entry",
+];
+
+type Cx<'a> = StoreContextMut<'a, StageState>;
+type Descriptor = Resource<fs::Descriptor>;
+
+/// A filesystem result as the guest sees it: an error becomes the
+/// contract's `error-code`; a trap stays a trap.
+fn lower<T>(view: &mut WasiFilesystemCtxView<'_>, r: FsResult<T>) -> Result<Result<T, fs::ErrorCode>> {
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(e) => Ok(Err(<WasiFilesystemCtxView<'_> as fs::Host>::convert_error_code(view, e)?)),
+    }
+}
+
+/// Define `$name` taking `($arg: $ty, …)`: run `$op` (over the stage's
+/// filesystem view `$v`) under the call clock, convert a success with `$conv`.
+macro_rules! shadow {
+    ($inst:expr, $name:literal, ($($arg:ident : $ty:ty),*), |$v:ident| $op:expr, $conv:expr) => {
+        $inst.func_wrap($name, |mut cx: Cx<'_>, ($($arg,)*): ($($ty,)*)| {
+            let (clock, mut $v) = cx.data_mut().clock_and_filesystem();
+            let r = clock.wait($op).map_err(wasmtime::Error::new)?;
+            Ok((lower(&mut $v, r.map($conv))?,))
+        })?;
+    };
+}
+
+/// Shadow every waiting `wasi:filesystem` function (after WASI was added).
+pub(super) fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
+    let mut t = linker.instance(TYPES)?;
+    shadow!(t, "[method]descriptor.advise", (d: Descriptor, off: u64, len: u64, advice: fs::Advice),
+        |v| v.advise(d, off, len, advice.into()), |x| x);
+    shadow!(t, "[method]descriptor.sync-data", (d: Descriptor), |v| v.sync_data(d), |x| x);
+    shadow!(t, "[method]descriptor.get-flags", (d: Descriptor), |v| v.get_flags(d), fs::DescriptorFlags::from);
+    shadow!(t, "[method]descriptor.get-type", (d: Descriptor), |v| v.get_type(d), fs::DescriptorType::from);
+    shadow!(t, "[method]descriptor.set-size", (d: Descriptor, size: u64), |v| v.set_size(d, size), |x| x);
+    shadow!(t, "[method]descriptor.set-times", (d: Descriptor, a: fs::NewTimestamp, m: fs::NewTimestamp),
+        |v| v.set_times(d, a.into(), m.into()), |x| x);
+    shadow!(t, "[method]descriptor.read", (d: Descriptor, len: u64, off: u64), |v| v.read(d, len, off), |x| x);
+    shadow!(t, "[method]descriptor.write", (d: Descriptor, buf: Vec<u8>, off: u64), |v| v.write(d, buf, off), |x| x);
+    shadow!(t, "[method]descriptor.read-directory", (d: Descriptor), |v| v.read_directory(d), |x| x);
+    shadow!(t, "[method]descriptor.sync", (d: Descriptor), |v| v.sync(d), |x| x);
+    shadow!(t, "[method]descriptor.create-directory-at", (d: Descriptor, path: String),
+        |v| v.create_directory_at(d, path), |x| x);
+    shadow!(t, "[method]descriptor.stat", (d: Descriptor), |v| v.stat(d), fs::DescriptorStat::from);
+    shadow!(t, "[method]descriptor.stat-at", (d: Descriptor, pf: fs::PathFlags, path: String),
+        |v| v.stat_at(d, pf.into(), path), fs::DescriptorStat::from);
+    shadow!(t, "[method]descriptor.set-times-at",
+        (d: Descriptor, pf: fs::PathFlags, path: String, a: fs::NewTimestamp, m: fs::NewTimestamp),
+        |v| v.set_times_at(d, pf.into(), path, a.into(), m.into()), |x| x);
+    shadow!(t, "[method]descriptor.link-at", (d: Descriptor, pf: fs::PathFlags, old: String, to: Descriptor, new: String),
+        |v| v.link_at(d, pf.into(), old, to, new), |x| x);
+    shadow!(t, "[method]descriptor.open-at",
+        (d: Descriptor, pf: fs::PathFlags, path: String, of: fs::OpenFlags, fl: fs::DescriptorFlags),
+        |v| v.open_at(d, pf.into(), path, of.into(), fl.into()), |x| x);
+    shadow!(t, "[method]descriptor.readlink-at", (d: Descriptor, path: String), |v| v.readlink_at(d, path), |x| x);
+    shadow!(t, "[method]descriptor.remove-directory-at", (d: Descriptor, path: String),
+        |v| v.remove_directory_at(d, path), |x| x);
+    shadow!(t, "[method]descriptor.rename-at", (d: Descriptor, old: String, to: Descriptor, new: String),
+        |v| v.rename_at(d, old, to, new), |x| x);
+    shadow!(t, "[method]descriptor.symlink-at", (d: Descriptor, src: String, dst: String),
+        |v| v.symlink_at(d, src, dst), |x| x);
+    shadow!(t, "[method]descriptor.unlink-file-at", (d: Descriptor, path: String), |v| v.unlink_file_at(d, path), |x| x);
+    shadow!(t, "[method]descriptor.metadata-hash", (d: Descriptor), |v| v.metadata_hash(d), fs::MetadataHashValue::from);
+    shadow!(t, "[method]descriptor.metadata-hash-at", (d: Descriptor, pf: fs::PathFlags, path: String),
+        |v| v.metadata_hash_at(d, pf.into(), path), fs::MetadataHashValue::from);
+    shadow!(t, "[method]directory-entry-stream.read-directory-entry", (s: Resource<fs::DirectoryEntryStream>),
+        |v| v.read_directory_entry(s), |e: Option<_>| e.map(fs::DirectoryEntry::from));
+    Ok(())
+}
