@@ -15,10 +15,10 @@
 //! and blocks fail too.
 //!
 //! The `wasi:filesystem` calls are shadowed the same way
-//! ([`super::blocking_fs`]). Not covered (they block inside wasmtime-wasi
-//! without a future to race): the drop of a stream whose background write
-//! cannot finish, and writes to inherited stdout/stderr (the
-//! `stdout`/`stderr` grants) when the host's stream is full.
+//! ([`super::blocking_fs`]); the host's stdout/stderr are written by a
+//! background task ([`super::wasi`]). Not covered (it blocks inside
+//! wasmtime-wasi without a future to race): the drop of a socket stream
+//! whose background write cannot finish.
 
 use wasmtime::component::{Linker, Resource, ResourceTable};
 use wasmtime::{Result, StoreContextMut};

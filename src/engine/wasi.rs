@@ -3,7 +3,8 @@
 //! No files, no environment, no arguments, no network. A component's stdout
 //! and stderr are captured line by line into the `log` facade (target
 //! `torvyn::guest`, key-values `node` and `stream`) unless its node was
-//! granted `stdout` / `stderr`, in which case it inherits the host's stream.
+//! granted `stdout` / `stderr`, in which case it writes to the host's stream
+//! through a background task (never blocking a worker).
 
 use std::io;
 use std::pin::Pin;
@@ -26,12 +27,12 @@ pub fn context(node: &Arc<str>, grants: &[String]) -> Result<WasiCtx, String> {
     let grants = Grants(grants);
     let mut b = WasiCtxBuilder::new();
     if grants.inherits("stdout") {
-        b.inherit_stdout();
+        b.stdout(HostStdio::Stdout);
     } else {
         b.stdout(LineLog::new(node, "stdout"));
     }
     if grants.inherits("stderr") {
-        b.inherit_stderr();
+        b.stderr(HostStdio::Stderr);
     } else {
         b.stderr(LineLog::new(node, "stderr"));
     }
@@ -48,6 +49,35 @@ pub fn context(node: &Arc<str>, grants: &[String]) -> Result<WasiCtx, String> {
             .map_err(|e| format!("cannot open granted directory `{}`: {e}", dir.display()))?;
     }
     Ok(b.build())
+}
+
+/// The host's own stdout or stderr, for a node granted it. Bytes are written
+/// by a background task (wasmtime-wasi's write stream over tokio's stdio),
+/// never on the worker: when the host's stream is full the guest waits for
+/// room in `blocking-write-and-flush` or a poll, where the wait obeys its
+/// deadline and its flow's cancel ([`super::blocking`]).
+#[derive(Clone, Copy)]
+enum HostStdio {
+    Stdout,
+    Stderr,
+}
+
+impl IsTerminal for HostStdio {
+    fn is_terminal(&self) -> bool {
+        match self {
+            HostStdio::Stdout => std::io::IsTerminal::is_terminal(&io::stdout()),
+            HostStdio::Stderr => std::io::IsTerminal::is_terminal(&io::stderr()),
+        }
+    }
+}
+
+impl StdoutStream for HostStdio {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        match self {
+            HostStdio::Stdout => Box::new(tokio::io::stdout()),
+            HostStdio::Stderr => Box::new(tokio::io::stderr()),
+        }
+    }
 }
 
 /// Splits a byte stream into lines and logs each one under the node's name.
