@@ -29,7 +29,7 @@ fn a_component_needing_ungranted_capabilities_is_refused_before_it_runs() {
     let err = host.start_flow(&p, "main").err().expect("refused").to_string();
     assert_eq!(
         err,
-        "2 problems:\n  - node `cap_none`: `wasi-probe.wasm` (torvyn:streaming/managed-transform) imports wasi:filesystem/types@0.2.6, wasi:filesystem/preopens@0.2.6 and so needs capability `filesystem`, which the node is not granted; add \"filesystem\" to its `capabilities` if it should have it, or rebuild the component without it\n  - node `cap_none`: `wasi-probe.wasm` (torvyn:streaming/managed-transform) imports wasi:sockets/network@0.2.6, wasi:sockets/instance-network@0.2.6, wasi:sockets/udp@0.2.6 and 4 more and so needs capability `network`, which the node is not granted; add \"network\" to its `capabilities` if it should have it, or rebuild the component without it"
+        "2 problems:\n  - node `cap_none`: `wasi-probe.wasm` (torvyn:streaming/managed-transform) imports wasi:filesystem/types@0.2.12, wasi:filesystem/preopens@0.2.12 and so needs capability `filesystem`, which the node is not granted; add \"filesystem\" to its `capabilities` if it should have it, or rebuild the component without it\n  - node `cap_none`: `wasi-probe.wasm` (torvyn:streaming/managed-transform) imports wasi:sockets/network@0.2.12, wasi:sockets/instance-network@0.2.12, wasi:sockets/udp@0.2.12 and 4 more and so needs capability `network`, which the node is not granted; add \"network\" to its `capabilities` if it should have it, or rebuild the component without it"
     );
     assert!(host.list_flows().is_empty());
     // One grant is not enough.

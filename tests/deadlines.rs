@@ -248,3 +248,36 @@ fn a_guest_blocked_opening_a_named_pipe_is_stopped_by_its_deadline_and_by_cancel
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_guest_dropping_a_socket_stream_its_peer_never_reads_is_stopped_by_its_deadline() {
+    // The peer accepts and never reads: once the kernel's buffers are full,
+    // the stream's background write can never finish, and dropping the
+    // stream waits for it.
+    capture();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (done, until_done) = std::sync::mpsc::channel::<()>();
+    let peer = std::thread::spawn(move || {
+        let held = listener.accept().map(|(s, _)| s);
+        let _ = until_done.recv_timeout(Duration::from_secs(120));
+        drop(held);
+    });
+    let p = pipeline(
+        &[
+            N("flood_src", "counting-source", r#"{"count": 3}"#, ""),
+            N("flood", "wasi-probe", &format!(r#"{{"flood": "{addr}"}}"#), r#"capabilities = ["network", "filesystem"]"#),
+            N("flood_sink", "slow-sink", r#"{"pause_every": 1000000}"#, ""),
+        ],
+        "call_timeout_ms = 5000",
+    );
+    let host = Host::builder().build().unwrap();
+    let s = host.start_flow(&p, "main").unwrap().wait(Some(Duration::from_secs(60)));
+    let _ = done.send(());
+    peer.join().unwrap();
+    let s = s.expect("the deadline stops a guest stuck dropping a stream");
+    let printed: Vec<String> = lines_of("flood").into_iter().map(|(_, l)| l).collect();
+    assert!(printed.iter().any(|l| l.starts_with("flood dropping the stream")), "the guest reached the drop: {printed:?}");
+    assert_eq!(s.state, FlowState::Failed);
+    assert_eq!(s.failure, Some(FailureKind::Deadline), "{:?}", s.error);
+}

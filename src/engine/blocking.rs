@@ -16,11 +16,11 @@
 //!
 //! The `wasi:filesystem` calls are shadowed the same way
 //! ([`super::blocking_fs`]); the host's stdout/stderr are written by a
-//! background task ([`super::wasi`]). Not covered (it blocks inside
-//! wasmtime-wasi without a future to race): the drop of a socket stream
-//! whose background write cannot finish.
+//! background task ([`super::wasi`]); dropping a stream (which waits for
+//! its background write, e.g. to a socket peer that never reads) is
+//! shadowed too.
 
-use wasmtime::component::{Linker, Resource, ResourceTable};
+use wasmtime::component::{Linker, Resource, ResourceTable, ResourceType};
 use wasmtime::{Result, StoreContextMut};
 use wasmtime_wasi::p2::bindings::sync::io::streams::{Host as _, StreamError as AbiStreamError};
 use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable, StreamResult};
@@ -66,6 +66,8 @@ const SHADOWED: [(&str, &[&str]); 3] = [
             "[method]output-stream.blocking-write-zeroes-and-flush",
             "[method]output-stream.blocking-flush",
             "[method]output-stream.blocking-splice",
+            "output-stream",
+            "input-stream",
         ],
     ),
 ];
@@ -141,6 +143,18 @@ pub fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
             Ok((lower(cx.data_mut().table(), r)?,))
         },
     )?;
+    // Dropping a stream waits for its background work (a socket write the
+    // peer never reads): that wait obeys the clock too.
+    streams.resource("output-stream", ResourceType::host::<DynOutputStream>(), |mut cx, rep| {
+        let (clock, table) = cx.data_mut().clock_and_table();
+        let mut stream = table.delete(Resource::<DynOutputStream>::new_own(rep))?;
+        clock.wait(stream.cancel()).map_err(wasmtime::Error::new)
+    })?;
+    streams.resource("input-stream", ResourceType::host::<DynInputStream>(), |mut cx, rep| {
+        let (clock, table) = cx.data_mut().clock_and_table();
+        let mut stream = table.delete(Resource::<DynInputStream>::new_own(rep))?;
+        clock.wait(stream.cancel()).map_err(wasmtime::Error::new)
+    })?;
     super::blocking_fs::add_to_linker(linker)?;
     linker.allow_shadowing(false);
     Ok(())

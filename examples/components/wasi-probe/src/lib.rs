@@ -7,7 +7,10 @@
 //! - `connect <addr>: Ok(())` or `Err(<kind>)` for `"connect"` in the config;
 //! - `has <name>: <bool>` for every name in `"ask"` (comma-separated);
 //! - `read <path>: Ok(<bytes>)` or `Err(<kind>)` for `"read"` in the config
-//!   (last: a named pipe nobody writes to blocks it in `open`).
+//!   (a named pipe nobody writes to blocks it in `open`);
+//! - for `"flood": "<ipv4>:<port>"` (last): connects, writes until the peer,
+//!   which never reads, has taken all it will, then drops the stream (whose
+//!   background write can never finish) and prints `flood dropped`.
 //!
 //! Every element is then dropped. It imports `wasi:filesystem` and
 //! `wasi:sockets`, so its node must be granted `filesystem` and `network`.
@@ -56,6 +59,48 @@ fn probe() {
         let r = std::fs::read(&path).map(|b| b.len()).map_err(|e| e.kind());
         println!("read {path}: {r:?}");
     }
+    if let Some(addr) = field("flood") {
+        match flood(&addr) {
+            Ok(written) => println!("flood dropped after {written} bytes"),
+            Err(e) => println!("flood {addr}: {e}"),
+        }
+    }
+}
+
+/// Write to `addr` until the peer stops taking bytes, then drop the stream.
+fn flood(addr: &str) -> Result<u64, String> {
+    use wasip2::sockets::network::{IpAddressFamily, IpSocketAddress, Ipv4SocketAddress};
+    let (host, port) = addr.rsplit_once(':').ok_or("no port")?;
+    let octets: Vec<u8> = host.split('.').filter_map(|o| o.parse().ok()).collect();
+    let [a, b, c, d] = octets[..] else { return Err("not an IPv4 address".into()) };
+    let port: u16 = port.parse().map_err(|_| "bad port")?;
+    let net = wasip2::sockets::instance_network::instance_network();
+    let sock = wasip2::sockets::tcp_create_socket::create_tcp_socket(IpAddressFamily::Ipv4).map_err(|e| format!("{e:?}"))?;
+    let remote = IpSocketAddress::Ipv4(Ipv4SocketAddress { port, address: (a, b, c, d) });
+    sock.start_connect(&net, remote).map_err(|e| format!("{e:?}"))?;
+    sock.subscribe().block();
+    let (input, output) = sock.finish_connect().map_err(|e| format!("{e:?}"))?;
+    let chunk = vec![b'x'; 64 << 10];
+    let (mut written, mut idle) = (0u64, 0);
+    while idle < 200 && written < (256 << 20) {
+        match output.check_write() {
+            Ok(0) => {
+                idle += 1;
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            Ok(n) => {
+                let n = (n as usize).min(chunk.len());
+                output.write(&chunk[..n]).map_err(|e| format!("{e:?}"))?;
+                written += n as u64;
+                idle = 0;
+            }
+            Err(e) => return Err(format!("{e:?}")),
+        }
+    }
+    println!("flood dropping the stream after {written} bytes");
+    drop(output);
+    drop(input);
+    Ok(written)
 }
 
 struct Component;
