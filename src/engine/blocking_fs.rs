@@ -6,7 +6,10 @@
 //! on a hung network mount, waits forever. Here the same operation is
 //! driven through [`super::interrupt::CallClock::wait`]: past the deadline
 //! (or on cancel) the guest is stopped and the worker goes on, while the
-//! helper thread finishes the system call on its own.
+//! helper thread finishes the system call on its own (it stays busy until
+//! the kernel returns: a pipe nobody ever writes to holds one of the WASI
+//! runtime's blocking threads). Closing a descriptor is not covered; it is
+//! a plain `close` in wasmtime-wasi.
 
 use wasmtime::component::{Linker, Resource};
 use wasmtime::{Result, StoreContextMut};
@@ -42,6 +45,7 @@ pub(super) const SHADOWED: &[&str] = &[
     "[method]descriptor.rename-at",
     "[method]descriptor.symlink-at",
     "[method]descriptor.unlink-file-at",
+    "[method]descriptor.is-same-object",
     "[method]descriptor.metadata-hash",
     "[method]descriptor.metadata-hash-at",
     "[method]directory-entry-stream.read-directory-entry",
@@ -107,6 +111,11 @@ pub(super) fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
     shadow!(t, "[method]descriptor.symlink-at", (d: Descriptor, src: String, dst: String),
         |v| v.symlink_at(d, src, dst), |x| x);
     shadow!(t, "[method]descriptor.unlink-file-at", (d: Descriptor, path: String), |v| v.unlink_file_at(d, path), |x| x);
+    t.func_wrap("[method]descriptor.is-same-object", |mut cx: Cx<'_>, (a, b): (Descriptor, Descriptor)| {
+        let (clock, mut v) = cx.data_mut().clock_and_filesystem();
+        let same = clock.wait(v.is_same_object(a, b)).map_err(wasmtime::Error::new)??;
+        Ok((same,))
+    })?;
     shadow!(t, "[method]descriptor.metadata-hash", (d: Descriptor), |v| v.metadata_hash(d), fs::MetadataHashValue::from);
     shadow!(t, "[method]descriptor.metadata-hash-at", (d: Descriptor, pf: fs::PathFlags, path: String),
         |v| v.metadata_hash_at(d, pf.into(), path), fs::MetadataHashValue::from);

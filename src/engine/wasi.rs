@@ -13,6 +13,7 @@ use std::task::{Context, Poll};
 
 use parking_lot::Mutex;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::pipe::AsyncWriteStream;
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
@@ -77,6 +78,11 @@ impl StdoutStream for HostStdio {
             HostStdio::Stdout => Box::new(tokio::io::stdout()),
             HostStdio::Stderr => Box::new(tokio::io::stderr()),
         }
+    }
+
+    /// The same 64 KiB write budget the host's stdio had when inherited.
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(AsyncWriteStream::new(MAX_LINE, Pin::from(self.async_stream())))
     }
 }
 
