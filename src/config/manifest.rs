@@ -9,9 +9,10 @@ use super::overrides::Overrides;
 use super::size::parse_size;
 use super::{
     ComponentDef, ConfigError, EdgeDef, EndpointKind, ErrorAction, ErrorPolicy, FlowDef, NodeDef,
-    PipelineDef, PortRef, RuntimeConfig,
+    PipelineDef, PortRef, RuntimeConfig, MAX_QUEUE_DEPTH, MAX_WORKER_THREADS, MIN_MEMORY_LIMIT,
 };
 use crate::contracts::Role;
+use crate::engine::{MAX_INSTANCES, MAX_LINEAR_MEMORY};
 
 type Entries = [(String, Option<Pos>, Node)];
 
@@ -261,19 +262,19 @@ impl Reader<'_> {
             match k.as_str() {
                 "worker_threads" => {
                     rt.worker_threads = self.uint(v, &key)? as usize;
-                    if rt.worker_threads == 0 || rt.worker_threads > 256 {
+                    if rt.worker_threads == 0 || rt.worker_threads > MAX_WORKER_THREADS {
                         return Err(self.err(v.pos, &key, "must be between 1 and 256".into()));
                     }
                 }
                 "memory_limit" => {
                     rt.memory_limit = self.size(v, &key)?;
-                    if rt.memory_limit < (1 << 20) || rt.memory_limit > (4 << 30) {
+                    if !(MIN_MEMORY_LIMIT..=MAX_LINEAR_MEMORY).contains(&rt.memory_limit) {
                         return Err(self.err(v.pos, &key, "must be between 1MiB and 4GiB (a 32-bit linear memory holds at most 4GiB)".into()));
                     }
                 }
                 "queue_depth" => {
                     rt.queue_depth = self.uint(v, &key)? as usize;
-                    if rt.queue_depth == 0 || rt.queue_depth > 1 << 20 {
+                    if rt.queue_depth == 0 || rt.queue_depth > MAX_QUEUE_DEPTH {
                         return Err(self.err(v.pos, &key, "must be between 1 and 1048576".into()));
                     }
                 }
@@ -294,7 +295,7 @@ impl Reader<'_> {
                 }
                 "max_instances" => {
                     let n = self.uint(v, &key)?;
-                    if n == 0 || n > 10_000 {
+                    if n == 0 || n > u64::from(MAX_INSTANCES) {
                         return Err(self.err(v.pos, &key, "must be between 1 and 10000".into()));
                     }
                     rt.max_instances = n as u32;

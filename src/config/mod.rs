@@ -14,7 +14,7 @@ use std::time::Duration;
 
 pub use error::ConfigError;
 pub use overrides::{OVERRIDABLE, Override, Overrides};
-pub use runtime::RuntimeConfig;
+pub use runtime::{MAX_QUEUE_DEPTH, MAX_WORKER_THREADS, MIN_MEMORY_LIMIT, RuntimeConfig};
 pub use size::parse_size;
 
 use crate::contracts::Role;

@@ -4,6 +4,13 @@ use std::time::Duration;
 
 use crate::resources::DEFAULT_MAX_BUFFER_SIZE;
 
+/// Most reactor threads a host may have (manifest and host options alike).
+pub const MAX_WORKER_THREADS: usize = 256;
+/// Deepest an edge queue may be (manifest and host options alike).
+pub const MAX_QUEUE_DEPTH: usize = 1 << 20;
+/// Smallest linear-memory limit (the largest is [`crate::engine::MAX_LINEAR_MEMORY`]).
+pub const MIN_MEMORY_LIMIT: u64 = 1 << 20;
+
 /// Runtime settings of a manifest. When a manifest is run inside an existing
 /// `Host`, `worker_threads` is the host's; everything else applies per flow.
 #[derive(Debug, Clone, PartialEq)]

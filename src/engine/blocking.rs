@@ -104,57 +104,39 @@ pub fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
         Ok(())
     })?;
     let mut streams = linker.instance(STREAMS)?;
-    streams.func_wrap(
-        "[method]input-stream.blocking-read",
-        |mut cx: Cx<'_>, (s, len): (Resource<DynInputStream>, u64)| {
-            let r = waiting!(cx, |t| t.blocking_read(s, len));
-            Ok((lower(cx.data_mut().table(), r)?,))
-        },
-    )?;
-    streams.func_wrap(
-        "[method]input-stream.blocking-skip",
-        |mut cx: Cx<'_>, (s, len): (Resource<DynInputStream>, u64)| {
-            let r = waiting!(cx, |t| t.blocking_skip(s, len));
-            Ok((lower(cx.data_mut().table(), r)?,))
-        },
-    )?;
-    streams.func_wrap(
-        "[method]output-stream.blocking-write-and-flush",
-        |mut cx: Cx<'_>, (s, bytes): (Resource<DynOutputStream>, Vec<u8>)| {
-            let r = waiting!(cx, |t| t.blocking_write_and_flush(s, bytes));
-            Ok((lower(cx.data_mut().table(), r)?,))
-        },
-    )?;
-    streams.func_wrap(
-        "[method]output-stream.blocking-write-zeroes-and-flush",
-        |mut cx: Cx<'_>, (s, len): (Resource<DynOutputStream>, u64)| {
-            let r = waiting!(cx, |t| t.blocking_write_zeroes_and_flush(s, len));
-            Ok((lower(cx.data_mut().table(), r)?,))
-        },
-    )?;
-    streams.func_wrap("[method]output-stream.blocking-flush", |mut cx: Cx<'_>, (s,): (Resource<DynOutputStream>,)| {
-        let r = waiting!(cx, |t| t.blocking_flush(s));
-        Ok((lower(cx.data_mut().table(), r)?,))
-    })?;
-    streams.func_wrap(
-        "[method]output-stream.blocking-splice",
-        |mut cx: Cx<'_>, (dst, src, len): (Resource<DynOutputStream>, Resource<DynInputStream>, u64)| {
-            let r = waiting!(cx, |t| t.blocking_splice(dst, src, len));
-            Ok((lower(cx.data_mut().table(), r)?,))
-        },
-    )?;
+    // Define stream method `$name` taking `($arg: $ty, …)`: run `$op` over
+    // the resource table `$t` under the call clock, lower its result.
+    macro_rules! shadow {
+        ($name:literal, ($($arg:ident : $ty:ty),*), |$t:ident| $op:expr) => {
+            streams.func_wrap($name, |mut cx: Cx<'_>, ($($arg,)*): ($($ty,)*)| {
+                let r = waiting!(cx, |$t| $op);
+                Ok((lower(cx.data_mut().table(), r)?,))
+            })?;
+        };
+    }
+    shadow!("[method]input-stream.blocking-read", (s: Resource<DynInputStream>, len: u64), |t| t.blocking_read(s, len));
+    shadow!("[method]input-stream.blocking-skip", (s: Resource<DynInputStream>, len: u64), |t| t.blocking_skip(s, len));
+    shadow!("[method]output-stream.blocking-write-and-flush", (s: Resource<DynOutputStream>, bytes: Vec<u8>),
+        |t| t.blocking_write_and_flush(s, bytes));
+    shadow!("[method]output-stream.blocking-write-zeroes-and-flush", (s: Resource<DynOutputStream>, len: u64),
+        |t| t.blocking_write_zeroes_and_flush(s, len));
+    shadow!("[method]output-stream.blocking-flush", (s: Resource<DynOutputStream>), |t| t.blocking_flush(s));
+    shadow!("[method]output-stream.blocking-splice",
+        (dst: Resource<DynOutputStream>, src: Resource<DynInputStream>, len: u64),
+        |t| t.blocking_splice(dst, src, len));
     // Dropping a stream waits for its background work (a socket write the
     // peer never reads): that wait obeys the clock too.
-    streams.resource("output-stream", ResourceType::host::<DynOutputStream>(), |mut cx, rep| {
-        let (clock, table) = cx.data_mut().clock_and_table();
-        let mut stream = table.delete(Resource::<DynOutputStream>::new_own(rep))?;
-        clock.wait(stream.cancel()).map_err(wasmtime::Error::new)
-    })?;
-    streams.resource("input-stream", ResourceType::host::<DynInputStream>(), |mut cx, rep| {
-        let (clock, table) = cx.data_mut().clock_and_table();
-        let mut stream = table.delete(Resource::<DynInputStream>::new_own(rep))?;
-        clock.wait(stream.cancel()).map_err(wasmtime::Error::new)
-    })?;
+    macro_rules! shadow_drop {
+        ($name:literal, $ty:ty) => {
+            streams.resource($name, ResourceType::host::<$ty>(), |mut cx, rep| {
+                let (clock, table) = cx.data_mut().clock_and_table();
+                let mut stream = table.delete(Resource::<$ty>::new_own(rep))?;
+                clock.wait(stream.cancel()).map_err(wasmtime::Error::new)
+            })?;
+        };
+    }
+    shadow_drop!("output-stream", DynOutputStream);
+    shadow_drop!("input-stream", DynInputStream);
     super::blocking_fs::add_to_linker(linker)?;
     linker.allow_shadowing(false);
     Ok(())

@@ -34,6 +34,10 @@ pub const MAX_LINEAR_MEMORY: u64 = 4 << 30;
 /// three-stage flows) before instances are allocated on demand.
 pub const DEFAULT_MAX_INSTANCES: u32 = 1000;
 
+/// The largest instance pool: each slot reserves about 4 GiB of address
+/// space, so 10,000 slots take 40 TiB of the 128 TiB a process has.
+pub const MAX_INSTANCES: u32 = 10_000;
+
 impl Default for EngineSettings {
     fn default() -> Self {
         EngineSettings {
@@ -153,9 +157,8 @@ impl Wasm {
 /// pool is full, and the component cache. Shared by every host of the
 /// process with the same settings ([`Engine::shared`]).
 pub struct Engine {
-    pub(crate) inner: wasmtime::Engine,
-    linker: Linker<StageState>,
-    _ticking: ticker::Registration,
+    /// The engine with the instance pool, and its linker.
+    pooled: Wasm,
     /// Made the first time the pool is full.
     overflow: OnceLock<Result<Wasm, String>>,
     /// Components by content hash and display name (so each host's errors
@@ -171,11 +174,8 @@ static SHARED: Mutex<Vec<(EngineSettings, Weak<Engine>)>> = Mutex::new(Vec::new(
 impl Engine {
     /// A new engine of its own (hosts use [`Engine::shared`]).
     pub fn new(settings: EngineSettings) -> Result<Self, EngineError> {
-        let Wasm { engine, linker, _ticking } = Wasm::new(&settings, true)?;
         Ok(Engine {
-            inner: engine,
-            linker,
-            _ticking,
+            pooled: Wasm::new(&settings, true)?,
             overflow: OnceLock::new(),
             cache: Mutex::new(ComponentCache::default()),
             settings,
@@ -202,6 +202,11 @@ impl Engine {
         let engine = Arc::new(Engine::new(settings.clone())?);
         shared.push((settings, Arc::downgrade(&engine)));
         Ok(engine)
+    }
+
+    /// The wasmtime engine instances are made with while the pool has room.
+    pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {
+        &self.pooled.engine
     }
 
     /// The on-demand engine and `component` prepared for it.
@@ -249,8 +254,8 @@ impl Engine {
         let digest: [u8; 32] = Sha256::digest(bytes).into();
         let component = self.compile_or_reuse(name, digest, bytes)?;
         let ty = component.component_type();
-        let imports: Vec<String> = ty.imports(&self.inner).map(|(n, _)| n.to_string()).collect();
-        let exports: Vec<String> = ty.exports(&self.inner).map(|(n, _)| n.to_string()).collect();
+        let imports: Vec<String> = ty.imports(&self.pooled.engine).map(|(n, _)| n.to_string()).collect();
+        let exports: Vec<String> = ty.exports(&self.pooled.engine).map(|(n, _)| n.to_string()).collect();
         let contract = contracts::detect(name, exports.iter().map(String::as_str));
         Ok(Inspection {
             name: name.to_string(),
@@ -270,11 +275,11 @@ impl Engine {
         }
         let component = self.compile_or_reuse(name, digest, bytes)?;
         let ty = component.component_type();
-        let exports = contracts::detect(name, ty.exports(&self.inner).map(|(n, _)| n))?;
+        let exports = contracts::detect(name, ty.exports(&self.pooled.engine).map(|(n, _)| n))?;
         let indices = resolve_indices(name, &component, &exports)?;
-        let imports: Vec<String> = ty.imports(&self.inner).map(|(n, _)| n.to_string()).collect();
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
-            let missing = contracts::unprovided(ty.imports(&self.inner).map(|(n, _)| n));
+        let imports: Vec<String> = ty.imports(&self.pooled.engine).map(|(n, _)| n.to_string()).collect();
+        let pre = self.pooled.linker.instantiate_pre(&component).map_err(|e| {
+            let missing = contracts::unprovided(ty.imports(&self.pooled.engine).map(|(n, _)| n));
             if missing.is_empty() {
                 EngineError::Link {
                     component: name.to_string(),
@@ -348,12 +353,12 @@ impl Engine {
             // engine with the same settings in this same process; it was
             // never outside this process's memory. wasmtime still checks
             // that it matches this engine's configuration.
-            match unsafe { Component::deserialize(&self.inner, &artifact) } {
+            match unsafe { Component::deserialize(&self.pooled.engine, &artifact) } {
                 Ok(c) => return Ok(c),
                 Err(e) => log::debug!("cached artifact for `{name}` not usable, compiling: {e}"),
             }
         }
-        let component = Component::new(&self.inner, bytes).map_err(|e| EngineError::Compile {
+        let component = Component::new(&self.pooled.engine, bytes).map_err(|e| EngineError::Compile {
             component: name.to_string(),
             reason: format!("{e:#}"),
         })?;

@@ -17,7 +17,7 @@ mod ticker;
 mod wasi;
 
 pub use abi::{BackpressureSignal, ProcessError};
-pub use compile::{CompiledComponent, DEFAULT_MAX_INSTANCES, Engine, EngineSettings, Inspection};
+pub use compile::{CompiledComponent, DEFAULT_MAX_INSTANCES, Engine, EngineSettings, Inspection, MAX_INSTANCES, MAX_LINEAR_MEMORY};
 pub use ticker::Busy;
 pub use error::{CallError, EngineError};
 pub use interrupt::CHECK_EVERY;

@@ -200,7 +200,7 @@ impl Stage {
             store.set_epoch_deadline(check_ticks());
             Ok(store)
         };
-        let mut store = new_store(&engine.inner)?;
+        let mut store = new_store(engine.wasmtime())?;
         let (instance, idx) = match component.pre.instantiate(&mut store) {
             Ok(instance) => (instance, &component.indices),
             Err(e) if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() => {

@@ -6,14 +6,11 @@ use std::sync::atomic::AtomicU64;
 use parking_lot::Mutex;
 
 use super::{Host, HostError, HostState, Inner};
-use crate::engine::{Engine, EngineSettings};
+use crate::config::{MAX_QUEUE_DEPTH, MAX_WORKER_THREADS, MIN_MEMORY_LIMIT};
+use crate::engine::{Engine, EngineSettings, MAX_INSTANCES, MAX_LINEAR_MEMORY};
 use crate::reactor::Reactor;
 use crate::resources::PoolReserve;
 
-const MAX_WORKER_THREADS: usize = 256;
-const MAX_MEMORY_BYTES: u64 = 4 << 30;
-const MAX_QUEUE_DEPTH: usize = 1 << 20;
-const MAX_INSTANCES: u32 = 10_000;
 
 /// Builds a [`Host`]. Defaults: one worker thread, 256 MiB memory ceiling per
 /// component instance, an instance pool of 1,000.
@@ -86,7 +83,7 @@ impl HostBuilder {
         if !(1..=MAX_WORKER_THREADS).contains(&self.worker_threads) {
             return bad("worker_threads", self.worker_threads as u64, "1 to 256");
         }
-        if !((1 << 20)..=MAX_MEMORY_BYTES).contains(&self.engine.max_memory_bytes) {
+        if !(MIN_MEMORY_LIMIT..=MAX_LINEAR_MEMORY).contains(&self.engine.max_memory_bytes) {
             return bad(
                 "memory_limit",
                 self.engine.max_memory_bytes,

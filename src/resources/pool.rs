@@ -246,11 +246,6 @@ mod tests {
         assert_eq!(pool.stats().discarded, 1);
         drop(other);
     }
-}
-
-#[cfg(test)]
-mod bound_tests {
-    use super::*;
 
     #[test]
     fn idle_bytes_are_bounded_per_pool_and_per_host() {

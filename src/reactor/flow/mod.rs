@@ -175,8 +175,7 @@ impl FlowDriver {
                 .collect(),
             startup: None,
         };
-        if shared.cancel_requested() {
-            driver.end(FlowState::Cancelled, None);
+        if driver.ended_by_cancel() {
             return driver;
         }
         driver.advance(FlowState::Initializing);
@@ -224,8 +223,7 @@ impl FlowDriver {
         if self.state.is_terminal() {
             return Turn::Done;
         }
-        if self.shared.cancel_requested() {
-            self.end(FlowState::Cancelled, None);
+        if self.ended_by_cancel() {
             return Turn::Done;
         }
         if self.startup.is_some() {
@@ -246,8 +244,7 @@ impl FlowDriver {
                 if self.state.is_terminal() {
                     return Turn::Done;
                 }
-                if self.shared.cancel_requested() {
-                    self.end(FlowState::Cancelled, None);
+                if self.ended_by_cancel() {
                     return Turn::Done;
                 }
             }
@@ -342,6 +339,16 @@ impl FlowDriver {
             Runner::Wasm(s) => Some(s),
             _ => None,
         }
+    }
+
+    /// End the flow as Cancelled if a cancel was requested; says whether it did.
+    #[inline]
+    fn ended_by_cancel(&mut self) -> bool {
+        let cancelled = self.shared.cancel_requested();
+        if cancelled {
+            self.end(FlowState::Cancelled, None);
+        }
+        cancelled
     }
 
     /// Stop now: cancel whatever is in flight.
