@@ -152,8 +152,8 @@ fn link_prints_the_resolved_graph() {
     assert!(out.starts_with("flow `main`: 7 node(s), 6 edge(s)\nnodes\n"), "{out}");
     let route = format!("  {:<16} {:<34} prefix-router.wasm, {} bytes\n", "route", "torvyn:filtering/content-router", size("prefix-router"));
     assert!(out.contains(&route), "{out}");
-    assert!(out.contains("  route.errors -> errors.input  (queue 16)\n"), "{out}");
-    assert!(out.contains("  route.errors -> pager.input  (queue 16)\n"), "{out}");
+    assert!(out.contains("  route.errors -> errors.input  (queue 16, resumes at 8, block)\n"), "{out}");
+    assert!(out.contains("  route.errors -> pager.input  (queue 16, resumes at 8, block)\n"), "{out}");
 
     let (code, out, _) = torvyn(&["--format", "json", "link", "examples/fan-out", "main"]);
     assert_eq!(code, 0);
@@ -186,7 +186,7 @@ fn environment_overrides_the_manifest_and_set_overrides_both() {
     assert!(err.contains("(got `64Mb`)"), "{err}");
     let (code, _, err) = torvyn_env(&["check", "examples/hello-world"], &[("TORVYN_QUEUE_DEPHT", "8")]);
     assert_eq!(code, 2);
-    assert!(err.contains("`queue_depht` is not a runtime setting; did you mean `queue_depth`?"), "{err}");
+    assert!(err.contains("`runtime.queue_depht` is not a setting; did you mean `runtime.queue_depth`?"), "{err}");
 }
 
 #[test]

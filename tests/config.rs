@@ -82,7 +82,8 @@ fn json_manifest_runs_like_toml() {
     .to_string();
     let p = PipelineDef::from_json_str(&text, ".").unwrap();
     assert_eq!(p.runtime.queue_depth, 4);
-    assert_eq!(p.runtime.low_watermark, 2);
+    assert_eq!(p.runtime.low_watermark_ratio, 0.5);
+    assert_eq!(p.flows[0].queue(0, &p.runtime).low_watermark, 2);
     let host = Host::builder().build().unwrap();
     let s = host.start_flow(&p, "main").unwrap().wait(Some(Duration::from_secs(60))).unwrap();
     assert_eq!(s.state, FlowState::Completed);
@@ -134,14 +135,21 @@ fn a_component_crate_folder_resolves_to_its_release_build() {
     std::fs::create_dir_all(&release).unwrap();
     std::fs::write(dir.join("my-source/Cargo.toml"), "[package]\nname = \"my-source\"\nversion = \"0.1.0\"\n").unwrap();
     std::fs::copy(wasm("counting-source"), release.join("my_source.wasm")).unwrap();
+    // A crate not built yet loads with a warning naming the build command;
+    // starting a flow that runs it fails naming the same.
     let text = format!(
-        "[[component]]\nname = \"mine\"\npath = \"my-source\"\n\n[[component]]\nname = \"unbuilt\"\npath = \"{}\"\n",
-        dir.join("empty-crate").display()
+        "[[component]]\nname = \"mine\"\npath = \"my-source\"\n\n[[component]]\nname = \"unbuilt\"\npath = \"{}\"\n\n[flow.main.nodes.source]\ncomponent = \"unbuilt\"\n[flow.main.nodes.sink]\ncomponent = \"{}\"\n[[flow.main.edges]]\nfrom = \"source\"\nto = \"sink\"\n",
+        dir.join("empty-crate").display(),
+        wasm("slow-sink")
     );
     std::fs::create_dir_all(dir.join("empty-crate")).unwrap();
-    let e = PipelineDef::from_toml_str(&text, &dir).unwrap_err();
-    assert_eq!(e.key(), "component[1].path");
-    assert!(e.to_string().contains("cargo build --release --target wasm32-wasip2"), "{e}");
+    std::fs::write(dir.join("empty-crate/Cargo.toml"), "[package]\nname = \"empty-crate\"\nversion = \"0.1.0\"\n").unwrap();
+    let p = PipelineDef::from_toml_str(&text, &dir).unwrap();
+    let w = &p.warnings[0];
+    assert_eq!((w.key.as_str(), w.pos.map(|p| p.line)), ("component[1].path", Some(7)), "{w}");
+    assert!(w.message.contains("torvyn build --target unbuilt") && w.message.contains("cargo build --release --target wasm32-wasip2"), "{w}");
+    let e = Host::builder().build().unwrap().start_flow(&p, "main").err().expect("an unbuilt component cannot run").to_string();
+    assert!(e.contains("node `source`") && e.contains("not built yet") && e.contains("torvyn build"), "{e}");
 
     let text = format!(
         "[[component]]\nname = \"mine\"\npath = \"my-source\"\n\n[flow.main.nodes.source]\ncomponent = \"mine\"\nconfig = '{{\"count\": 3}}'\n[flow.main.nodes.sink]\ncomponent = \"{}\"\n[[flow.main.edges]]\nfrom = \"source\"\nto = \"sink\"\n",

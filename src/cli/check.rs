@@ -1,13 +1,17 @@
-//! `torvyn check [manifest] [--flow NAME]`: every check that `start_flow`
-//! makes (manifest, components, contracts, capabilities, graph), without
-//! running anything.
+//! `torvyn check [manifest] [flow] [--strict]`: every check that
+//! `start_flow` makes (manifest, WIT, components, contracts, capabilities,
+//! graph), without running anything. Works before anything is built: a
+//! component not built yet is a warning naming the command that builds it,
+//! and its flow's contract checks wait for the build.
 
 use clap::Args;
 use serde_json::json;
 
-use super::Format;
-use super::manifest::{FAILURE, ManifestArgs};
+use super::manifest::{FAILURE, ManifestArgs, USAGE};
+use super::output;
 use super::style::{Paint, paint};
+use super::Format;
+use crate::config::PipelineDef;
 use crate::engine::{Engine, EngineSettings};
 use crate::linker;
 
@@ -15,56 +19,148 @@ use crate::linker;
 pub struct CheckArgs {
     #[command(flatten)]
     pub manifest: ManifestArgs,
-    /// Check only this flow (default: every flow of the manifest).
+    /// Treat warnings as errors (exit 2 when there are any).
     #[arg(long)]
-    pub flow: Option<String>,
+    pub strict: bool,
 }
 
-pub fn check(args: CheckArgs, format: Format) -> i32 {
+/// One flow's verdict.
+enum Verdict {
+    Ok,
+    /// Components not built yet: (node, command that builds it).
+    Unbuilt(Vec<String>),
+    Problems(Vec<String>),
+}
+
+pub fn check(args: CheckArgs) -> i32 {
     let pipeline = match args.manifest.load() {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if let Some(dir) = pipeline.file.as_deref().and_then(|f| f.parent()) {
+        for problem in wit_problems(dir) {
+            output::warning(problem);
+        }
+    }
     let engine = match Engine::new(EngineSettings::default()) {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("error: {e}");
+            output::error(e);
             return FAILURE;
         }
     };
-    let names: Vec<String> = match &args.flow {
-        Some(f) => vec![f.clone()],
+    let names: Vec<String> = match args.manifest.flow() {
+        Some(f) => vec![f],
         None => pipeline.flows.iter().map(|f| f.name.clone()).collect(),
     };
-    let mut results = Vec::new();
-    for name in &names {
-        let problems = match linker::link(&engine, &pipeline, name) {
-            Ok(_) => Vec::new(),
-            Err(e) => e.messages(),
-        };
-        results.push((name.clone(), problems));
-    }
-    let ok = results.iter().all(|(_, p)| p.is_empty());
-    match format {
-        Format::Json => {
-            let flows: Vec<_> = results
-                .iter()
-                .map(|(f, p)| json!({"flow": f, "ok": p.is_empty(), "problems": p}))
-                .collect();
-            println!("{}", json!({"ok": ok, "flows": flows}));
-        }
-        Format::Human => {
-            for (flow, problems) in &results {
-                if problems.is_empty() {
-                    println!("{} flow `{flow}`", paint("ok", Paint::Good));
-                } else {
-                    println!("{} flow `{flow}`: {} problem(s)", paint("error", Paint::Bad), problems.len());
-                    for p in problems {
-                        println!("  - {p}");
-                    }
+    let results: Vec<(String, Verdict)> = names.iter().map(|name| (name.clone(), verdict(&engine, &pipeline, name))).collect();
+    let ok = results.iter().all(|(_, v)| !matches!(v, Verdict::Problems(_)));
+    let flows: Vec<_> = results
+        .iter()
+        .map(|(f, v)| match v {
+            Verdict::Ok => json!({"flow": f, "ok": true, "problems": [], "unbuilt": []}),
+            Verdict::Unbuilt(u) => json!({"flow": f, "ok": true, "problems": [], "unbuilt": u}),
+            Verdict::Problems(p) => json!({"flow": f, "ok": false, "problems": p, "unbuilt": []}),
+        })
+        .collect();
+    for (flow, v) in &results {
+        match v {
+            Verdict::Ok => {}
+            Verdict::Unbuilt(nodes) => {
+                output::warning(format!("flow `{flow}`: contract checks wait until {} built (run `torvyn build`)", nodes.join(", ")))
+            }
+            Verdict::Problems(problems) => {
+                for p in problems {
+                    output::error(format!("flow `{flow}`: {p}"));
                 }
             }
         }
     }
-    if ok { 0 } else { FAILURE }
+    let warnings = output::warning_count();
+    if output::format() == Format::Json {
+        output::result(json!({"ok": ok && !(args.strict && warnings > 0), "flows": flows}));
+    } else {
+        for (flow, v) in &results {
+            match v {
+                Verdict::Ok => println!("{} flow `{flow}`", paint("ok", Paint::Good)),
+                Verdict::Unbuilt(_) => println!("{} flow `{flow}` (not built yet)", paint("ok", Paint::Dim)),
+                Verdict::Problems(p) => println!("{} flow `{flow}`: {} problem(s)", paint("error", Paint::Bad), p.len()),
+            }
+        }
+    }
+    if !ok {
+        FAILURE
+    } else if args.strict && warnings > 0 {
+        if output::format() == Format::Human {
+            eprintln!("{warnings} warning(s) and --strict: failing");
+        }
+        USAGE
+    } else {
+        0
+    }
+}
+
+fn verdict(engine: &Engine, pipeline: &PipelineDef, flow: &str) -> Verdict {
+    let unbuilt: Vec<String> = pipeline
+        .flow(flow)
+        .into_iter()
+        .flat_map(|f| f.nodes.iter())
+        .filter(|n| n.unbuilt.is_some() && !n.path.is_file())
+        .map(|n| format!("`{}` ({})", n.name, n.component))
+        .collect();
+    if !unbuilt.is_empty() {
+        return Verdict::Unbuilt(unbuilt);
+    }
+    // Checked as `torvyn run` runs it: a flow without a source or a sink
+    // gets the built-in ones.
+    let roles = match linker::node_roles(engine, pipeline, flow) {
+        Ok(r) => r,
+        Err(e) => return Verdict::Problems(e.messages()),
+    };
+    let mut wired = pipeline.clone();
+    if let Some(def) = wired.flows.iter_mut().find(|f| f.name == flow) {
+        match super::run_io::wire(def, &roles, None, None, false) {
+            Ok(w) => {
+                for note in w.notes {
+                    output::note(format!("flow `{flow}`: {note} under `torvyn run`"));
+                }
+            }
+            Err(e) => return Verdict::Problems(vec![e]),
+        }
+    }
+    match linker::link(engine, &wired, flow) {
+        Ok(_) => Verdict::Ok,
+        Err(e) => Verdict::Problems(e.messages()),
+    }
+}
+
+/// The project's WIT files (`wit/**/*.wit` beside the manifest, and in each
+/// component crate): each must parse as WIT.
+fn wit_problems(dir: &std::path::Path) -> Vec<String> {
+    let mut files = Vec::new();
+    collect_wit(&dir.join("wit"), &mut files, 0);
+    if let Ok(rd) = std::fs::read_dir(dir.join("components")) {
+        for e in rd.flatten() {
+            collect_wit(&e.path().join("wit"), &mut files, 0);
+        }
+    }
+    files
+        .iter()
+        .filter_map(|f| {
+            let text = std::fs::read_to_string(f).ok()?;
+            crate::contracts::check_wit_syntax(&f.display().to_string(), &text).err().map(|e| format!("{}: not valid WIT: {e}", f.display()))
+        })
+        .collect()
+}
+
+fn collect_wit(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>, depth: u32) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() && depth < 4 {
+            collect_wit(&p, out, depth + 1);
+        } else if p.extension().is_some_and(|x| x == "wit") {
+            out.push(p);
+        }
+    }
 }

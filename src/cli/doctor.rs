@@ -4,10 +4,38 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use clap::Args;
 use serde_json::json;
 
-use super::Format;
 use super::style::{Paint, paint};
+use super::{Format, output};
+
+#[derive(Args, Debug)]
+pub struct DoctorArgs {
+    /// Fix what can be fixed here: install the wasm32-wasip2 target with
+    /// rustup (when rustup is there).
+    #[arg(long)]
+    pub fix: bool,
+}
+
+/// `rustup target add wasm32-wasip2`, reporting what happened.
+fn install_target() -> bool {
+    if first_line("rustup", &["--version"]).is_none() {
+        output::error("--fix: rustup is not installed, so the wasm32-wasip2 target cannot be added here; install Rust with rustup (https://rustup.rs)");
+        return false;
+    }
+    match Command::new("rustup").args(["target", "add", "wasm32-wasip2"]).status() {
+        Ok(s) if s.success() => true,
+        Ok(s) => {
+            output::error(format!("--fix: `rustup target add wasm32-wasip2` failed ({s})"));
+            false
+        }
+        Err(e) => {
+            output::error(format!("--fix: cannot run rustup: {e}"));
+            false
+        }
+    }
+}
 
 struct Finding {
     what: &'static str,
@@ -31,7 +59,10 @@ fn wasm_target() -> Option<String> {
     dir.is_dir().then(|| dir.display().to_string())
 }
 
-pub fn doctor(format: Format) -> i32 {
+pub fn doctor(args: DoctorArgs) -> i32 {
+    if args.fix && wasm_target().is_none() {
+        install_target();
+    }
     let findings = [
         Finding {
             what: "rustc",
@@ -49,7 +80,7 @@ pub fn doctor(format: Format) -> i32 {
             what: "wasm32-wasip2 target",
             found: wasm_target(),
             required: true,
-            fix: "rustup target add wasm32-wasip2",
+            fix: "rustup target add wasm32-wasip2   (or: torvyn doctor --fix)",
         },
         Finding {
             what: "wasm-tools (optional)",
@@ -60,22 +91,19 @@ pub fn doctor(format: Format) -> i32 {
     ];
     let cache = "in memory, per process (compiled components are shared by every host of a process; nothing is written to disk)";
     let missing = findings.iter().any(|f| f.required && f.found.is_none());
-    match format {
+    match output::format() {
         Format::Json => {
             let items: Vec<_> = findings
                 .iter()
                 .map(|f| json!({"what": f.what, "found": f.found, "required": f.required, "fix": f.found.is_none().then_some(f.fix)}))
                 .collect();
-            println!(
-                "{}",
-                json!({
-                    "torvyn": env!("CARGO_PKG_VERSION"),
-                    "contract": crate::contracts::SUPPORTED.to_string(),
-                    "cache": cache,
-                    "checks": items,
-                    "ok": !missing,
-                })
-            );
+            output::result(json!({
+                "torvyn": env!("CARGO_PKG_VERSION"),
+                "contract": crate::contracts::SUPPORTED.to_string(),
+                "cache": cache,
+                "checks": items,
+                "ok": !missing,
+            }));
         }
         Format::Human => {
             println!("torvyn {} (contract torvyn:streaming@{})", env!("CARGO_PKG_VERSION"), crate::contracts::SUPPORTED);

@@ -1,12 +1,17 @@
-//! `torvyn link [manifest] [flow]`: the resolved graph of one flow, as the
-//! runtime will run it: nodes (in topological order) with their components,
-//! worlds and sizes, and edges with their ports and queue capacities.
+//! `torvyn link [manifest] [flow] [--components DIR]`: the resolved graph
+//! of one flow, as the runtime will run it: nodes (in topological order)
+//! with their components, worlds and sizes, and edges with their ports and
+//! resolved queues (depth, watermark, policy: edge > flow >
+//! `[runtime.backpressure]` > `[runtime]` > default).
+
+use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::json;
 
-use super::Format;
 use super::manifest::{FAILURE, ManifestArgs};
+use super::{Format, output};
+use crate::config::PipelineDef;
 use crate::engine::{Engine, EngineSettings};
 use crate::linker;
 
@@ -14,38 +19,58 @@ use crate::linker;
 pub struct LinkArgs {
     #[command(flatten)]
     pub manifest: ManifestArgs,
-    /// The flow (default: `main`, or the manifest's only flow).
-    pub flow: Option<String>,
+    /// Take each component from DIR/<component name>.wasm when it is there
+    /// (instead of the manifest's path).
+    #[arg(long, value_name = "DIR")]
+    pub components: Option<PathBuf>,
 }
 
-pub fn link(args: LinkArgs, format: Format) -> i32 {
-    let pipeline = match args.manifest.load() {
+/// Point every component (and node) named X at `dir/X.wasm` when it exists.
+pub fn use_components_dir(pipeline: &mut PipelineDef, dir: &std::path::Path) {
+    let found = |name: &str| Some(dir.join(format!("{name}.wasm"))).filter(|p| p.is_file());
+    for c in &mut pipeline.components {
+        if let Some(p) = found(&c.name) {
+            c.path = p;
+        }
+    }
+    for n in pipeline.flows.iter_mut().flat_map(|f| f.nodes.iter_mut()).filter(|n| n.endpoint.is_none()) {
+        if let Some(p) = found(&n.component).or_else(|| found(&n.name)) {
+            n.path = p;
+            n.unbuilt = None;
+        }
+    }
+}
+
+pub fn link(args: LinkArgs) -> i32 {
+    let mut pipeline = match args.manifest.load() {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let flow = match args.flow.clone().or_else(|| pipeline.default_flow().map(|f| f.name.clone())) {
-        Some(f) => f,
-        None => {
-            let names: Vec<&str> = pipeline.flows.iter().map(|f| f.name.as_str()).collect();
-            eprintln!("error: the manifest has several flows and none is called `main`; name one of: {}", names.join(", "));
+    if let Some(dir) = &args.components {
+        if !dir.is_dir() {
+            output::error(format!("--components `{}` is not a folder", dir.display()));
             return super::manifest::USAGE;
         }
+        use_components_dir(&mut pipeline, dir);
+    }
+    let flow = match args.manifest.pick_flow(&pipeline) {
+        Ok(f) => f,
+        Err(code) => return code,
     };
     let engine = match Engine::new(EngineSettings::default()) {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("error: {e}");
+            output::error(e);
             return FAILURE;
         }
     };
     let linked = match linker::link(&engine, &pipeline, &flow) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: {e}");
+            output::error(e);
             return FAILURE;
         }
     };
-    let depth = linked.runtime.queue_depth;
     let nodes: Vec<_> = linked
         .stages
         .iter()
@@ -73,17 +98,21 @@ pub fn link(args: LinkArgs, format: Format) -> i32 {
         .graph
         .edges
         .iter()
-        .map(|e| {
+        .enumerate()
+        .map(|(i, e)| {
+            let q = linked.def.queue(i, &linked.runtime);
             json!({
                 "from": linked.stages[e.from].node.name,
                 "port": e.port,
                 "to": linked.stages[e.to].node.name,
-                "capacity": depth,
+                "capacity": q.depth,
+                "low_watermark": q.low_watermark,
+                "policy": q.policy,
             })
         })
         .collect();
-    match format {
-        Format::Json => println!("{}", json!({"flow": linked.name, "nodes": nodes, "edges": edges})),
+    match output::format() {
+        Format::Json => output::result(json!({"flow": linked.name, "nodes": nodes, "edges": edges})),
         Format::Human => {
             println!("flow `{}`: {} node(s), {} edge(s)", linked.name, nodes.len(), edges.len());
             println!("nodes");
@@ -99,11 +128,13 @@ pub fn link(args: LinkArgs, format: Format) -> i32 {
             println!("edges");
             for e in &edges {
                 println!(
-                    "  {}.{} -> {}.input  (queue {})",
+                    "  {}.{} -> {}.input  (queue {}, resumes at {}, {})",
                     e["from"].as_str().unwrap_or_default(),
                     e["port"].as_str().unwrap_or_default(),
                     e["to"].as_str().unwrap_or_default(),
-                    depth
+                    e["capacity"],
+                    e["low_watermark"],
+                    e["policy"].as_str().unwrap_or_default()
                 );
             }
         }

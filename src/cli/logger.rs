@@ -65,15 +65,27 @@ impl Log for CliLogger {
     }
 }
 
-/// Install the logger; `verbose` raises Torvyn's own level from warn.
-pub fn install(verbose: u8, json: bool) {
-    let level = match verbose {
-        0 => LevelFilter::Warn,
-        1 => LevelFilter::Info,
-        2 => LevelFilter::Debug,
-        _ => LevelFilter::Trace,
+/// Install the logger. Torvyn's own level: `-v`/`-vv`/`-q` if given, else
+/// `--log-level`, else `TORVYN_LOG`, else warn.
+pub fn install(verbose: u8, quiet: bool, log_level: Option<&str>, json: bool) -> Result<(), String> {
+    let named = |origin: &str, text: &str| {
+        text.trim().parse::<LevelFilter>().map_err(|_| {
+            format!("{origin}: `{text}` is not a log level; use error, warn, info, debug or trace (or off)")
+        })
+    };
+    let level = match (verbose, quiet) {
+        (_, true) => LevelFilter::Error,
+        (1, _) => LevelFilter::Info,
+        (2, _) => LevelFilter::Debug,
+        (3.., _) => LevelFilter::Trace,
+        (0, false) => match (log_level, std::env::var("TORVYN_LOG").ok().filter(|v| !v.is_empty())) {
+            (Some(l), _) => named("--log-level", l)?,
+            (None, Some(env)) => named("TORVYN_LOG", &env)?,
+            (None, None) => LevelFilter::Warn,
+        },
     };
     if log::set_boxed_logger(Box::new(CliLogger { level, json })).is_ok() {
         log::set_max_level(LevelFilter::Trace.min(level.max(LevelFilter::Info)));
     }
+    Ok(())
 }

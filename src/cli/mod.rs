@@ -1,8 +1,10 @@
 //! The `torvyn` command: the command-line face of the library.
 //!
 //! Exit codes: 0 success, 1 the pipeline or a check failed (or `doctor`
-//! found something missing), 2 bad usage or missing input.
+//! found something missing), 2 bad usage or missing input (and `check
+//! --strict` with warnings), 130 interrupted.
 
+mod build;
 mod check;
 mod doctor;
 mod init;
@@ -10,7 +12,9 @@ mod inspect;
 mod link;
 mod logger;
 mod manifest;
+mod output;
 mod run;
+mod run_io;
 mod style;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -24,21 +28,38 @@ pub enum Format {
     Json,
 }
 
+/// When to colour human output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// Only on a terminal, and never with NO_COLOR set.
+    Auto,
+    Always,
+    Never,
+}
+
 /// Run sandboxed WebAssembly component pipelines.
 #[derive(Parser, Debug)]
 #[command(
     name = "torvyn",
     version,
     about,
-    after_help = "Exit codes: 0 success; 1 the pipeline or a check failed; 2 bad usage or missing input.\nEnvironment: TORVYN_<SETTING> overrides a [runtime] setting (e.g. TORVYN_QUEUE_DEPTH=128); --set beats it. NO_COLOR turns colour off."
+    after_help = "Exit codes: 0 success; 1 the pipeline or a check failed; 2 bad usage, missing input, or warnings under check --strict; 130 interrupted.\n\
+Settings, highest first: --config KEY=VALUE; TORVYN_<KEY PATH> (e.g. TORVYN_RUNTIME_WORKER_THREADS=2, or TORVYN_QUEUE_DEPTH for a [runtime] key); the manifest; $XDG_CONFIG_HOME/torvyn/config.toml (or ~/.config/torvyn/config.toml, or $TORVYN_HOME/config.toml); defaults.\n\
+TORVYN_LOG=error|warn|info|debug|trace sets Torvyn's log level; NO_COLOR turns colour off."
 )]
 struct Cli {
     /// More diagnostics on stderr (-v: info, -vv: debug).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "quiet")]
     verbose: u8,
+    /// Only errors and what the command exists to print.
+    #[arg(short, long, global = true)]
+    quiet: bool,
     /// Output format.
     #[arg(long, value_enum, default_value = "human", global = true)]
     format: Format,
+    /// Colour: auto (a terminal without NO_COLOR), always, never.
+    #[arg(long, value_enum, default_value = "auto", global = true)]
+    color: Color,
     #[command(subcommand)]
     command: Command,
 }
@@ -55,8 +76,12 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Create a new project: guest crates, their WIT, a manifest and a README.
     Init(init::InitArgs),
+    /// Build every component crate of a manifest for wasm32-wasip2 (after `check`).
+    Build(build::BuildArgs),
     /// Report the toolchain, the wasm target and the cache, and how to fix what is missing.
-    Doctor,
+    Doctor(doctor::DoctorArgs),
+    /// Print the JSON Schema of Torvyn.toml (for editors; JSON manifests may name it in "$schema").
+    Schema,
 }
 
 /// Parse the arguments, run the command, return the exit code.
@@ -69,13 +94,32 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    logger::install(cli.verbose, cli.format == Format::Json);
-    match cli.command {
-        Command::Run(args) => run::run(args, cli.format),
-        Command::Check(args) => check::check(args, cli.format),
-        Command::Link(args) => link::link(args, cli.format),
-        Command::Inspect(args) => inspect::inspect(args, cli.format),
-        Command::Init(args) => init::init(args, cli.format),
-        Command::Doctor => doctor::doctor(cli.format),
+    style::set(cli.color);
+    output::configure(cli.format, cli.quiet);
+    let log_level = match &cli.command {
+        Command::Run(args) => args.log_level.clone(),
+        _ => None,
+    };
+    if let Err(e) = logger::install(cli.verbose, cli.quiet, log_level.as_deref(), cli.format == Format::Json) {
+        output::error(e);
+        return output::finish(manifest::USAGE);
     }
+    let code = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Check(args) => check::check(args),
+        Command::Link(args) => link::link(args),
+        Command::Inspect(args) => inspect::inspect(args),
+        Command::Init(args) => init::init(args),
+        Command::Build(args) => build::build(args),
+        Command::Doctor(args) => doctor::doctor(args),
+        Command::Schema => {
+            let schema = crate::config::schema::json_schema();
+            match cli.format {
+                Format::Json => output::result(serde_json::json!({ "schema": schema })),
+                Format::Human => println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default()),
+            }
+            0
+        }
+    };
+    output::finish(code)
 }

@@ -1,14 +1,17 @@
-//! `torvyn run <manifest-or-folder> [flow]`.
+//! `torvyn run [manifest] [flow] [--limit N] [--timeout DUR] [--input PATH|-]
+//! [--output PATH|-]`.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Args;
 
-use super::Format;
-use super::manifest::ManifestArgs;
+use super::manifest::{FAILURE, ManifestArgs, USAGE};
+use super::run_io::{self, DataFormat, Drain, Feed};
 use super::style::{Paint, paint};
+use super::{Format, output};
 use crate::host::Host;
 use crate::reactor::FlowSummary;
 use crate::types::FlowState;
@@ -17,44 +20,130 @@ use crate::types::FlowState;
 pub struct RunArgs {
     #[command(flatten)]
     pub manifest: ManifestArgs,
-    /// The flow to run (default: `main`, or the manifest's only flow).
-    pub flow: Option<String>,
-    /// Give up (and cancel the flow) after this many seconds.
-    #[arg(long)]
-    pub timeout: Option<u64>,
+    /// Stop the sources after N elements in all; the flow then drains and completes.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Give up (and cancel the flow) after this long: `30s`, `5m`, `1h`,
+    /// `250ms`, `1.5s` (a bare number is seconds).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Torvyn's log level for this run: error, warn, info, debug, trace.
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Feed the flow's source from a file, or `-` for stdin.
+    #[arg(long, value_name = "PATH|-")]
+    pub input: Option<String>,
+    /// How `--input` is cut into elements.
+    #[arg(long, value_enum, default_value = "lines")]
+    pub input_format: DataFormat,
+    /// Write what reaches the sinks to a file, or `-` for stdout.
+    #[arg(long, value_name = "PATH|-")]
+    pub output: Option<String>,
+    /// How `--output` is written.
+    #[arg(long, value_enum, default_value = "lines")]
+    pub output_format: DataFormat,
 }
 
 /// Exit code after Ctrl-C (128 + SIGINT, as shells report it).
 const EXIT_INTERRUPTED: i32 = 130;
 
-pub fn run(args: RunArgs, format: Format) -> i32 {
+/// `30s`, `5m`, `1h`, `250ms`, `1.5s`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let millis_per_unit: u64 = match unit.trim() {
+        "" | "s" => 1000,
+        "ms" => 1,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        other => return Err(format!("`{other}` is not a duration unit; use ms, s, m or h")),
+    };
+    if let Ok(whole) = number.parse::<u64>() {
+        // Huge values mean "no limit" in practice: saturate, never overflow.
+        return Ok(match whole.checked_mul(millis_per_unit) {
+            Some(ms) => Duration::from_millis(ms),
+            None => Duration::MAX,
+        });
+    }
+    let n: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration; write e.g. 30s, 5m, 250ms"))?;
+    Duration::try_from_secs_f64(n * millis_per_unit as f64 / 1000.0).map_err(|_| format!("`{text}` is not a usable duration"))
+}
+
+pub fn run(args: RunArgs) -> i32 {
     let pipeline = match args.manifest.load() {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let flow_name = match args.manifest.pick_flow(&pipeline) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let memory = pipeline
+        .flow(&flow_name)
+        .into_iter()
+        .flat_map(|f| f.nodes.iter().filter_map(|n| n.memory_limit))
+        .fold(pipeline.runtime.memory_limit, u64::max);
     let host = match Host::builder()
         .worker_threads(pipeline.runtime.worker_threads)
-        .max_memory_bytes(pipeline.runtime.memory_limit.max(256 << 20))
+        .max_memory_bytes(memory.max(256 << 20))
         .max_instances(pipeline.runtime.max_instances)
         .build()
     {
         Ok(h) => h,
         Err(e) => {
-            eprintln!("error: {e}");
-            return 1;
+            output::error(e);
+            return FAILURE;
         }
     };
-    let started = match &args.flow {
-        Some(name) => host.start_flow(&pipeline, name),
-        None => host.start_default_flow(&pipeline),
+    let roles = match host.node_roles(&pipeline, &flow_name) {
+        Ok(r) => r,
+        Err(e) => {
+            output::error(e);
+            return FAILURE;
+        }
     };
-    let flow = match started {
+    let feed = args.input.as_deref().map(|i| if i == "-" { Feed::Stdin } else { Feed::File(PathBuf::from(i)) });
+    let drain = args.output.as_deref().map(|o| if o == "-" { Drain::Stdout } else { Drain::File(PathBuf::from(o)) });
+    if let Some(Feed::File(p)) = &feed {
+        if !p.is_file() {
+            output::error(format!("--input `{}` does not exist", p.display()));
+            return USAGE;
+        }
+    }
+    let mut pipeline = pipeline;
+    let Some(def) = pipeline.flows.iter_mut().find(|f| f.name == flow_name) else {
+        output::error(format!("no flow named `{flow_name}`"));
+        return USAGE;
+    };
+    def.limit = args.limit;
+    let wiring = match run_io::wire(def, &roles, feed, drain, output::format() == Format::Json) {
+        Ok(w) => w,
+        Err(e) => {
+            output::error(e);
+            return USAGE;
+        }
+    };
+    for note in &wiring.notes {
+        log::info!("{note}");
+    }
+    let flow = match host.start_flow(&pipeline, &flow_name) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("error: {e}");
-            return 1;
+            output::error(e);
+            return FAILURE;
         }
     };
+    let feeders: Vec<_> = wiring
+        .feeds
+        .into_iter()
+        .map(|(port, from)| run_io::feed(flow.clone(), port, from, args.input_format, args.limit))
+        .collect();
+    let drainers: Vec<_> = wiring
+        .drains
+        .into_iter()
+        .map(|(port, to)| run_io::drain(flow.clone(), port, to, args.output_format))
+        .collect();
     // Ctrl-C cancels the flow (its summary is still printed); a second
     // Ctrl-C leaves at once.
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -71,34 +160,46 @@ pub fn run(args: RunArgs, format: Format) -> i32 {
             log::warn!("cannot handle Ctrl-C: {e}");
         }
     }
-    let summary = match flow.wait(args.timeout.map(Duration::from_secs)) {
+    let summary = match flow.wait(args.timeout) {
         Ok(s) => s,
         Err(e) => {
             flow.cancel();
-            eprintln!("error: {e}; cancelling");
+            output::error(format!("{e}; cancelling"));
             match flow.wait(Some(Duration::from_secs(10))) {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("error: {e}");
-                    return 1;
+                    output::error(e);
+                    return FAILURE;
                 }
             }
         }
     };
-    host.shutdown(Duration::from_secs(10));
-    match format {
-        Format::Human => print_summary(&summary),
-        Format::Json => println!("{}", summary.to_json()),
+    let mut io_failed = false;
+    for handle in feeders.into_iter().chain(drainers) {
+        match handle.join() {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                output::error(e);
+                io_failed = true;
+            }
+            Err(_) => io_failed = true,
+        }
     }
-    if summary.state == FlowState::Completed {
+    host.shutdown(Duration::from_secs(10));
+    match output::format() {
+        Format::Human if !output::quiet() => print_summary(&summary),
+        Format::Human => {}
+        Format::Json => output::result(serde_json::from_str(&summary.to_json()).unwrap_or_default()),
+    }
+    if summary.state == FlowState::Completed && !io_failed {
         0
     } else if interrupted.load(Ordering::SeqCst) {
         EXIT_INTERRUPTED
     } else {
         if let Some(e) = &summary.error {
-            eprintln!("error: {e}");
+            output::error(e);
         }
-        1
+        FAILURE
     }
 }
 
@@ -111,6 +212,25 @@ fn print_summary(s: &FlowSummary) {
     println!("  bytes copied      {}", s.bytes_copied);
     for e in &s.edges {
         let port = if e.port == crate::pipeline::OUTPUT_PORT { String::new() } else { format!(".{}", e.port) };
-        println!("  peak queue depth  {}{port} -> {}: {} of {}", e.from, e.to, e.peak_depth, e.capacity);
+        let dropped = if e.dropped > 0 { format!(", {} dropped ({})", e.dropped, e.policy) } else { String::new() };
+        println!("  peak queue depth  {}{port} -> {}: {} of {}{dropped}", e.from, e.to, e.peak_depth, e.capacity);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("3 weeks").unwrap_err().contains("`weeks`"));
+        assert_eq!(parse_duration("18446744073709551615"), Ok(Duration::MAX));
     }
 }

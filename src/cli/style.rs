@@ -2,6 +2,17 @@
 //! terminal (or `CLICOLOR_FORCE` is set) and `NO_COLOR` is not.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use super::Color;
+
+/// 0 auto, 1 always, 2 never.
+static CHOICE: AtomicU8 = AtomicU8::new(0);
+
+/// `--color`.
+pub fn set(color: Color) {
+    CHOICE.store(color as u8, Ordering::Relaxed);
+}
 
 /// The colours the CLI uses.
 #[derive(Debug, Clone, Copy)]
@@ -12,6 +23,11 @@ pub enum Paint {
 }
 
 fn enabled() -> bool {
+    match CHOICE.load(Ordering::Relaxed) {
+        1 => return true,
+        2 => return false,
+        _ => {}
+    }
     let set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
     if set("NO_COLOR") {
         return false;

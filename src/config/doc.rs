@@ -29,26 +29,15 @@ pub struct Node {
 #[derive(Debug, Clone)]
 pub enum Value {
     Str(String),
+    /// Untyped text given outside the manifest (an environment variable,
+    /// `--config`): read as whatever type the key expects.
+    Text(String),
     Int(i64),
     Float(f64),
     Bool(bool),
     Array(Vec<Node>),
     /// Entries in document order: key, key position, value.
     Table(Vec<(String, Option<Pos>, Node)>),
-}
-
-impl Value {
-    /// The type's name as a user would say it.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Value::Str(_) => "a string",
-            Value::Int(_) => "an integer",
-            Value::Float(_) => "a number",
-            Value::Bool(_) => "a boolean",
-            Value::Array(_) => "an array",
-            Value::Table(_) => "a table",
-        }
-    }
 }
 
 /// Maps byte offsets to line and column.
@@ -157,11 +146,118 @@ fn json_value(v: serde_json::Value) -> Node {
 pub fn to_json(node: &Node) -> serde_json::Value {
     use serde_json::Value as J;
     match &node.value {
-        Value::Str(s) => J::String(s.clone()),
+        Value::Str(s) | Value::Text(s) => J::String(s.clone()),
         Value::Int(i) => J::from(*i),
         Value::Float(f) => J::from(*f),
         Value::Bool(b) => J::Bool(*b),
         Value::Array(a) => J::Array(a.iter().map(to_json).collect()),
         Value::Table(t) => J::Object(t.iter().map(|(k, _, v)| (k.clone(), to_json(v))).collect()),
+    }
+}
+
+impl Node {
+    /// The node at a dotted key such as `flow.main.edges[0].to`, or the
+    /// deepest one on the way there.
+    pub fn find(&self, key: &str) -> &Node {
+        self.walk(key).0
+    }
+
+    /// The node at a dotted key, if it is there.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        match self.walk(key) {
+            (n, true) => Some(n),
+            _ => None,
+        }
+    }
+
+    fn walk(&self, key: &str) -> (&Node, bool) {
+        let mut at = self;
+        for part in key.split('.').filter(|p| !p.is_empty()) {
+            let (name, indices) = match part.find('[') {
+                Some(i) => (&part[..i], &part[i..]),
+                None => (part, ""),
+            };
+            let Value::Table(entries) = &at.value else { return (at, false) };
+            let Some((_, _, child)) = entries.iter().find(|(k, _, _)| k == name) else { return (at, false) };
+            at = child;
+            for index in indices.split(['[', ']']).filter(|s| !s.is_empty()) {
+                match (&at.value, index.parse::<usize>()) {
+                    (Value::Array(items), Ok(i)) if i < items.len() => at = &items[i],
+                    _ => return (at, false),
+                }
+            }
+        }
+        (at, true)
+    }
+
+    /// Position of the key itself (not its value) for a dotted key, when
+    /// the key was written in a table.
+    pub fn key_pos(&self, key: &str) -> Option<Pos> {
+        let (parent, last) = match key.rsplit_once('.') {
+            Some((p, l)) => (self.find(p), l),
+            None => (self, key),
+        };
+        match &parent.value {
+            Value::Table(entries) => entries.iter().find(|(k, _, _)| k == last).and_then(|(_, p, _)| *p),
+            _ => None,
+        }
+    }
+
+    /// Set `key` (dotted, tables only) to `value`, creating tables on the way.
+    pub fn set(&mut self, key: &str, value: Node) {
+        let mut at = self;
+        let parts: Vec<&str> = key.split('.').collect();
+        for (i, part) in parts.iter().enumerate() {
+            if !matches!(at.value, Value::Table(_)) {
+                at.value = Value::Table(Vec::new());
+            }
+            let Value::Table(entries) = &mut at.value else { return };
+            let last = i + 1 == parts.len();
+            let idx = match entries.iter().position(|(k, _, _)| k == part) {
+                Some(idx) => idx,
+                None => {
+                    entries.push((part.to_string(), None, Node { pos: None, value: Value::Table(Vec::new()) }));
+                    entries.len() - 1
+                }
+            };
+            if last {
+                entries[idx].2 = value;
+                return;
+            }
+            at = &mut entries[idx].2;
+        }
+    }
+
+    /// Remove `key` (dotted, tables only); whether it was there.
+    pub fn remove(&mut self, key: &str) -> bool {
+        let (parent, last) = match key.rsplit_once('.') {
+            Some((p, l)) => (p, l),
+            None => ("", key),
+        };
+        let mut at = self;
+        for part in parent.split('.').filter(|p| !p.is_empty()) {
+            let Value::Table(entries) = &mut at.value else { return false };
+            let Some(e) = entries.iter_mut().find(|(k, _, _)| k == part) else { return false };
+            at = &mut e.2;
+        }
+        let Value::Table(entries) = &mut at.value else { return false };
+        let before = entries.len();
+        entries.retain(|(k, _, _)| k != last);
+        before != entries.len()
+    }
+
+    /// `other`'s tables merged under `self`'s: where both set a key, `self` wins.
+    pub fn merge_under(&mut self, other: Node) {
+        let (Value::Table(mine), Value::Table(theirs)) = (&mut self.value, other.value) else { return };
+        for (k, pos, v) in theirs {
+            match mine.iter_mut().find(|(mk, _, _)| *mk == k) {
+                Some((_, _, existing)) => {
+                    if matches!(existing.value, Value::Table(_)) {
+                        existing.merge_under(v);
+                    }
+                }
+                None => mine.push((k, pos, v)),
+            }
+        }
     }
 }

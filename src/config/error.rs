@@ -21,7 +21,7 @@ pub enum ConfigError {
         message: String,
     },
     /// A setting from the environment or the command line is wrong.
-    #[error("{origin}: `runtime.{key}`: {message}")]
+    #[error("{origin}: `{key}`: {message}")]
     Override { origin: String, key: String, message: String },
 }
 
@@ -60,5 +60,22 @@ impl ConfigError {
             ConfigError::Invalid { pos, .. } => pos.map(|p| p.line),
             ConfigError::Read { .. } | ConfigError::Override { .. } => None,
         }
+    }
+}
+
+/// Something a manifest says that works but deserves attention: a key with
+/// no effect yet, a spelling that lost to another, a component not built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigWarning {
+    pub file: Option<PathBuf>,
+    pub pos: Option<Pos>,
+    /// Dotted key the warning is about.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Located(&self.file, &self.pos, &self.key, &self.message).fmt(f)
     }
 }

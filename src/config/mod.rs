@@ -2,19 +2,25 @@
 //! a validated [`PipelineDef`]. Every error names the file, the line and
 //! column, and the key.
 
+mod de;
 mod doc;
 mod error;
+mod flows;
 mod manifest;
 mod overrides;
 mod runtime;
+pub mod schema;
+mod settings;
 mod size;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use error::ConfigError;
-pub use overrides::{OVERRIDABLE, Override, Overrides};
-pub use runtime::{MAX_QUEUE_DEPTH, MAX_WORKER_THREADS, MIN_MEMORY_LIMIT, RuntimeConfig};
+pub use error::{ConfigError, ConfigWarning};
+pub use overrides::{Override, OverrideValue, Overrides, settable};
+pub use runtime::{MAX_QUEUE_DEPTH, MAX_WORKER_THREADS, MIN_MEMORY_LIMIT, PoolSizes, QueueSpec, RuntimeConfig};
+pub use schema::runtime::{ExhaustionPolicy, SchedulingPolicy};
+pub use schema::values::BackpressurePolicy;
 pub use size::parse_size;
 
 use crate::contracts::Role;
@@ -29,13 +35,44 @@ pub struct PipelineDef {
     pub components: Vec<ComponentDef>,
     pub flows: Vec<FlowDef>,
     pub runtime: RuntimeConfig,
+    /// Keys that were accepted but have no effect (yet), spellings that lost
+    /// to another, components not built yet: what `torvyn check` reports.
+    pub warnings: Vec<ConfigWarning>,
+    /// The tables other subsystems read (`[security]`, `[observability]`,
+    /// `[registry]`, `[build]`, `[torvyn]`), as written.
+    pub tables: Tables,
+}
+
+/// Tables kept as written for the subsystems that act on them.
+#[derive(Debug, Clone, Default)]
+pub struct Tables {
+    pub project: schema::ProjectTable,
+    pub security: schema::subsystems::SecurityTable,
+    pub observability: schema::subsystems::ObservabilityTable,
+    pub registry: schema::subsystems::RegistryTable,
+    pub build: schema::subsystems::BuildTable,
+    pub capabilities: schema::subsystems::CapabilitiesTable,
 }
 
 /// A `[[component]]` entry, its path resolved to a `.wasm` file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComponentDef {
     pub name: String,
+    /// The `.wasm` file (for a crate not built yet: where the build puts it).
     pub path: PathBuf,
+    /// The crate folder, when `path` in the manifest named one.
+    pub source: Option<PathBuf>,
+    pub language: Option<schema::Language>,
+    pub build_command: Option<String>,
+    /// Default `lifecycle.init` configuration of nodes running it.
+    pub config: Option<String>,
+}
+
+impl ComponentDef {
+    /// Whether the `.wasm` exists.
+    pub fn is_built(&self) -> bool {
+        self.path.is_file()
+    }
 }
 
 /// `[flow.NAME]`.
@@ -45,6 +82,18 @@ pub struct FlowDef {
     pub description: String,
     pub nodes: Vec<NodeDef>,
     pub edges: Vec<EdgeDef>,
+    /// Queue capacity of this flow's edges that set none.
+    pub default_queue_depth: Option<usize>,
+    /// Policy of this flow's edges that set none.
+    pub backpressure: Option<BackpressurePolicy>,
+    /// Low watermark ratio of this flow's edges that set none.
+    pub low_watermark_ratio: Option<f64>,
+    /// This flow's scheduling policy (else the runtime's).
+    pub scheduling: Option<SchedulingPolicy>,
+    /// Stop the sources once they have emitted this many elements in all
+    /// (`torvyn run --limit`); the flow then drains and completes. Not a
+    /// manifest key: set by whoever starts the flow.
+    pub limit: Option<u64>,
 }
 
 /// A node the embedding program serves instead of a component.
@@ -80,7 +129,47 @@ pub struct NodeDef {
     pub max_buffer_bytes: u64,
     /// How long deliveries to a sink are held after it answers `pause`.
     pub resume_after: Duration,
+    /// Wasm fuel per call (`fuel_budget`; else the runtime's; 0 = unmetered).
+    pub fuel: Option<u64>,
+    /// Linear-memory limit of this node (else the runtime's).
+    pub memory_limit: Option<u64>,
+    /// Share of reactor turns under weighted-fair scheduling, 1 to 10.
+    pub priority: Option<u32>,
+    /// The crate folder of a component not built yet (linking fails naming
+    /// the command that builds it).
+    pub unbuilt: Option<PathBuf>,
 }
+
+impl NodeDef {
+    /// A node served by the embedding program.
+    pub fn endpoint(name: &str, kind: EndpointKind) -> NodeDef {
+        NodeDef {
+            name: name.to_string(),
+            component: match kind {
+                EndpointKind::Ingress => "ingress".into(),
+                EndpointKind::Egress => "egress".into(),
+            },
+            path: PathBuf::new(),
+            endpoint: Some(kind),
+            interface: None,
+            config: String::new(),
+            capabilities: Vec::new(),
+            on_error: ErrorPolicy::default(),
+            max_buffers: DEFAULT_MAX_BUFFERS,
+            max_buffer_bytes: DEFAULT_MAX_BUFFER_BYTES,
+            resume_after: Duration::from_millis(1),
+            fuel: None,
+            memory_limit: None,
+            priority: None,
+            unbuilt: None,
+        }
+    }
+}
+
+/// Buffers a node may hold at once unless `max_buffers` says otherwise.
+pub const DEFAULT_MAX_BUFFERS: u64 = 256;
+/// Buffer bytes a node may hold at once unless `max_buffer_bytes` says otherwise.
+pub const DEFAULT_MAX_BUFFER_BYTES: u64 = 256 << 20;
 
 /// What to do when a call returns a `process-error` of some kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,10 +212,38 @@ pub struct PortRef {
 }
 
 /// `[[flow.NAME.edges]]`: elements go from an output port to an input port.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EdgeDef {
     pub from: PortRef,
     pub to: PortRef,
+    /// This edge's own queue capacity.
+    pub queue_depth: Option<usize>,
+    /// This edge's own policy when full.
+    pub backpressure: Option<BackpressurePolicy>,
+    /// This edge's own low watermark ratio.
+    pub low_watermark_ratio: Option<f64>,
+}
+
+impl EdgeDef {
+    /// An edge with the flow's and runtime's queue settings.
+    pub fn new(from: PortRef, to: PortRef) -> EdgeDef {
+        EdgeDef { from, to, queue_depth: None, backpressure: None, low_watermark_ratio: None }
+    }
+}
+
+impl FlowDef {
+    /// The queue of edge `i`: edge > flow > runtime (`[runtime.backpressure]`
+    /// > `[runtime]`) > default, for depth, policy and watermark alike.
+    pub fn queue(&self, i: usize, rt: &RuntimeConfig) -> QueueSpec {
+        let edge = self.edges.get(i);
+        let depth = edge.and_then(|e| e.queue_depth).or(self.default_queue_depth).unwrap_or(rt.queue_depth);
+        let ratio = edge.and_then(|e| e.low_watermark_ratio).or(self.low_watermark_ratio).unwrap_or(rt.low_watermark_ratio);
+        QueueSpec {
+            depth,
+            low_watermark: ((depth as f64 * ratio) as usize).min(depth.saturating_sub(1)),
+            policy: edge.and_then(|e| e.backpressure).or(self.backpressure).unwrap_or(rt.backpressure),
+        }
+    }
 }
 
 impl PipelineDef {
@@ -145,6 +262,7 @@ impl PipelineDef {
             source,
         })?;
         let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
         let json = file.extension().is_some_and(|e| e == "json");
         manifest::parse(&text, json, Some(&file), &base, overrides)
     }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::schema::runtime::{ExhaustionPolicy, SchedulingPolicy};
+use super::schema::values::BackpressurePolicy;
 use crate::resources::DEFAULT_MAX_BUFFER_SIZE;
 
 /// Most reactor threads a host may have (manifest and host options alike).
@@ -19,12 +21,17 @@ pub struct RuntimeConfig {
     pub worker_threads: usize,
     /// Linear-memory limit per component instance (default 64 MiB).
     pub memory_limit: u64,
-    /// Capacity of every edge queue (default 64).
+    /// Capacity of every edge queue that sets none (default 64).
     pub queue_depth: usize,
-    /// A full queue accepts again once it drains to this depth (default 50%).
-    pub low_watermark: usize,
-    /// Deadline of `init` and `teardown` (default 5 s).
+    /// A full queue accepts again once it drains to this fraction of its
+    /// depth (default 0.5).
+    pub low_watermark_ratio: f64,
+    /// What a full queue does unless its edge or flow says (default block).
+    pub backpressure: BackpressurePolicy,
+    /// Deadline of `init` (default 5 s).
     pub init_timeout: Duration,
+    /// Deadline of `teardown` (default 2 s).
+    pub teardown_timeout: Duration,
     /// Deadline of every per-element call (default 1 s).
     pub call_timeout: Duration,
     /// Largest buffer a component may build (default 16 MiB).
@@ -36,6 +43,42 @@ pub struct RuntimeConfig {
     /// an embedding `Host` keeps its own). Beyond it instances are allocated
     /// on demand.
     pub max_instances: u32,
+    /// Wasm fuel per call of nodes that set no `fuel_budget` (`None` or
+    /// 0: unmetered).
+    pub fuel: Option<u64>,
+    /// How reactor turns are shared between a flow's runnable nodes.
+    pub scheduling: SchedulingPolicy,
+    /// Priority of nodes that set none (1 to 10, default 5).
+    pub default_priority: u32,
+    /// Buffers kept per pool tier, and what an empty tier does.
+    pub pools: PoolSizes,
+    /// Where compiled components are kept between runs.
+    pub compilation_cache_dir: Option<std::path::PathBuf>,
+}
+
+/// `[runtime.pools]`: buffers kept per size tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSizes {
+    pub small: usize,
+    pub medium: usize,
+    pub large: usize,
+    pub huge: usize,
+    pub exhaustion: ExhaustionPolicy,
+}
+
+impl Default for PoolSizes {
+    fn default() -> Self {
+        PoolSizes { small: 4096, medium: 1024, large: 256, huge: 32, exhaustion: ExhaustionPolicy::FallbackAlloc }
+    }
+}
+
+/// One edge's queue, resolved (see [`super::FlowDef::queue`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueSpec {
+    pub depth: usize,
+    /// A full queue accepts again at this depth (below `depth`).
+    pub low_watermark: usize,
+    pub policy: BackpressurePolicy,
 }
 
 /// Default idle pooled bytes per flow.
@@ -47,12 +90,19 @@ impl Default for RuntimeConfig {
             worker_threads: 1,
             memory_limit: 64 << 20,
             queue_depth: 64,
-            low_watermark: 32,
+            low_watermark_ratio: 0.5,
+            backpressure: BackpressurePolicy::Block,
             init_timeout: Duration::from_secs(5),
+            teardown_timeout: Duration::from_secs(2),
             call_timeout: Duration::from_secs(1),
             max_buffer_size: DEFAULT_MAX_BUFFER_SIZE,
             pool_max_bytes: DEFAULT_POOL_MAX_BYTES,
             max_instances: crate::engine::DEFAULT_MAX_INSTANCES,
+            fuel: None,
+            scheduling: SchedulingPolicy::WeightedFair,
+            default_priority: 5,
+            pools: PoolSizes::default(),
+            compilation_cache_dir: None,
         }
     }
 }

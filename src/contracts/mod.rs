@@ -16,3 +16,11 @@ pub mod wit {
     pub const AGGREGATION: &str = include_str!("../../wit/torvyn-aggregation/aggregation.wit");
     pub const CAPABILITIES: &str = include_str!("../../wit/torvyn-capabilities/capabilities.wit");
 }
+
+/// Whether `text` parses as WIT (one file; `use` of other packages is not
+/// resolved here). The error names the line and what is wrong.
+pub fn check_wit_syntax(name: &str, text: &str) -> Result<(), String> {
+    wit_parser::UnresolvedPackageGroup::parse(name, text)
+        .map(|_| ())
+        .map_err(|(map, e)| e.render(&map))
+}

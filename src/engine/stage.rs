@@ -41,6 +41,7 @@ pub struct StageSpec {
     /// Linear-memory limit of this instance.
     pub memory_limit: u64,
     pub init_timeout: Duration,
+    pub teardown_timeout: Duration,
     pub call_timeout: Duration,
     pub context: FlowContextInfo,
     /// The flow's cancel flag: set, it stops the call in progress (Wasm
@@ -107,6 +108,7 @@ pub struct Stage {
     component: Arc<CompiledComponent>,
     config: String,
     init_timeout: Duration,
+    teardown_timeout: Duration,
     call_timeout: Duration,
     memory_limit: u64,
     poisoned: bool,
@@ -121,7 +123,7 @@ enum CallKind {
     Init,
     /// Per-element calls: `call_timeout`.
     Element,
-    /// `teardown`: `init_timeout`; once the flow is cancelled (before or
+    /// `teardown`: `teardown_timeout`; once the flow is cancelled (before or
     /// during it), at most [`TEARDOWN_AFTER_CANCEL`] from its start.
     Teardown,
 }
@@ -151,7 +153,7 @@ fn classify(e: wasmtime::Error, limit: Duration, memory_limit: u64) -> CallError
     let cause = e.root_cause().to_string();
     if cause.contains("growing memory") {
         return CallError::Trap(format!(
-            "{cause}: the instance reached its memory limit of {memory_limit} bytes (raise `runtime.memory_limit`)"
+            "{cause}: the instance reached its memory limit of {memory_limit} bytes (raise the node's `max_memory` or `runtime.max_memory_per_component`)"
         ));
     }
     CallError::Trap(cause)
@@ -249,6 +251,7 @@ impl Stage {
             component: Arc::clone(component),
             config: spec.config,
             init_timeout: spec.init_timeout,
+            teardown_timeout: spec.teardown_timeout,
             call_timeout: spec.call_timeout,
             memory_limit: memory as u64,
             poisoned: false,
@@ -282,7 +285,8 @@ impl Stage {
             return Err(CallError::Poisoned);
         }
         let limit = match call {
-            CallKind::Init | CallKind::Teardown => self.init_timeout,
+            CallKind::Init => self.init_timeout,
+            CallKind::Teardown => self.teardown_timeout,
             CallKind::Element => self.call_timeout,
         };
         let clock = &mut self.store.data_mut().clock;

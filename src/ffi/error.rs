@@ -148,7 +148,7 @@ impl From<HostError> for FfiError {
 /// The status of a link failure (of its first problem, when there are several).
 fn link_status(e: &LinkError) -> torvyn_status {
     match e {
-        LinkError::UnknownFlow { .. } => TORVYN_STATUS_NOT_FOUND,
+        LinkError::UnknownFlow { .. } | LinkError::NotBuilt { .. } => TORVYN_STATUS_NOT_FOUND,
         LinkError::InterfaceMismatch { .. } | LinkError::MissingCapability { .. } => TORVYN_STATUS_CONTRACT_MISMATCH,
         LinkError::Component { source, .. } => match source {
             EngineError::Read { .. } => TORVYN_STATUS_IO,

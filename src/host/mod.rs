@@ -20,6 +20,7 @@ pub use error::HostError;
 pub use flow::Flow;
 
 use crate::config::PipelineDef;
+use crate::contracts::Role;
 use crate::engine::Engine;
 use crate::resources::PoolReserve;
 use crate::linker;
@@ -104,6 +105,15 @@ impl Host {
         self.pool_reserve.idle_bytes()
     }
 
+    /// The role each node of `flow` plays, in the manifest's order (each
+    /// component compiled through the host's cache, so a later
+    /// `start_flow` does not compile it again). Nothing is checked beyond
+    /// what compiling needs: a flow without a source or a sink still
+    /// answers, which is how a runner decides what to wire around it.
+    pub fn node_roles(&self, pipeline: &PipelineDef, flow: &str) -> Result<Vec<(String, Role)>, HostError> {
+        Ok(linker::node_roles(&self.engine, pipeline, flow)?)
+    }
+
     /// Link flow `flow` of `pipeline` (compiling its components, checking
     /// roles) and start it on a worker. Errors here mean nothing ran.
     pub fn start_flow(&self, pipeline: &PipelineDef, flow: &str) -> Result<Flow, HostError> {
@@ -114,16 +124,17 @@ impl Host {
             }
         }
         let ceiling = self.max_memory_bytes;
-        if pipeline.runtime.memory_limit > ceiling {
-            return Err(HostError::MemoryCeiling {
-                requested: pipeline.runtime.memory_limit,
-                ceiling,
-            });
+        let requested = pipeline
+            .flow(flow)
+            .into_iter()
+            .flat_map(|f| f.nodes.iter().filter_map(|n| n.memory_limit))
+            .fold(pipeline.runtime.memory_limit, u64::max);
+        if requested > ceiling {
+            return Err(HostError::MemoryCeiling { requested, ceiling });
         }
         let mut linked = linker::link(&self.engine, pipeline, flow)?;
         if let Some(depth) = self.queue_depth {
             linked.runtime.queue_depth = depth;
-            linked.runtime.low_watermark = depth / 2;
         }
         let mut inner = self.inner.lock();
         let Some(reactor) = inner.reactor.as_ref() else {

@@ -32,6 +32,13 @@ pub enum LinkError {
         capability: &'static str,
         imports: Vec<String>,
     },
+    #[error("node `{node}`: component `{component}` is not built yet (no {}); run `torvyn build` (or `cargo build --release --target wasm32-wasip2` in {})", wasm.display(), krate.display())]
+    NotBuilt {
+        node: String,
+        component: String,
+        wasm: std::path::PathBuf,
+        krate: std::path::PathBuf,
+    },
     #[error("{} problems:{}", .0.len(), .0.iter().map(|e| format!("\n  - {e}")).collect::<String>())]
     Several(Vec<LinkError>),
     #[error("internal linker error: {0}")]

@@ -20,6 +20,9 @@ use crate::security::{Capability, Grants};
 #[derive(Clone)]
 pub struct LinkedFlow {
     pub name: String,
+    /// The flow as written, nodes in the stages' (topological) order: what
+    /// the queues of its edges are made from ([`FlowDef::queue`]).
+    pub def: FlowDef,
     pub stages: Vec<LinkedStage>,
     pub graph: Graph,
     pub runtime: RuntimeConfig,
@@ -66,12 +69,34 @@ pub fn link(engine: &Engine, pipeline: &PipelineDef, flow: &str) -> Result<Linke
     match (graph, LinkError::collect(errors)) {
         (Some(graph), None) => Ok(LinkedFlow {
             name: def.name.clone(),
+            def: FlowDef { nodes: stages.iter().map(|s| s.node.clone()).collect(), ..def.clone() },
             stages,
             graph,
             runtime: pipeline.runtime.clone(),
         }),
         (_, Some(e)) => Err(e),
         (None, None) => Err(LinkError::Internal("graph missing without an error".into())),
+    }
+}
+
+/// The role each node of `flow` plays, in the manifest's order, compiling
+/// components (through the engine's cache) but checking nothing else.
+pub fn node_roles(engine: &Engine, pipeline: &PipelineDef, flow: &str) -> Result<Vec<(String, Role)>, LinkError> {
+    let def = pipeline.flow(flow).ok_or_else(|| LinkError::UnknownFlow {
+        flow: flow.to_string(),
+        known: pipeline.flows.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "),
+    })?;
+    let mut roles = Vec::with_capacity(def.nodes.len());
+    let mut errors = Vec::new();
+    for n in &def.nodes {
+        match link_node(engine, n) {
+            Ok(stage) => roles.push((n.name.clone(), stage.role)),
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    match LinkError::collect(errors) {
+        None => Ok(roles),
+        Some(e) => Err(e),
     }
 }
 
@@ -92,6 +117,14 @@ fn link_node(engine: &Engine, node: &NodeDef) -> Result<LinkedStage, Vec<LinkErr
     let (component, actual) = match node.endpoint {
         Some(EndpointKind::Ingress) => (None, Role::Source),
         Some(EndpointKind::Egress) => (None, Role::Sink),
+        None if node.unbuilt.is_some() && !node.path.is_file() => {
+            return Err(vec![LinkError::NotBuilt {
+                node: node.name.clone(),
+                component: node.component.clone(),
+                wasm: node.path.clone(),
+                krate: node.unbuilt.clone().unwrap_or_default(),
+            }]);
+        }
         None => {
             let c = engine.compile_file(&node.component, &node.path).map_err(|source| {
                 vec![LinkError::Component {

@@ -1,12 +1,37 @@
-//! A bounded edge queue with credit and hysteresis.
+//! A bounded edge queue with credit and hysteresis, and a policy for when
+//! it is full.
 //!
-//! Invariant: `len() <= capacity` always. When a push fills the queue the
-//! edge closes (no credit) until consumers drain it to the low watermark, so
-//! a producer does not wake for every single free slot.
+//! Invariant: `len() <= capacity` always. Under `block` a push that fills
+//! the queue closes the edge (no credit) until consumers drain it to the
+//! low watermark, so a producer does not wake for every single free slot.
+//! Under the lossy policies the producer always has credit and a full queue
+//! drops an element instead ([`EdgeQueue::offer`]); every drop is counted
+//! and becomes a gap in the sequence numbers the consumer sees.
 
 use std::collections::VecDeque;
 
+use crate::config::BackpressurePolicy;
 use crate::engine::Lent;
+
+/// One queued element and the drops just before it on this edge.
+#[derive(Debug)]
+struct Queued {
+    lent: Lent,
+    gap: u64,
+}
+
+/// What a push into a full queue did.
+#[derive(Debug)]
+pub enum Offer {
+    /// Queued; nothing dropped.
+    Queued,
+    /// Queued after dropping the oldest element, which the caller releases.
+    DroppedOldest(Lent),
+    /// Not queued (the newest element was dropped); the caller releases it.
+    DroppedNewest(Lent),
+    /// Not queued: the policy is `error`.
+    Full(Lent),
+}
 
 /// Queue slots reserved when the queue is made.
 const PREALLOCATED: usize = 256;
@@ -14,49 +39,81 @@ const PREALLOCATED: usize = 256;
 /// Elements waiting between two stages. The buffers are in the `Queued` state.
 #[derive(Debug)]
 pub struct EdgeQueue {
-    items: VecDeque<Lent>,
+    items: VecDeque<Queued>,
     capacity: usize,
     low_watermark: usize,
+    policy: BackpressurePolicy,
     closed: bool,
     peak: usize,
+    /// Drops since the last queued element (become the next one's gap).
+    pending_gap: u64,
+    dropped: u64,
 }
 
 impl EdgeQueue {
-    pub fn new(capacity: usize, low_watermark: usize) -> Self {
+    pub fn new(capacity: usize, low_watermark: usize, policy: BackpressurePolicy) -> Self {
         let capacity = capacity.max(1);
         EdgeQueue {
             // Deep queues grow as they fill instead of reserving up front.
             items: VecDeque::with_capacity(capacity.min(PREALLOCATED)),
             capacity,
             low_watermark: low_watermark.min(capacity - 1),
+            policy,
             closed: false,
             peak: 0,
+            pending_gap: 0,
+            dropped: 0,
         }
     }
 
-    /// Whether a producer may push now.
+    /// Whether a producer may push now (always, under a lossy or `error` policy).
     #[inline]
     pub fn has_credit(&self) -> bool {
         !self.closed
     }
 
-    /// Append an element. The caller checked [`EdgeQueue::has_credit`].
+    /// Append an element. Under `block` the caller checked
+    /// [`EdgeQueue::has_credit`]; otherwise a full queue applies the policy.
     #[inline]
-    pub fn push(&mut self, element: Lent) {
-        debug_assert!(self.items.len() < self.capacity);
-        self.items.push_back(element);
+    pub fn offer(&mut self, element: Lent) -> Offer {
+        let mut outcome = Offer::Queued;
+        if self.items.len() >= self.capacity {
+            match self.policy {
+                BackpressurePolicy::Block => debug_assert!(false, "push without credit"),
+                BackpressurePolicy::DropNewest => {
+                    self.dropped += 1;
+                    self.pending_gap += 1;
+                    return Offer::DroppedNewest(element);
+                }
+                BackpressurePolicy::Error => return Offer::Full(element),
+                BackpressurePolicy::DropOldest => {
+                    if let Some(old) = self.items.pop_front() {
+                        self.dropped += 1;
+                        match self.items.front_mut() {
+                            Some(next) => next.gap += old.gap + 1,
+                            None => self.pending_gap += old.gap + 1,
+                        }
+                        outcome = Offer::DroppedOldest(old.lent);
+                    }
+                }
+            }
+        }
+        let gap = std::mem::take(&mut self.pending_gap);
+        self.items.push_back(Queued { lent: element, gap });
         let len = self.items.len();
         self.peak = self.peak.max(len);
-        if len >= self.capacity {
+        if len >= self.capacity && self.policy == BackpressurePolicy::Block {
             self.closed = true;
         }
+        outcome
     }
 
     /// The oldest element, left in place (it is removed only when consumed,
-    /// so a retried element keeps its position).
+    /// so a retried element keeps its position), and how many elements were
+    /// dropped just before it.
     #[inline]
-    pub fn front(&self) -> Option<&Lent> {
-        self.items.front()
+    pub fn front(&self) -> Option<(&Lent, u64)> {
+        self.items.front().map(|q| (&q.lent, q.gap))
     }
 
     /// Remove the oldest element.
@@ -66,7 +123,16 @@ impl EdgeQueue {
         if self.closed && self.items.len() <= self.low_watermark {
             self.closed = false;
         }
-        item
+        item.map(|q| q.lent)
+    }
+
+    /// Elements this edge dropped under a lossy policy.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    pub fn policy(&self) -> BackpressurePolicy {
+        self.policy
     }
 
     pub fn len(&self) -> usize {
@@ -88,7 +154,7 @@ impl EdgeQueue {
 
     /// Every element still waiting (at the end of a flow).
     pub fn drain(&mut self) -> impl Iterator<Item = Lent> + '_ {
-        self.items.drain(..)
+        self.items.drain(..).map(|q| q.lent)
     }
 }
 
@@ -109,10 +175,10 @@ mod tests {
 
     #[test]
     fn credit_closes_when_full_and_reopens_at_watermark() {
-        let mut q = EdgeQueue::new(4, 2);
+        let mut q = EdgeQueue::new(4, 2, BackpressurePolicy::Block);
         for i in 0..4 {
             assert!(q.has_credit());
-            q.push(el(i));
+            assert!(matches!(q.offer(el(i)), Offer::Queued));
         }
         assert!(!q.has_credit());
         q.pop();
@@ -120,5 +186,33 @@ mod tests {
         q.pop();
         assert!(q.has_credit());
         assert_eq!(q.peak(), 4);
+    }
+
+    #[test]
+    fn lossy_policies_drop_count_and_leave_gaps() {
+        let mut q = EdgeQueue::new(2, 1, BackpressurePolicy::DropOldest);
+        for i in 0..5 {
+            assert!(q.has_credit());
+            let out = q.offer(el(i));
+            assert_eq!(matches!(out, Offer::DroppedOldest(ref old) if old.handle == BufferHandle::from_bits(i - 2)), i >= 2);
+        }
+        assert_eq!(q.dropped(), 3);
+        let (head, gap) = q.front().unwrap();
+        assert_eq!((head.handle, gap), (BufferHandle::from_bits(3), 3), "elements 0, 1, 2 were dropped before 3");
+
+        let mut q = EdgeQueue::new(2, 1, BackpressurePolicy::DropNewest);
+        for i in 0..4 {
+            q.offer(el(i));
+        }
+        assert_eq!(q.dropped(), 2);
+        q.pop();
+        q.pop();
+        q.offer(el(9));
+        assert_eq!(q.front().map(|(l, g)| (l.handle, g)), Some((BufferHandle::from_bits(9), 2)));
+
+        let mut q = EdgeQueue::new(1, 0, BackpressurePolicy::Error);
+        q.offer(el(0));
+        assert!(q.has_credit());
+        assert!(matches!(q.offer(el(1)), Offer::Full(_)));
     }
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::config::BackpressurePolicy;
 use crate::resources::{CopyCount, CopyDirection};
 use crate::types::{FlowId, FlowState};
 
@@ -98,6 +99,10 @@ pub struct EdgeSummary {
     pub to: String,
     pub capacity: usize,
     pub peak_depth: usize,
+    /// What the edge did when full (`block`, `drop-oldest`, `drop-newest`, `error`).
+    pub policy: BackpressurePolicy,
+    /// Elements dropped under a lossy policy.
+    pub dropped: u64,
 }
 
 impl FlowSummary {

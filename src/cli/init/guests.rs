@@ -176,3 +176,96 @@ impl sink::Guest for Component {
 
 export!(Component);
 "#;
+
+pub const ROUTER: &str = r#"//! Sends elements containing `keyword` (config: {"keyword": "5"}) to the
+//! `matched` port and every other element to `output`. Ports without an
+//! edge in the manifest do not exist: name only ports you wire.
+wit_bindgen::generate!({
+    path: ["../../wit/torvyn-streaming", "../../wit/torvyn-filtering"],
+    world: "torvyn:filtering/content-router",
+    generate_all,
+});
+
+use exports::torvyn::filtering::router;
+use exports::torvyn::streaming::lifecycle;
+use std::cell::RefCell;
+use torvyn::streaming::types::{ProcessError, StreamElement};
+
+thread_local! {
+    static KEYWORD: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+struct Component;
+
+impl lifecycle::Guest for Component {
+    fn init(config: String) -> Result<(), ProcessError> {
+        if let Some(at) = config.find("\"keyword\"") {
+            let rest = &config[at + 9..];
+            let start = rest.find('"').map(|i| i + 1).unwrap_or(0);
+            let end = rest[start..].find('"').map(|i| start + i).unwrap_or(start);
+            KEYWORD.with(|k| *k.borrow_mut() = rest[start..end].to_string());
+        }
+        Ok(())
+    }
+    fn teardown() {}
+}
+
+impl router::Guest for Component {
+    fn route(element: StreamElement) -> Result<Vec<String>, ProcessError> {
+        let text = String::from_utf8_lossy(&element.payload.read_all()).into_owned();
+        let matched = KEYWORD.with(|k| !k.borrow().is_empty() && text.contains(k.borrow().as_str()));
+        Ok(vec![if matched { "matched".to_string() } else { "output".to_string() }])
+    }
+}
+
+export!(Component);
+"#;
+
+pub const AGGREGATOR: &str = r#"//! Counts elements and bytes; when its upstream completes it emits one
+//! summary element: "N elements, M bytes".
+wit_bindgen::generate!({
+    path: ["../../wit/torvyn-streaming", "../../wit/torvyn-aggregation"],
+    world: "torvyn:aggregation/stream-aggregator",
+    generate_all,
+});
+
+use exports::torvyn::aggregation::aggregator;
+use exports::torvyn::streaming::lifecycle;
+use std::cell::Cell;
+use torvyn::streaming::buffer_allocator::allocate;
+use torvyn::streaming::types::{ElementMeta, OutputElement, ProcessError, StreamElement};
+
+thread_local! {
+    static ELEMENTS: Cell<u64> = const { Cell::new(0) };
+    static BYTES: Cell<u64> = const { Cell::new(0) };
+}
+
+struct Component;
+
+impl lifecycle::Guest for Component {
+    fn init(_config: String) -> Result<(), ProcessError> {
+        Ok(())
+    }
+    fn teardown() {}
+}
+
+impl aggregator::Guest for Component {
+    fn ingest(element: StreamElement) -> Result<Option<OutputElement>, ProcessError> {
+        ELEMENTS.with(|n| n.set(n.get() + 1));
+        BYTES.with(|b| b.set(b.get() + element.payload.size()));
+        Ok(None)
+    }
+
+    fn flush() -> Result<Vec<OutputElement>, ProcessError> {
+        let text = format!("{} elements, {} bytes", ELEMENTS.with(Cell::get), BYTES.with(Cell::get));
+        let buf = allocate(text.len() as u64).map_err(|e| ProcessError::Internal(format!("{e:?}")))?;
+        buf.append(text.as_bytes()).map_err(|e| ProcessError::Internal(format!("{e:?}")))?;
+        Ok(vec![OutputElement {
+            meta: ElementMeta { sequence: 0, timestamp_ns: 0, content_type: "text/plain".into() },
+            payload: buf.freeze(),
+        }])
+    }
+}
+
+export!(Component);
+"#;

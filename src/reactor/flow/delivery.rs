@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use super::FlowDriver;
 use crate::engine::Lent;
-use crate::resources::Owner;
+use crate::reactor::queue::Offer;
+use crate::resources::{BufferState, Owner};
 use crate::types::{BufferHandle, FlowState};
 
 impl FlowDriver {
@@ -50,8 +51,9 @@ impl FlowDriver {
 
     /// Lend the head of edge `e` to node `i`, numbered in `i`'s input sequence.
     pub(super) fn lend_head(&mut self, i: usize, e: usize) -> Option<Lent> {
-        let mut input = self.edges[e].front()?.clone();
-        input.sequence = self.stages[i].in_seq;
+        let (head, gap) = self.edges[e].front()?;
+        let mut input = head.clone();
+        input.sequence = self.stages[i].in_seq + gap;
         let mut t = self.table.lock();
         if let Err(err) = t.dequeue(input.handle).and_then(|_| t.lend(input.handle)) {
             drop(t);
@@ -64,10 +66,11 @@ impl FlowDriver {
     /// The head of edge `e` is consumed by node `i`: off the queue, and the
     /// next element gets the next sequence number.
     pub(super) fn consumed(&mut self, i: usize, e: usize) {
+        let gap = self.edges[e].front().map_or(0, |(_, gap)| gap);
         self.edges[e].pop();
         let slot = &mut self.stages[i];
         slot.current = None;
-        slot.in_seq += 1;
+        slot.in_seq += 1 + gap;
         slot.attempts = 0;
     }
 
@@ -92,23 +95,70 @@ impl FlowDriver {
     }
 
     /// Put one element on `edges` (each entry holds the same buffer). The
-    /// caller checked they have credit. Returns false if the flow failed.
+    /// caller checked they have credit; a full edge with a lossy policy
+    /// drops (and releases what nothing else holds), one with the `error`
+    /// policy fails the flow. Returns false if the flow failed.
     pub(super) fn forward(&mut self, handle: BufferHandle, timestamp_ns: u64, content_type: &std::sync::Arc<str>, edges: &[usize]) -> bool {
         let mut t = self.table.lock();
+        let mut failure = None;
         for &e in edges {
             if let Err(err) = t.enqueue(handle) {
-                drop(t);
-                self.end(FlowState::Failed, Some(format!("internal buffer error: {err}")));
-                return false;
+                failure = Some(format!("internal buffer error: {err}"));
+                break;
             }
-            self.edges[e].push(Lent {
+            let lent = Lent {
                 handle,
                 sequence: 0,
                 timestamp_ns,
                 content_type: std::sync::Arc::clone(content_type),
-            });
+            };
+            let result = match self.edges[e].offer(lent) {
+                Offer::Queued => Ok(()),
+                Offer::DroppedOldest(old) => {
+                    let consumer = &mut self.stages[self.links[e].to];
+                    if consumer.current == Some(e) {
+                        consumer.attempts = 0;
+                    }
+                    t.discard_queued(old.handle)
+                }
+                Offer::DroppedNewest(_) => t.dequeue(handle),
+                Offer::Full(_) => {
+                    let _ = t.dequeue(handle);
+                    failure = Some(self.full_edge(e));
+                    break;
+                }
+            };
+            if let Err(err) = result {
+                failure = Some(format!("internal buffer error: {err}"));
+                break;
+            }
         }
-        true
+        // Dropped everywhere: nothing holds the element now.
+        if failure.is_none() && t.state(handle).is_ok_and(|s| s == BufferState::Owned(Owner::Host)) {
+            if let Err(err) = t.release(handle, Owner::Host) {
+                failure = Some(format!("internal buffer error: {err}"));
+            }
+        }
+        drop(t);
+        match failure {
+            Some(msg) => {
+                self.end(FlowState::Failed, Some(msg));
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// Why edge `e` (policy `error`) failed the flow.
+    fn full_edge(&self, e: usize) -> String {
+        let link = &self.links[e];
+        let port = if link.port == crate::pipeline::OUTPUT_PORT { String::new() } else { format!(".{}", link.port) };
+        format!(
+            "edge `{}{port} -> {}` is full ({} queued) and its backpressure policy is `error`; raise its `queue_depth`, or choose `block`, `drop-oldest` or `drop-newest`",
+            self.stages[link.from].node.name,
+            self.stages[link.to].node.name,
+            self.edges[e].capacity()
+        )
     }
 
     /// Put a host-owned element node `i` produced on every output edge

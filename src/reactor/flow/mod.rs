@@ -128,6 +128,8 @@ pub struct FlowDriver {
     names: Vec<(String, String, Role)>,
     /// While the flow is being brought up: what is left to do.
     startup: Option<Box<Startup>>,
+    /// Elements the sources may still emit (`FlowDef::limit`).
+    source_budget: Option<u64>,
 }
 
 /// Wall-clock share of one turn: long calls end a turn early.
@@ -154,10 +156,11 @@ impl FlowDriver {
         let mut driver = FlowDriver {
             shared: Arc::clone(&shared),
             stages: Vec::with_capacity(linked.stages.len()),
-            edges: graph
-                .edges
-                .iter()
-                .map(|_| EdgeQueue::new(rt.queue_depth, rt.low_watermark))
+            edges: (0..graph.edges.len())
+                .map(|e| {
+                    let q = linked.def.queue(e, rt);
+                    EdgeQueue::new(q.depth, q.low_watermark, q.policy)
+                })
                 .collect(),
             links: graph.edges.clone(),
             order: graph.order.clone(),
@@ -174,6 +177,7 @@ impl FlowDriver {
                 .map(|s| (s.node.name.clone(), s.node.component.clone(), s.role))
                 .collect(),
             startup: None,
+            source_budget: linked.def.limit,
         };
         if driver.ended_by_cancel() {
             return driver;

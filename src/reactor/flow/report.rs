@@ -46,6 +46,8 @@ impl FlowDriver {
                 to: self.names.get(link.to).map(|n| n.0.clone()).unwrap_or_default(),
                 capacity: e.capacity(),
                 peak_depth: e.peak(),
+                policy: e.policy(),
+                dropped: e.dropped(),
             })
             .collect();
         FlowSummary {

@@ -44,13 +44,16 @@ impl FlowDriver {
         if self.stages[i].done || self.held(i) {
             return false;
         }
+        if self.source_budget == Some(0) {
+            return self.finish_node(i);
+        }
         if let Runner::Ingress(ingress) = &self.stages[i].runner {
             let ingress = Arc::clone(ingress);
             if !self.outputs_have_credit(i) {
                 return false;
             }
             return match ingress.take() {
-                Intake::Element(el) => self.emit(i, &el),
+                Intake::Element(el) => self.emit_from_source(i, &el),
                 Intake::Empty => false,
                 Intake::Closed => self.finish_node(i),
             };
@@ -81,7 +84,7 @@ impl FlowDriver {
                     timestamp_ns: unix_now_ns(),
                     content_type: out.content_type,
                 };
-                self.emit(i, &el)
+                self.emit_from_source(i, &el)
             }
             Ok(None) => self.finish_node(i),
             Err(e) => match self.judge(i, "pull", e) {
@@ -93,6 +96,14 @@ impl FlowDriver {
                 }
             },
         }
+    }
+
+    /// A source's element, counted against the flow's limit.
+    fn emit_from_source(&mut self, i: usize, el: &Lent) -> bool {
+        if let Some(left) = &mut self.source_budget {
+            *left = left.saturating_sub(1);
+        }
+        self.emit(i, el)
     }
 
     /// Processors, filters, routers and aggregators.

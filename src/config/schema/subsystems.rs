@@ -1,0 +1,138 @@
+//! Tables whose behaviour belongs to other subsystems (security,
+//! observability, registry, build, test) and a component's own
+//! `[capabilities]`: parsed and validated here so nothing is silently
+//! ignored; `config::resolve` warns about keys that have no effect yet.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::values::ByteSize;
+
+/// `[security]`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityTable {
+    /// Only `deny-all` is accepted: a component gets what it is granted.
+    pub default_capability_policy: Option<String>,
+    pub audit_enabled: Option<bool>,
+    pub audit_target: Option<AuditTarget>,
+    /// `[security.grants.COMPONENT]`.
+    #[serde(default)]
+    pub grants: IndexMap<String, GrantTable>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditTarget {
+    File,
+    Stdout,
+    EventSink,
+}
+
+/// `[security.grants.COMPONENT]`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrantTable {
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ObservabilityLevel {
+    Off,
+    Production,
+    Diagnostic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum TracingExporter {
+    OtlpGrpc,
+    OtlpHttp,
+    Stdout,
+    File,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum MetricsExporter {
+    Prometheus,
+    Otlp,
+    Stdout,
+    File,
+    None,
+}
+
+/// `[observability]`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObservabilityTable {
+    pub level: Option<ObservabilityLevel>,
+    pub tracing_enabled: Option<bool>,
+    pub tracing_exporter: Option<TracingExporter>,
+    pub tracing_endpoint: Option<String>,
+    pub sample_rate: Option<f64>,
+    /// Spelling of `sample_rate` in the public fixtures.
+    pub tracing_sample_rate: Option<f64>,
+    pub error_promote: Option<bool>,
+    pub latency_promote_threshold_ms: Option<u64>,
+    pub metrics_enabled: Option<bool>,
+    pub prometheus_enabled: Option<bool>,
+    pub otlp_metrics_enabled: Option<bool>,
+    pub otlp_metrics_interval_s: Option<u64>,
+    pub ring_buffer_capacity: Option<usize>,
+    pub metrics_exporter: Option<MetricsExporter>,
+    pub metrics_endpoint: Option<String>,
+}
+
+/// `[registry]`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryTable {
+    /// Default OCI registry for `torvyn publish`.
+    pub default: Option<String>,
+}
+
+/// A component's own `[capabilities]`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CapabilitiesTable {
+    #[serde(default)]
+    pub required: IndexMap<String, bool>,
+    #[serde(default)]
+    pub optional: IndexMap<String, bool>,
+    pub torvyn: Option<TorvynNeeds>,
+}
+
+/// `[capabilities.torvyn]`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TorvynNeeds {
+    pub max_buffer_size: Option<ByteSize>,
+    pub max_memory: Option<ByteSize>,
+    pub buffer_pool_access: Option<String>,
+}
+
+/// `[build]`: how `torvyn build` builds the component crates.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BuildTable {
+    /// Build with `--release` (default true).
+    pub release: Option<bool>,
+    /// More arguments for every build command.
+    #[serde(default)]
+    pub extra_args: Vec<String>,
+    /// Target triple (default `wasm32-wasip2`).
+    pub target: Option<String>,
+}
+
+/// `[test]`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestTable {
+    pub timeout_seconds: Option<u64>,
+    pub fixtures_dir: Option<String>,
+}
