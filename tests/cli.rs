@@ -4,28 +4,7 @@ mod common;
 
 use std::process::Command;
 
-fn torvyn(args: &[&str]) -> (i32, String, String) {
-    torvyn_env(args, &[])
-}
-
-/// Run the binary from the repository root with extra environment variables
-/// (and none of the caller's `TORVYN_*`, `NO_COLOR` or `CLICOLOR_FORCE`).
-fn torvyn_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_torvyn"));
-    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("TORVYN_") || k == "NO_COLOR" || k == "CLICOLOR_FORCE" {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.envs(env.iter().copied());
-    let out = cmd.output().expect("run torvyn");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::cli::{temp_dir, torvyn, torvyn_env};
 
 #[test]
 fn run_hello_world_prints_stage_output_and_a_summary() {
@@ -105,13 +84,6 @@ fn run_with_json_format_prints_only_the_summary_on_stdout() {
     assert_eq!(v["state"], "completed");
     assert_eq!(v["elements"], 5);
     assert!(err.contains("[sink] [seq 0] Hello, World! (message 1)"), "guest output goes to stderr: {err}");
-}
-
-fn temp_dir(tag: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("torvyn-cli-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]
@@ -221,60 +193,6 @@ fn doctor_reports_the_toolchain_and_how_to_fix_what_is_missing() {
 
 /// Whether this machine can build guests (CI sets REQUIRE_WASM32_WASIP2=1
 /// after installing the target, so there the build always runs).
-fn wasm_target_installed() -> bool {
-    let required = std::env::var("REQUIRE_WASM32_WASIP2").is_ok_and(|v| v == "1");
-    let sysroot = Command::new("rustc").args(["--print", "sysroot"]).output().ok();
-    let found = sysroot.is_some_and(|o| {
-        std::path::Path::new(String::from_utf8_lossy(&o.stdout).trim()).join("lib/rustlib/wasm32-wasip2").is_dir()
-    });
-    assert!(found || !required, "REQUIRE_WASM32_WASIP2=1 but the wasm32-wasip2 target is not installed");
-    found
-}
-
-#[test]
-fn init_creates_projects_that_check_build_and_run() {
-    let dir = temp_dir("init");
-    for template in ["source-sink", "transform", "full"] {
-        let project = dir.join(template);
-        let (code, out, err) = torvyn(&["init", project.to_str().unwrap(), "--template", template]);
-        assert_eq!(code, 0, "{err}");
-        assert!(out.starts_with(&format!("created `{}`", project.display())), "{out}");
-        for f in ["Torvyn.toml", "README.md", "Cargo.toml", "wit/torvyn-streaming/streaming.wit", "components/source/src/lib.rs", "components/sink/Cargo.toml"] {
-            assert!(project.join(f).is_file(), "{template}: {f}");
-        }
-        let readme = std::fs::read_to_string(project.join("README.md")).unwrap();
-        assert!(readme.contains("cargo build --release --target wasm32-wasip2") && readme.contains("torvyn run"), "{readme}");
-        // Before building, check says what to do.
-        let (code, _, err) = torvyn(&["check", project.to_str().unwrap()]);
-        assert_eq!(code, 1);
-        assert!(err.contains("does not exist"), "{err}");
-    }
-    assert!(dir.join("full/components/filter/src/lib.rs").is_file());
-    assert!(dir.join("full/wit/torvyn-filtering/filtering.wit").is_file());
-    let (code, _, err) = torvyn(&["init", dir.join("full").to_str().unwrap()]);
-    assert_eq!(code, 2, "an existing project is not overwritten");
-    assert!(err.contains("already exists"), "{err}");
-
-    if wasm_target_installed() {
-        let project = dir.join("full");
-        let build = Command::new("cargo")
-            .args(["build", "--release", "--target", "wasm32-wasip2", "-j2"])
-            .current_dir(&project)
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("RUSTFLAGS")
-            .output()
-            .unwrap();
-        assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
-        let (code, out, err) = torvyn(&["run", project.to_str().unwrap()]);
-        assert_eq!(code, 0, "{out}\n{err}");
-        let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("[sink]")).collect();
-        assert_eq!(lines, ["[sink] [0] HELLO NUMBER 1", "[sink] [1] HELLO NUMBER 2", "[sink] [2] HELLO NUMBER 4", "[sink] [3] HELLO NUMBER 5", "[sink] done"]);
-    } else {
-        eprintln!("wasm32-wasip2 is not installed: generated projects were checked but not built");
-    }
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
 #[test]
 fn the_bundled_graph_examples_print_what_their_readmes_show() {
     let (code, out, err) = torvyn(&["run", "examples/fan-out"]);

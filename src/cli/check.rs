@@ -69,11 +69,13 @@ pub fn check(args: CheckArgs) -> i32 {
             Verdict::Unbuilt(nodes) => {
                 output::warning(format!("flow `{flow}`: contract checks wait until {} built (run `torvyn build`)", nodes.join(", ")))
             }
-            Verdict::Problems(problems) => {
+            // People read them under the flow's line below.
+            Verdict::Problems(problems) if output::format() == Format::Json => {
                 for p in problems {
                     output::error(format!("flow `{flow}`: {p}"));
                 }
             }
+            Verdict::Problems(_) => {}
         }
     }
     let warnings = output::warning_count();
@@ -84,7 +86,12 @@ pub fn check(args: CheckArgs) -> i32 {
             match v {
                 Verdict::Ok => println!("{} flow `{flow}`", paint("ok", Paint::Good)),
                 Verdict::Unbuilt(_) => println!("{} flow `{flow}` (not built yet)", paint("ok", Paint::Dim)),
-                Verdict::Problems(p) => println!("{} flow `{flow}`: {} problem(s)", paint("error", Paint::Bad), p.len()),
+                Verdict::Problems(p) => {
+                    println!("{} flow `{flow}`: {} problem(s)", paint("error", Paint::Bad), p.len());
+                    for problem in p {
+                        println!("  - {problem}");
+                    }
+                }
             }
         }
     }

@@ -3,6 +3,8 @@
 //! what guests print.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use std::sync::{Mutex, Once};
 
 use torvyn::PipelineDef;
