@@ -158,14 +158,12 @@ const INERT: &[(&str, &str)] = &[
     ("test", "there is no `torvyn test` command"),
     ("runtime.fuel_per_invocation", "fuel metering is not built yet; the per-call deadline bounds CPU"),
     ("runtime.default_fuel_per_invocation", "fuel metering is not built yet; the per-call deadline bounds CPU"),
-    ("runtime.scheduling", "nodes are scheduled round-robin; weighted-fair scheduling is not built yet"),
     ("runtime.pools", "pool tiers are not sized separately yet; `runtime.pool_max_bytes` bounds idle buffers"),
 ];
 
 /// Node and flow keys accepted but without effect yet.
 const INERT_IN_FLOWS: &[(&str, &str)] = &[
     ("fuel_budget", "fuel metering is not built yet; the per-call deadline bounds CPU"),
-    ("priority", "nodes are scheduled round-robin; weighted-fair scheduling is not built yet"),
 ];
 
 /// Warn about every key of `m` that has no effect yet.
@@ -183,9 +181,6 @@ pub(super) fn warn_inert(cx: &Cx<'_>) {
     }
     let Some(super::doc::Value::Table(flows)) = cx.root.get("flow").map(|n| &n.value) else { return };
     for (flow, _, f) in flows {
-        if f.get("scheduling_policy").is_some() {
-            cx.warn(&format!("flow.{flow}.scheduling_policy"), "accepted but has no effect yet: weighted-fair scheduling is not built yet");
-        }
         let Some(super::doc::Value::Table(nodes)) = f.get("nodes").map(|n| &n.value) else { continue };
         for (node, _, n) in nodes {
             for (key, why) in INERT_IN_FLOWS {

@@ -89,6 +89,11 @@ pub fn capture() {
     });
 }
 
+/// Every captured line so far, in the order printed.
+pub fn all_lines() -> Vec<Line> {
+    LINES.lock().unwrap().clone()
+}
+
 /// Lines a node printed, in order (node names are unique per test).
 pub fn lines_of(node: &str) -> Vec<(String, String)> {
     LINES

@@ -96,9 +96,10 @@ impl FlowDriver {
 
     /// Put one element on `edges` (each entry holds the same buffer). The
     /// caller checked they have credit; a full edge with a lossy policy
-    /// drops (and releases what nothing else holds), one with the `error`
-    /// policy fails the flow. Returns false if the flow failed.
-    pub(super) fn forward(&mut self, handle: BufferHandle, timestamp_ns: u64, content_type: &std::sync::Arc<str>, edges: &[usize]) -> bool {
+    /// drops (and releases what nothing else holds). A full edge with the
+    /// `error` policy is an error the caller ends the flow with, once it has
+    /// settled whatever it holds.
+    pub(super) fn forward(&mut self, handle: BufferHandle, timestamp_ns: u64, content_type: &std::sync::Arc<str>, edges: &[usize]) -> Result<(), String> {
         let mut t = self.table.lock();
         let mut failure = None;
         for &e in edges {
@@ -133,19 +134,16 @@ impl FlowDriver {
                 break;
             }
         }
-        // Dropped everywhere: nothing holds the element now.
-        if failure.is_none() && t.state(handle).is_ok_and(|s| s == BufferState::Owned(Owner::Host)) {
+        // Dropped everywhere (or refused by a full `error` edge): nothing
+        // holds the element now.
+        if t.state(handle).is_ok_and(|s| s == BufferState::Owned(Owner::Host)) {
             if let Err(err) = t.release(handle, Owner::Host) {
-                failure = Some(format!("internal buffer error: {err}"));
+                failure = failure.or(Some(format!("internal buffer error: {err}")));
             }
         }
-        drop(t);
         match failure {
-            Some(msg) => {
-                self.end(FlowState::Failed, Some(msg));
-                false
-            }
-            None => true,
+            Some(msg) => Err(msg),
+            None => Ok(()),
         }
     }
 
@@ -163,11 +161,23 @@ impl FlowDriver {
 
     /// Put a host-owned element node `i` produced on every output edge
     /// (the graph guarantees there is at least one).
-    pub(super) fn emit(&mut self, i: usize, el: &Lent) -> bool {
+    pub(super) fn put_out(&mut self, i: usize, el: &Lent) -> Result<(), String> {
         self.stages[i].elements_out += 1;
         let outputs = std::mem::take(&mut self.stages[i].outputs);
-        let ok = self.forward(el.handle, el.timestamp_ns, &el.content_type, &outputs);
+        let result = self.forward(el.handle, el.timestamp_ns, &el.content_type, &outputs);
         self.stages[i].outputs = outputs;
-        ok
+        result
+    }
+
+    /// [`FlowDriver::put_out`] for a node that holds nothing else: a
+    /// failure ends the flow. Returns false if it did.
+    pub(super) fn emit(&mut self, i: usize, el: &Lent) -> bool {
+        match self.put_out(i, el) {
+            Ok(()) => true,
+            Err(msg) => {
+                self.end(FlowState::Failed, Some(msg));
+                false
+            }
+        }
     }
 }

@@ -36,7 +36,7 @@ use super::queue::EdgeQueue;
 use super::shared::FlowShared;
 use super::summary::FailureKind;
 use super::FlowTask;
-use crate::config::{ErrorAction, NodeDef};
+use crate::config::{ErrorAction, NodeDef, SchedulingPolicy};
 use crate::contracts::Role;
 use crate::engine::{CallError, Engine, FlowContextInfo, Lent, ProcessError, Stage};
 use crate::pipeline::{GraphEdge, OutPort};
@@ -130,6 +130,21 @@ pub struct FlowDriver {
     startup: Option<Box<Startup>>,
     /// Elements the sources may still emit (`FlowDef::limit`).
     source_budget: Option<u64>,
+    /// Steps each node may take per round (indexed like `stages`): its
+    /// priority over the flow's lowest under weighted-fair, 1 under
+    /// round-robin.
+    weights: Vec<u32>,
+}
+
+/// Steps per round of each stage of `linked` (see `FlowDriver::weights`).
+fn weights(linked: &crate::linker::LinkedFlow) -> Vec<u32> {
+    let rt = &linked.runtime;
+    if linked.def.scheduling.unwrap_or(rt.scheduling) == SchedulingPolicy::RoundRobin {
+        return vec![1; linked.stages.len()];
+    }
+    let priority = |s: &crate::linker::LinkedStage| s.node.priority.unwrap_or(rt.default_priority).max(1);
+    let lowest = linked.stages.iter().map(priority).min().unwrap_or(1);
+    linked.stages.iter().map(|s| ((priority(s) + lowest / 2) / lowest).max(1)).collect()
 }
 
 /// Wall-clock share of one turn: long calls end a turn early.
@@ -178,6 +193,7 @@ impl FlowDriver {
                 .collect(),
             startup: None,
             source_budget: linked.def.limit,
+            weights: weights(&linked),
         };
         if driver.ended_by_cancel() {
             return driver;
@@ -240,16 +256,22 @@ impl FlowDriver {
             let mut progressed = false;
             for k in (0..self.order.len()).rev() {
                 let i = self.order[k];
-                progressed |= match self.stages[i].role {
-                    Role::Source => self.step_source(i),
-                    Role::Sink => self.step_sink(i),
-                    Role::Processor | Role::Filter | Role::Router | Role::Aggregator => self.step_middle(i),
-                };
-                if self.state.is_terminal() {
-                    return Turn::Done;
-                }
-                if self.ended_by_cancel() {
-                    return Turn::Done;
+                for _ in 0..self.weights.get(i).copied().unwrap_or(1) {
+                    let moved = match self.stages[i].role {
+                        Role::Source => self.step_source(i),
+                        Role::Sink => self.step_sink(i),
+                        Role::Processor | Role::Filter | Role::Router | Role::Aggregator => self.step_middle(i),
+                    };
+                    if self.state.is_terminal() {
+                        return Turn::Done;
+                    }
+                    if self.ended_by_cancel() {
+                        return Turn::Done;
+                    }
+                    progressed |= moved;
+                    if !moved {
+                        break;
+                    }
                 }
             }
             if !progressed {

@@ -183,7 +183,7 @@ impl FlowDriver {
         if self.stages[i].role == Role::Aggregator {
             self.stages[i].last_timestamp = input.timestamp_ns;
         }
-        let ok = match outcome {
+        let result = match outcome {
             Outcome::Emit(out) => {
                 let el = Lent {
                     handle: out.handle,
@@ -191,20 +191,26 @@ impl FlowDriver {
                     timestamp_ns: input.timestamp_ns,
                     content_type: out.content_type,
                 };
-                self.emit(i, &el)
+                self.put_out(i, &el)
             }
             Outcome::Pass(edges) => {
                 self.stages[i].elements_out += 1;
                 self.forward(input.handle, input.timestamp_ns, &input.content_type, &edges)
             }
-            Outcome::PassAll => self.emit(i, input),
+            Outcome::PassAll => self.put_out(i, input),
             Outcome::Nothing { dropped } => {
                 self.stages[i].dropped += u64::from(dropped);
-                true
+                Ok(())
             }
         };
+        // The input is settled first, so a flow that fails here (a full
+        // `error` edge) ends holding nothing.
         self.settle(i, e, input, true);
-        ok && !self.state.is_terminal()
+        if let Err(msg) = result {
+            self.end(FlowState::Failed, Some(msg));
+            return false;
+        }
+        !self.state.is_terminal()
     }
 
     /// An aggregator's upstream finished: take what it still holds.
