@@ -156,14 +156,11 @@ const INERT: &[(&str, &str)] = &[
     ("security.audit_target", "the security audit trail is not built yet"),
     ("capabilities", "a component's declared capabilities are not checked against its grants yet (security)"),
     ("test", "there is no `torvyn test` command"),
-    ("runtime.fuel_per_invocation", "fuel metering is not built yet; the per-call deadline bounds CPU"),
-    ("runtime.default_fuel_per_invocation", "fuel metering is not built yet; the per-call deadline bounds CPU"),
     ("runtime.pools", "pool tiers are not sized separately yet; `runtime.pool_max_bytes` bounds idle buffers"),
 ];
 
 /// Node and flow keys accepted but without effect yet.
 const INERT_IN_FLOWS: &[(&str, &str)] = &[
-    ("fuel_budget", "fuel metering is not built yet; the per-call deadline bounds CPU"),
 ];
 
 /// Warn about every key of `m` that has no effect yet.

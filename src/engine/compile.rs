@@ -25,6 +25,10 @@ pub struct EngineSettings {
     /// of each flow is one). Beyond it instances are allocated on demand:
     /// slower to create, otherwise the same.
     pub max_instances: u32,
+    /// Compile with fuel metering (each call then runs on a fuel budget).
+    /// Metered and unmetered code never mix: each is its own engine, with
+    /// its own compiled-component cache.
+    pub fuel: bool,
 }
 
 /// The most a 32-bit linear memory can hold.
@@ -43,6 +47,7 @@ impl Default for EngineSettings {
         EngineSettings {
             max_memory_bytes: 256 << 20,
             max_instances: DEFAULT_MAX_INSTANCES,
+            fuel: false,
         }
     }
 }
@@ -116,7 +121,8 @@ impl Wasm {
         config
             .wasm_component_model(true)
             .concurrency_support(false)
-            .epoch_interruption(true);
+            .epoch_interruption(true)
+            .consume_fuel(settings.fuel);
         if pooled {
             let mut pool = PoolingAllocationConfig::default();
             let n = settings.max_instances.max(1);

@@ -43,6 +43,10 @@ pub enum CallError {
     /// The call overran its deadline and was interrupted; the instance is dead.
     #[error("exceeded its {limit:?} deadline and was interrupted")]
     Deadline { limit: Duration },
+    /// The call used up its fuel budget and was stopped; the instance is
+    /// dead. A deadline-class error, like [`CallError::Deadline`].
+    #[error("ran out of fuel: its budget is {budget} per call (raise the node's `fuel_budget` or `runtime.fuel_per_invocation`)")]
+    FuelExhausted { budget: u64 },
     /// The instance trapped earlier and cannot be called again.
     #[error("cannot be called again after an earlier trap")]
     Poisoned,

@@ -43,6 +43,8 @@ pub struct StageSpec {
     pub init_timeout: Duration,
     pub teardown_timeout: Duration,
     pub call_timeout: Duration,
+    /// Fuel per call, for an engine that meters fuel (`None` otherwise).
+    pub fuel: Option<u64>,
     pub context: FlowContextInfo,
     /// The flow's cancel flag: set, it stops the call in progress (Wasm
     /// code or a WASI wait) within [`CHECK_EVERY`] and every later call.
@@ -111,6 +113,10 @@ pub struct Stage {
     teardown_timeout: Duration,
     call_timeout: Duration,
     memory_limit: u64,
+    /// Fuel per call (metered engines only).
+    fuel: Option<u64>,
+    /// Fuel all calls consumed so far.
+    fuel_used: u64,
     poisoned: bool,
     /// `init` succeeded (so `teardown` is owed).
     initialized: bool,
@@ -140,14 +146,16 @@ fn check_ticks() -> u64 {
 
 /// Turn a failed call into the error users see: the root cause (not the
 /// wasm backtrace, which goes to the debug log), with a hint for limits.
-fn classify(e: wasmtime::Error, limit: Duration, memory_limit: u64) -> CallError {
+fn classify(e: wasmtime::Error, limit: Duration, memory_limit: u64, fuel: Option<u64>) -> CallError {
     match e.downcast_ref::<Interrupt>() {
         Some(Interrupt::Deadline) => return CallError::Deadline { limit },
         Some(Interrupt::Cancelled) => return CallError::Cancelled,
         None => {}
     }
-    if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
-        return CallError::Deadline { limit };
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => return CallError::Deadline { limit },
+        Some(Trap::OutOfFuel) => return CallError::FuelExhausted { budget: fuel.unwrap_or(0) },
+        _ => {}
     }
     log::debug!("guest call failed: {e:?}");
     let cause = e.root_cause().to_string();
@@ -200,6 +208,10 @@ impl Stage {
             });
             store.data_mut().clock.start(spec.init_timeout);
             store.set_epoch_deadline(check_ticks());
+            if spec.fuel.is_some() {
+                // Instantiation itself is not on the per-call budget.
+                store.set_fuel(u64::MAX).map_err(|e| fail(format!("cannot set fuel: {e}")))?;
+            }
             Ok(store)
         };
         let mut store = new_store(engine.wasmtime())?;
@@ -254,6 +266,8 @@ impl Stage {
             teardown_timeout: spec.teardown_timeout,
             call_timeout: spec.call_timeout,
             memory_limit: memory as u64,
+            fuel: spec.fuel,
+            fuel_used: 0,
             poisoned: false,
             initialized: false,
         })
@@ -267,6 +281,11 @@ impl Stage {
     /// The stage's role.
     pub fn role(&self) -> Role {
         self.component.exports.role
+    }
+
+    /// Fuel this instance's calls consumed (0 without metering).
+    pub fn fuel_used(&self) -> u64 {
+        self.fuel_used
     }
 
     /// Whether an earlier trap killed the instance.
@@ -300,11 +319,21 @@ impl Stage {
             }
         }
         self.store.set_epoch_deadline(check_ticks());
-        match f(&mut self.calls, &mut self.store, &self.lifecycle) {
+        if let Some(budget) = self.fuel {
+            if let Err(e) = self.store.set_fuel(budget) {
+                return Err(CallError::Trap(format!("cannot set fuel: {e}")));
+            }
+        }
+        let result = f(&mut self.calls, &mut self.store, &self.lifecycle);
+        if let Some(budget) = self.fuel {
+            let left = self.store.get_fuel().unwrap_or(0);
+            self.fuel_used = self.fuel_used.saturating_add(budget - left.min(budget));
+        }
+        match result {
             Ok(r) => Ok(r),
             Err(e) => {
                 self.poisoned = true;
-                Err(classify(e, limit, self.memory_limit))
+                Err(classify(e, limit, self.memory_limit, self.fuel))
             }
         }
     }

@@ -110,6 +110,7 @@ impl HostBuilder {
             .map_err(|e| HostError::Start(format!("cannot start worker threads: {e}")))?;
         Ok(Host {
             engine,
+            metered: std::sync::OnceLock::new(),
             inner: Mutex::new(Inner {
                 state: HostState::Ready,
                 reactor: Some(reactor),

@@ -73,6 +73,9 @@ impl Inner {
 /// A Torvyn runtime embedded in this process.
 pub struct Host {
     engine: Arc<Engine>,
+    /// The same engine with fuel metering, made when a flow first sets a
+    /// fuel budget (metered code is compiled separately).
+    metered: std::sync::OnceLock<Arc<Engine>>,
     inner: Mutex<Inner>,
     next_id: AtomicU64,
     worker_threads: usize,
@@ -132,7 +135,12 @@ impl Host {
         if requested > ceiling {
             return Err(HostError::MemoryCeiling { requested, ceiling });
         }
-        let mut linked = linker::link(&self.engine, pipeline, flow)?;
+        let metering = pipeline.flow(flow).is_some_and(|f| pipeline.runtime.fuel.is_some() || f.nodes.iter().any(|n| n.fuel.is_some_and(|b| b > 0)));
+        let engine = if metering { self.metered_engine()? } else { Arc::clone(&self.engine) };
+        let mut linked = linker::link(&engine, pipeline, flow)?;
+        if metering {
+            linked.engine = Some(engine);
+        }
         if let Some(depth) = self.queue_depth {
             linked.runtime.queue_depth = depth;
         }
@@ -153,6 +161,16 @@ impl Host {
         inner.state = HostState::Running;
         log::info!("started {id} `{flow}`");
         Ok(Flow::new(shared))
+    }
+
+    /// The fuel-metered engine (made once).
+    fn metered_engine(&self) -> Result<Arc<Engine>, HostError> {
+        if let Some(e) = self.metered.get() {
+            return Ok(Arc::clone(e));
+        }
+        let settings = crate::engine::EngineSettings { fuel: true, ..self.engine.settings.clone() };
+        let engine = Engine::shared(settings).map_err(|e| HostError::Start(format!("cannot make the fuel-metered engine: {e}")))?;
+        Ok(Arc::clone(self.metered.get_or_init(|| engine)))
     }
 
     /// Start the manifest's default flow (`main`, or its only flow).

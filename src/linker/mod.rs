@@ -26,6 +26,9 @@ pub struct LinkedFlow {
     pub stages: Vec<LinkedStage>,
     pub graph: Graph,
     pub runtime: RuntimeConfig,
+    /// The engine the components were compiled by, when it is not the
+    /// worker's own (a fuel-metered flow).
+    pub engine: Option<Arc<Engine>>,
 }
 
 /// One node and what runs it: a compiled component, or the embedding
@@ -73,6 +76,7 @@ pub fn link(engine: &Engine, pipeline: &PipelineDef, flow: &str) -> Result<Linke
             stages,
             graph,
             runtime: pipeline.runtime.clone(),
+            engine: None,
         }),
         (_, Some(e)) => Err(e),
         (None, None) => Err(LinkError::Internal("graph missing without an error".into())),

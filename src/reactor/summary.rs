@@ -87,6 +87,8 @@ pub struct StageSummary {
     pub pauses: u64,
     /// Buffers the component allocated.
     pub buffers_allocated: u64,
+    /// Wasm fuel the component's calls consumed (0 unless the flow meters fuel).
+    pub fuel_consumed: u64,
     pub copies: CopyCount,
 }
 

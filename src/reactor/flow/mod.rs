@@ -226,7 +226,7 @@ impl FlowDriver {
     fn describe(&mut self, i: usize, call: &str, e: &CallError) -> String {
         self.failure = Some(match e {
             CallError::Guest(_) | CallError::Contract(_) => FailureKind::Component,
-            CallError::Deadline { .. } => FailureKind::Deadline,
+            CallError::Deadline { .. } | CallError::FuelExhausted { .. } => FailureKind::Deadline,
             CallError::Trap(_) | CallError::Poisoned => FailureKind::Trap,
             CallError::Cancelled => FailureKind::Internal,
         });

@@ -32,6 +32,10 @@ impl FlowDriver {
                     retries: count(|s| s.retries),
                     pauses: count(|s| s.pauses),
                     buffers_allocated: t.allocations(StageId::new(i as u32)),
+                    fuel_consumed: slot.and_then(|s| match &s.runner {
+                        super::Runner::Wasm(stage) => Some(stage.fuel_used()),
+                        _ => None,
+                    }).unwrap_or(0),
                     copies: stage_copies(ledger, i),
                 }
             })

@@ -47,7 +47,7 @@ impl FlowDriver {
             if let Runner::Wasm(stage) = &mut self.stages[i].runner {
                 if let Err(e) = stage.init() {
                     let msg = self.describe(i, "init", &e);
-                    if !matches!(e, crate::engine::CallError::Deadline { .. } | crate::engine::CallError::Cancelled) {
+                    if !matches!(e, crate::engine::CallError::Deadline { .. } | crate::engine::CallError::FuelExhausted { .. } | crate::engine::CallError::Cancelled) {
                         self.failure = Some(FailureKind::Instantiate);
                     }
                     self.end(FlowState::Failed, Some(msg));
@@ -79,6 +79,8 @@ impl FlowDriver {
             config: ls.node.config.clone(),
             grants: Arc::from(ls.node.capabilities.clone()),
             memory_limit: ls.node.memory_limit.unwrap_or(rt.memory_limit),
+            // A metered flow gives every call a budget; 0 means unlimited.
+            fuel: linked.engine.as_ref().map(|_| ls.node.fuel.or(rt.fuel).filter(|&b| b > 0).unwrap_or(u64::MAX)),
             init_timeout: rt.init_timeout,
             teardown_timeout: rt.teardown_timeout,
             call_timeout: rt.call_timeout,
@@ -86,7 +88,7 @@ impl FlowDriver {
             cancel: self.shared.cancel_flag(),
         };
         let runner = match (&ls.component, ls.node.endpoint) {
-            (Some(component), _) => Stage::instantiate(engine, component, spec, Arc::clone(&self.table))
+            (Some(component), _) => Stage::instantiate(linked.engine.as_deref().unwrap_or(engine), component, spec, Arc::clone(&self.table))
                 .map(Runner::Wasm)
                 .map_err(|e| (Some(FailureKind::Instantiate), e.to_string()))?,
             (None, Some(EndpointKind::Ingress)) => self
