@@ -5,7 +5,10 @@
 //! (b) floor: the same three components called directly in a loop, with the
 //!     same engine and host buffer functions, but no reactor, queues or ledger;
 //! (c) native: the same four copies done by plain Rust, no Wasm;
-//! plus four plain memcpys of the payload, and the ratios a/b, a/c, a/memcpy.
+//! (a') Torvyn with fuel metering on (`fuel_per_invocation`), to show what
+//!     metering costs;
+//! plus four plain memcpys of the payload, and the ratios a/b, a/c, a/memcpy
+//! and a'/a.
 //! Each figure is the median of three runs. Run: `cargo bench --bench pipeline`.
 
 use std::hint::black_box;
@@ -35,7 +38,8 @@ fn count(size: usize) -> u64 {
     }
 }
 
-fn manifest(n: u64, size: usize) -> PipelineDef {
+fn manifest(n: u64, size: usize, fuel: bool) -> PipelineDef {
+    let runtime = if fuel { "[runtime]\nfuel_per_invocation = 1_000_000_000\n" } else { "" };
     let text = format!(
         r#"
 [flow.main.nodes.source]
@@ -52,7 +56,7 @@ to = "pass"
 [[flow.main.edges]]
 from = "pass"
 to = "sink"
-"#,
+{runtime}"#,
         wasm("counting-source"),
         wasm("passthrough"),
         wasm("slow-sink")
@@ -65,10 +69,10 @@ struct Row {
     copies_per_element: f64,
 }
 
-fn torvyn(host: &Host, size: usize) -> Row {
+fn torvyn(host: &Host, size: usize, fuel: bool) -> Row {
     let n = count(size);
     let s = host
-        .start_flow(&manifest(n, size), "main")
+        .start_flow(&manifest(n, size, fuel), "main")
         .expect("start")
         .wait(Some(Duration::from_secs(600)))
         .expect("flow ends");
@@ -106,7 +110,9 @@ fn floor_run(engine: &Engine, size: usize, n: u64, record: bool) -> (Duration, u
         grants: Arc::from(Vec::new()),
         memory_limit: 256 << 20,
         init_timeout: Duration::from_secs(10),
+        teardown_timeout: Duration::from_secs(10),
         call_timeout: Duration::from_secs(10),
+        fuel: None,
         context: FlowContextInfo::default(),
         cancel: Arc::new(AtomicBool::new(false)),
     };
@@ -236,14 +242,16 @@ fn main() {
     // The same engine a host gets, so (a) and (b) run identical machine code.
     let engine = Engine::shared(EngineSettings::default()).expect("engine");
     // Warm up: compile every component once in each engine.
-    torvyn(&host, 64);
+    torvyn(&host, 64, false);
+    torvyn(&host, 64, true);
     floor(&engine, 64);
     println!(
         "{:>8}  {:<28} {:>14} {:>14} {:>10}",
         "payload", "row", "elements/s", "ns/element", "copies/el"
     );
     for size in SIZES {
-        let a = median((0..3).map(|_| torvyn(&host, size)).collect());
+        let a = median((0..3).map(|_| torvyn(&host, size, false)).collect());
+        let metered = median((0..3).map(|_| torvyn(&host, size, true)).collect());
         let b = median((0..3).map(|_| floor(&engine, size)).collect());
         let c = median((0..3).map(|_| native(size)).collect());
         let m = {
@@ -252,6 +260,7 @@ fn main() {
             v[1]
         };
         print(size, "(a) torvyn", &a);
+        print(size, "(a') torvyn, fuel metered", &metered);
         print(size, "(b) floor: direct calls", &b);
         print(size, "(c) native rust, same copies", &c);
         println!(
@@ -262,11 +271,12 @@ fn main() {
             m
         );
         println!(
-            "{:>8}  a/b = {:.3}   a/c = {:.2}   a/memcpy4 = {:.2}\n",
+            "{:>8}  a/b = {:.3}   a/c = {:.2}   a/memcpy4 = {:.2}   a'/a = {:.3}\n",
             "",
             a.ns_per_element / b.ns_per_element,
             a.ns_per_element / c.ns_per_element,
-            a.ns_per_element / m
+            a.ns_per_element / m,
+            metered.ns_per_element / a.ns_per_element
         );
     }
     host.shutdown(Duration::from_secs(10));

@@ -194,3 +194,29 @@ fn an_error_edge_after_a_processor_fails_the_flow_and_frees_every_buffer() {
     assert!(s.error.as_deref().unwrap_or_default().contains("edge `mid_upper -> mid_sink` is full (2 queued)"), "{:?}", s.error);
     assert_eq!(s.buffers_live, 0);
 }
+
+#[test]
+fn pool_tiers_bound_what_components_may_allocate_under_the_error_policy() {
+    capture();
+    let run_with = |node: &str, pools: &str| {
+        let text = common::linear(
+            &[
+                N(&format!("{node}_src"), "counting-source", r#"{"count": 100, "payload_size": 1000}"#, ""),
+                N(node, "slow-sink", r#"{"pause_every": 1000000}"#, ""),
+            ],
+            &format!("[runtime.pools]\n{pools}"),
+        );
+        run(&parse(&text))
+    };
+    // Two 4 KiB buffers, recycled, carry all 100 elements of 1000 bytes.
+    let s = run_with("pool_two", "medium_pool_size = 2\nexhaustion_policy = \"error\"");
+    assert_eq!((s.state, s.elements), (FlowState::Completed, 100), "{:?}", s.error);
+    // None at all: the source's first allocation is refused, naming the tier.
+    let s = run_with("pool_none", "medium_pool_size = 0\nexhaustion_policy = \"error\"");
+    assert_eq!(s.state, FlowState::Failed);
+    let e = s.error.unwrap();
+    assert!(e.contains("the medium buffer pool is exhausted") && e.contains("runtime.pools.medium_pool_size"), "{e}");
+    // The default policy allocates when a tier is empty.
+    let s = run_with("pool_fallback", "medium_pool_size = 0");
+    assert_eq!((s.state, s.elements), (FlowState::Completed, 100), "{:?}", s.error);
+}

@@ -156,7 +156,6 @@ const INERT: &[(&str, &str)] = &[
     ("security.audit_target", "the security audit trail is not built yet"),
     ("capabilities", "a component's declared capabilities are not checked against its grants yet (security)"),
     ("test", "there is no `torvyn test` command"),
-    ("runtime.pools", "pool tiers are not sized separately yet; `runtime.pool_max_bytes` bounds idle buffers"),
 ];
 
 /// Node and flow keys accepted but without effect yet.

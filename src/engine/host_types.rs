@@ -60,7 +60,7 @@ fn contract_error(st: &StageState, what: &str, e: BufferError) -> Result<BufferE
     match e {
         BufferError::CapacityExceeded { .. } => Ok(BufferErrorAbi::CapacityExceeded),
         BufferError::OutOfBounds { .. } => Ok(BufferErrorAbi::OutOfBounds),
-        e @ BufferError::BudgetExhausted { .. } => Ok(BufferErrorAbi::AllocationFailed(e.to_string())),
+        e @ (BufferError::BudgetExhausted { .. } | BufferError::PoolExhausted { .. }) => Ok(BufferErrorAbi::AllocationFailed(e.to_string())),
         other => Err(trap(st, what, other)),
     }
 }

@@ -28,7 +28,8 @@ pub use summary::{DirectionCopies, EdgeSummary, FailureKind, FlowSummary, StageS
 use crate::config::EndpointKind;
 use crate::engine::{Busy, Engine};
 use crate::linker::LinkedFlow;
-use crate::resources::{Budget, BufferPool, BufferTable, POOL_DEPTH, PoolReserve};
+use crate::config::ExhaustionPolicy;
+use crate::resources::{Budget, BufferPool, BufferTable, POOL_DEPTH, PoolReserve, TierLimits};
 use crate::types::{FlowId, StageId, deadline_after};
 
 /// Rounds a flow may run before the worker moves on to the next flow.
@@ -52,7 +53,12 @@ impl FlowTask {
             .iter()
             .map(|s| Budget::new(s.node.max_buffers, s.node.max_buffer_bytes))
             .collect();
-        let pool = BufferPool::bounded(POOL_DEPTH, rt.pool_max_bytes, Some(Arc::clone(reserve)));
+        let p = &rt.pools;
+        let limits = TierLimits {
+            kept: [p.small, p.medium, p.large, p.huge, POOL_DEPTH.min(p.huge)],
+            fallback: p.exhaustion == ExhaustionPolicy::FallbackAlloc,
+        };
+        let pool = BufferPool::bounded(limits, rt.pool_max_bytes, Some(Arc::clone(reserve)));
         let table = Arc::new(parking_lot::Mutex::new(BufferTable::with_pool(budgets, rt.max_buffer_size, pool)));
         let mut ingress = Vec::new();
         let mut egress = Vec::new();

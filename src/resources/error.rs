@@ -39,4 +39,6 @@ pub enum BufferError {
         max_buffers: u64,
         max_bytes: u64,
     },
+    #[error("the {tier} buffer pool is exhausted (exhaustion_policy = \"error\"); raise `runtime.pools.{tier}_pool_size`, release buffers sooner, or use exhaustion_policy = \"fallback-alloc\"")]
+    PoolExhausted { tier: &'static str },
 }

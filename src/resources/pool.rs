@@ -50,47 +50,71 @@ impl PoolReserve {
     }
 }
 
-/// Size classes. A request is served from the smallest tier that fits it.
+/// Size classes (the public Torvyn tiers, plus one for what is larger). A
+/// request is served from the smallest tier that fits it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Tier {
-    /// Up to 4 KiB.
+    /// Up to 256 bytes (`small_pool_size`).
     Small,
-    /// Up to 64 KiB.
+    /// Up to 4 KiB (`medium_pool_size`).
     Medium,
-    /// Up to 1 MiB.
+    /// Up to 64 KiB (`large_pool_size`).
     Large,
-    /// Above 1 MiB (exact capacity, reused when big enough).
+    /// Up to 1 MiB (`huge_pool_size`).
     Huge,
+    /// Above 1 MiB (exact capacity, reused when big enough).
+    Oversize,
 }
 
-const TIER_CAPACITY: [usize; 3] = [4 << 10, 64 << 10, 1 << 20];
+/// Number of tiers.
+pub const TIERS: usize = 5;
+
+const TIER_CAPACITY: [usize; 4] = [256, 4 << 10, 64 << 10, 1 << 20];
 
 impl Tier {
+    pub const ALL: [Tier; TIERS] = [Tier::Small, Tier::Medium, Tier::Large, Tier::Huge, Tier::Oversize];
+
     /// The tier serving `len` bytes.
     pub fn for_len(len: usize) -> Tier {
-        match len {
-            l if l <= TIER_CAPACITY[0] => Tier::Small,
-            l if l <= TIER_CAPACITY[1] => Tier::Medium,
-            l if l <= TIER_CAPACITY[2] => Tier::Large,
-            _ => Tier::Huge,
+        match TIER_CAPACITY.iter().position(|&c| len <= c) {
+            Some(i) => Tier::ALL[i],
+            None => Tier::Oversize,
         }
     }
 
     fn index(self) -> usize {
-        match self {
-            Tier::Small => 0,
-            Tier::Medium => 1,
-            Tier::Large => 2,
-            Tier::Huge => 3,
-        }
+        self as usize
     }
 
     /// Capacity of a fresh buffer of this tier for a request of `len` bytes.
     fn capacity_for(self, len: usize) -> usize {
         match self {
-            Tier::Huge => len,
+            Tier::Oversize => len,
             t => TIER_CAPACITY[t.index()],
         }
+    }
+
+    /// The tier's name in `[runtime.pools]` (`small`, … `huge`, `oversize`).
+    pub fn name(self) -> &'static str {
+        ["small", "medium", "large", "huge", "oversize"][self.index()]
+    }
+}
+
+/// How many buffers each tier keeps, and what an empty tier does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TierLimits {
+    /// Most idle buffers per tier (Small … Oversize).
+    pub kept: [usize; TIERS],
+    /// An empty tier allocates a new buffer (`true`), or refuses a
+    /// component's allocation (`false`: the tiers are filled up front and
+    /// their buffers are all there is).
+    pub fallback: bool,
+}
+
+impl TierLimits {
+    /// The same count for every tier, falling back to new allocations.
+    pub fn uniform(kept: usize) -> TierLimits {
+        TierLimits { kept: [kept; TIERS], fallback: true }
     }
 }
 
@@ -103,14 +127,18 @@ pub struct PoolStats {
     pub reuses: u64,
     /// Buffers dropped on return because the free list was full.
     pub discarded: u64,
+    /// Component allocations refused because their tier was empty
+    /// (exhaustion policy `error`).
+    pub exhausted: u64,
 }
 
 /// Free lists per tier. Not thread-safe by itself; the owning table is.
 #[derive(Debug)]
 pub struct BufferPool {
-    free: [Vec<Arc<Vec<u8>>>; 4],
-    /// Most buffers each tier keeps; beyond it returned buffers are freed.
-    max_free_per_tier: usize,
+    free: [Vec<Arc<Vec<u8>>>; TIERS],
+    /// Most buffers each tier keeps (beyond it returned buffers are freed),
+    /// and whether an empty tier may allocate for a component.
+    limits: TierLimits,
     /// Most idle capacity this pool keeps, in bytes.
     max_idle_bytes: u64,
     idle_bytes: u64,
@@ -123,20 +151,45 @@ impl BufferPool {
     /// A pool keeping at most `max_free_per_tier` idle buffers per tier,
     /// with no byte bound of its own (tests and benchmarks).
     pub fn new(max_free_per_tier: usize) -> Self {
-        Self::bounded(max_free_per_tier, u64::MAX, None)
+        Self::bounded(TierLimits::uniform(max_free_per_tier), u64::MAX, None)
     }
 
     /// A pool keeping at most `max_idle_bytes` of idle capacity, counted
-    /// also against the host's `reserve`.
-    pub fn bounded(max_free_per_tier: usize, max_idle_bytes: u64, reserve: Option<Arc<PoolReserve>>) -> Self {
-        BufferPool {
+    /// also against the host's `reserve`. Without fallback the tiers are
+    /// filled now, up to their counts and the byte bounds.
+    pub fn bounded(limits: TierLimits, max_idle_bytes: u64, reserve: Option<Arc<PoolReserve>>) -> Self {
+        let mut pool = BufferPool {
             free: Default::default(),
-            max_free_per_tier,
+            limits,
             max_idle_bytes,
             idle_bytes: 0,
             reserve,
             stats: PoolStats::default(),
+        };
+        if !limits.fallback {
+            for tier in &Tier::ALL[..TIERS - 1] {
+                for _ in 0..limits.kept[tier.index()] {
+                    let before = pool.idle_bytes;
+                    pool.give(Arc::new(Vec::with_capacity(TIER_CAPACITY[tier.index()])));
+                    if pool.idle_bytes == before {
+                        break;
+                    }
+                }
+            }
+            pool.stats = PoolStats::default();
         }
+        pool
+    }
+
+    /// Like [`BufferPool::take`] for a component: `None` when the tier is
+    /// empty and the pool may not allocate (exhaustion policy `error`).
+    pub fn try_take(&mut self, len: usize) -> Option<Arc<Vec<u8>>> {
+        let tier = Tier::for_len(len);
+        if !self.limits.fallback && tier != Tier::Oversize && self.free[tier.index()].is_empty() {
+            self.stats.exhausted += 1;
+            return None;
+        }
+        Some(self.take(len))
     }
 
     /// Idle capacity held now, in bytes.
@@ -181,8 +234,9 @@ impl BufferPool {
         };
         bytes.clear();
         let capacity = bytes.capacity() as u64;
-        let list = &mut self.free[Tier::for_len(bytes.capacity()).index()];
-        let fits = list.len() < self.max_free_per_tier
+        let tier = Tier::for_len(bytes.capacity());
+        let list = &mut self.free[tier.index()];
+        let fits = list.len() < self.limits.kept[tier.index()]
             && self.idle_bytes.saturating_add(capacity) <= self.max_idle_bytes
             && self.reserve.as_ref().is_none_or(|r| r.try_keep(capacity));
         if fits {
@@ -198,9 +252,9 @@ impl BufferPool {
         self.stats
     }
 
-    /// Idle buffers held, per tier (Small, Medium, Large, Huge).
-    pub fn idle(&self) -> [usize; 4] {
-        [0, 1, 2, 3].map(|i| self.free[i].len())
+    /// Idle buffers held, per tier (Small … Oversize).
+    pub fn idle(&self) -> [usize; TIERS] {
+        std::array::from_fn(|i| self.free[i].len())
     }
 }
 
@@ -221,7 +275,7 @@ mod tests {
     fn tiers_and_reuse() {
         let mut pool = BufferPool::new(4);
         let a = pool.take(10);
-        assert_eq!(a.capacity(), 4096);
+        assert_eq!(a.capacity(), 256);
         let b = pool.take(5000);
         assert_eq!(b.capacity(), 64 << 10);
         let c = pool.take(1 << 20);
@@ -242,7 +296,7 @@ mod tests {
         let a = pool.take(10);
         let other = Arc::clone(&a);
         pool.give(a);
-        assert_eq!(pool.idle(), [0, 0, 0, 0]);
+        assert_eq!(pool.idle(), [0, 0, 0, 0, 0]);
         assert_eq!(pool.stats().discarded, 1);
         drop(other);
     }
@@ -250,8 +304,8 @@ mod tests {
     #[test]
     fn idle_bytes_are_bounded_per_pool_and_per_host() {
         let reserve = PoolReserve::new(3 << 20);
-        let mut a = BufferPool::bounded(256, 2 << 20, Some(Arc::clone(&reserve)));
-        let mut b = BufferPool::bounded(256, 2 << 20, Some(Arc::clone(&reserve)));
+        let mut a = BufferPool::bounded(TierLimits::uniform(256), 2 << 20, Some(Arc::clone(&reserve)));
+        let mut b = BufferPool::bounded(TierLimits::uniform(256), 2 << 20, Some(Arc::clone(&reserve)));
         // A guest releasing ten 16 MiB buffers leaves none of them pooled.
         let huge: Vec<_> = (0..10).map(|_| a.take(16 << 20)).collect();
         huge.into_iter().for_each(|v| a.give(v));
@@ -273,5 +327,20 @@ mod tests {
         assert_eq!(reserve.idle_bytes(), 1 << 20);
         drop(b);
         assert_eq!(reserve.idle_bytes(), 0);
+    }
+
+    #[test]
+    fn without_fallback_the_tiers_are_filled_up_front_and_then_refuse() {
+        let limits = TierLimits { kept: [2, 1, 0, 0, 0], fallback: false };
+        let mut pool = BufferPool::bounded(limits, u64::MAX, None);
+        assert_eq!(pool.idle(), [2, 1, 0, 0, 0]);
+        let a = pool.try_take(100).unwrap();
+        let _b = pool.try_take(200).unwrap();
+        assert!(pool.try_take(10).is_none(), "small tier exhausted");
+        assert!(pool.try_take(5000).is_none(), "large tier has none");
+        assert_eq!(pool.stats().exhausted, 2);
+        pool.give(a);
+        assert!(pool.try_take(10).is_some(), "a returned buffer serves again");
+        assert_eq!(pool.stats().allocations, 0, "nothing allocated after the start");
     }
 }

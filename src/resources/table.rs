@@ -168,7 +168,15 @@ impl BufferTable {
     /// A component owner pays for it from its budget.
     pub fn allocate(&mut self, owner: Owner, hint: u64) -> Result<BufferHandle, BufferError> {
         self.check_size(hint)?;
-        let bytes = self.pool.take(hint as usize);
+        let bytes = match owner {
+            // The exhaustion policy governs what components allocate; the
+            // host's own buffers (ingress) always get one.
+            Owner::Component(_) => self
+                .pool
+                .try_take(hint as usize)
+                .ok_or(BufferError::PoolExhausted { tier: crate::resources::Tier::for_len(hint as usize).name() })?,
+            Owner::Host => self.pool.take(hint as usize),
+        };
         let capacity = bytes.capacity() as u64;
         let charged = match owner {
             Owner::Component(stage) => match self.budgets.get_mut(stage.index()) {
