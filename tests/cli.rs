@@ -158,7 +158,7 @@ fn environment_overrides_the_manifest_and_set_overrides_both() {
     assert!(err.contains("(got `64Mb`)"), "{err}");
     let (code, _, err) = torvyn_env(&["check", "examples/hello-world"], &[("TORVYN_QUEUE_DEPHT", "8")]);
     assert_eq!(code, 2);
-    assert!(err.contains("`runtime.queue_depht` is not a setting; did you mean `runtime.queue_depth`?"), "{err}");
+    assert!(err.contains("TORVYN_QUEUE_DEPHT: `TORVYN_QUEUE_DEPHT`: not a setting; did you mean `runtime.queue_depth` (TORVYN_RUNTIME_QUEUE_DEPTH)?"), "{err}");
 }
 
 #[test]

@@ -53,7 +53,8 @@ pub fn check(args: CheckArgs) -> i32 {
         Some(f) => vec![f],
         None => pipeline.flows.iter().map(|f| f.name.clone()).collect(),
     };
-    let results: Vec<(String, Verdict)> = names.iter().map(|name| (name.clone(), verdict(&engine, &pipeline, name))).collect();
+    let mut unversioned = Vec::new();
+    let results: Vec<(String, Verdict)> = names.iter().map(|name| (name.clone(), verdict(&engine, &pipeline, name, &mut unversioned))).collect();
     let ok = results.iter().all(|(_, v)| !matches!(v, Verdict::Problems(_)));
     let flows: Vec<_> = results
         .iter()
@@ -107,7 +108,8 @@ pub fn check(args: CheckArgs) -> i32 {
     }
 }
 
-fn verdict(engine: &Engine, pipeline: &PipelineDef, flow: &str) -> Verdict {
+/// `warned`: components already warned about for unversioned contract names.
+fn verdict(engine: &Engine, pipeline: &PipelineDef, flow: &str, warned: &mut Vec<String>) -> Verdict {
     let unbuilt: Vec<String> = pipeline
         .flow(flow)
         .into_iter()
@@ -136,7 +138,21 @@ fn verdict(engine: &Engine, pipeline: &PipelineDef, flow: &str) -> Verdict {
         }
     }
     match linker::link(engine, &wired, flow) {
-        Ok(_) => Verdict::Ok,
+        Ok(linked) => {
+            for c in linked.stages.iter().filter_map(|s| s.component.as_ref()) {
+                if c.exports.unversioned && !warned.contains(&c.name) {
+                    warned.push(c.name.clone());
+                    output::warning(format!(
+                        "component `{}` names the contract without a version (e.g. `{}`): it was built against a copy of the WIT without `@{}`, and is linked as {}",
+                        c.name,
+                        c.exports.role_export,
+                        crate::contracts::SUPPORTED,
+                        crate::contracts::SUPPORTED
+                    ));
+                }
+            }
+            Verdict::Ok
+        }
         Err(e) => Verdict::Problems(e.messages()),
     }
 }

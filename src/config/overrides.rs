@@ -154,12 +154,29 @@ impl Overrides {
         let mut o = Overrides::default();
         for (var, value) in found {
             let name = &var["TORVYN_".len()..];
-            let spelled = |k: &&String| k.replace('.', "_").eq_ignore_ascii_case(name);
-            let key = settable()
-                .iter()
-                .find(spelled)
-                .cloned()
-                .unwrap_or_else(|| format!("runtime.{}", name.to_ascii_lowercase()));
+            let spelled = |k: &String| k.replace('.', "_").to_ascii_uppercase();
+            let legacy = format!("runtime.{}", name.to_ascii_lowercase());
+            let key = match settable().iter().find(|k| spelled(k) == name) {
+                Some(k) => k.clone(),
+                None if settable().contains(&legacy) => legacy,
+                None => {
+                    // A [runtime] key may also be spelled without RUNTIME_.
+                    let gap = |k: &String| {
+                        let full = spelled(k);
+                        let short = full.strip_prefix("RUNTIME_").unwrap_or(&full);
+                        super::de::distance(&full, name).min(super::de::distance(short, name))
+                    };
+                    let hint = match settable().iter().min_by_key(|k| gap(k)) {
+                        Some(k) if gap(k) <= 3 => format!("did you mean `{k}` (TORVYN_{})? ", spelled(k)),
+                        _ => String::new(),
+                    };
+                    return Err(ConfigError::Override {
+                        origin: format!("environment variable {var}"),
+                        key: var.clone(),
+                        message: format!("not a setting; {hint}a variable is TORVYN_ and the key path in upper case with `_` for `.`, e.g. TORVYN_RUNTIME_WORKER_THREADS"),
+                    });
+                }
+            };
             o.push(key, OverrideValue::Text(value), format!("environment variable {var}"))?;
         }
         Ok(o)
@@ -353,7 +370,7 @@ mod tests {
         let all = env.then(cli);
         assert_eq!(all.winner("queue_depth").unwrap().text(), "16");
         let err = Overrides::from_vars([("TORVYN_QUEUE_DEPHT".to_string(), "1".to_string())]).unwrap_err();
-        assert!(err.to_string().contains("did you mean `runtime.queue_depth`?"), "{err}");
+        assert!(err.to_string().contains("did you mean `runtime.queue_depth` (TORVYN_RUNTIME_QUEUE_DEPTH)?"), "{err}");
     }
 
     #[test]

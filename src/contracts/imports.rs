@@ -21,7 +21,8 @@ pub fn is_provided(name: &str) -> bool {
         None => (name, None),
     };
     if TORVYN_PROVIDED.contains(&base) {
-        return version.is_some_and(|v| v.compatible_with(SUPPORTED));
+        // No version at all: linked as the supported one.
+        return !name.contains('@') || version.is_some_and(|v| v.compatible_with(SUPPORTED));
     }
     let package = base.split('/').next().unwrap_or(base);
     WASI_PACKAGES.contains(&package) && version.is_some_and(|v| v.major == 0 && v.minor == 2)
@@ -40,6 +41,8 @@ mod tests {
     fn provided_imports() {
         assert!(is_provided("wasi:io/poll@0.2.6"));
         assert!(is_provided("torvyn:streaming/types@0.1.3"));
+        assert!(is_provided("torvyn:streaming/types"));
+        assert!(!is_provided("torvyn:streaming/types@0.2.0"));
         assert!(!is_provided("torvyn:streaming/types@0.2.0"));
         assert!(!is_provided("wasi:http/types@0.2.0"));
         assert!(!is_provided("wasi:io/poll@0.3.0"));

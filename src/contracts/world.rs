@@ -101,6 +101,10 @@ pub struct Exports {
     /// Full export name of `torvyn:streaming/lifecycle`, if exported.
     pub lifecycle: Option<String>,
     pub version: ContractVersion,
+    /// The component names the contract without a version
+    /// (`torvyn:streaming/processor`): it was built against a vendored copy
+    /// of the WIT without `@0.1.0`, and is linked as the supported version.
+    pub unversioned: bool,
 }
 
 impl Exports {
@@ -123,16 +127,20 @@ pub fn detect<'a>(component: &str, export_names: impl IntoIterator<Item = &'a st
     let names: Vec<&str> = export_names.into_iter().collect();
     let mut role: Option<(Role, &str, ContractVersion)> = None;
     let mut lifecycle = None;
+    let mut unversioned = false;
     for &name in &names {
-        let Some((base, version)) = name.split_once('@') else {
-            continue;
+        let (base, version) = match name.split_once('@') {
+            Some((base, v)) => match ContractVersion::parse(v) {
+                Some(v) => (base, v),
+                None => continue,
+            },
+            // No version: the contract this runtime speaks.
+            None => (name, SUPPORTED),
         };
         if !base.starts_with("torvyn:") {
             continue;
         }
-        let Some(version) = ContractVersion::parse(version) else {
-            continue;
-        };
+        let is_unversioned = !name.contains('@');
         let is_lifecycle = base == "torvyn:streaming/lifecycle";
         let found = Role::from_interface(base);
         if (is_lifecycle || found.is_some()) && !version.compatible_with(SUPPORTED) {
@@ -146,8 +154,10 @@ pub fn detect<'a>(component: &str, export_names: impl IntoIterator<Item = &'a st
         }
         if is_lifecycle {
             lifecycle = Some(name.to_string());
+            unversioned |= is_unversioned;
         }
         if let Some(r) = found {
+            unversioned |= is_unversioned;
             if let Some((first, _, _)) = role {
                 return Err(ContractError::SeveralRoles {
                     component: component.to_string(),
@@ -164,6 +174,7 @@ pub fn detect<'a>(component: &str, export_names: impl IntoIterator<Item = &'a st
             role_export: export.to_string(),
             lifecycle,
             version,
+            unversioned,
         }),
         None => Err(ContractError::NoRole {
             component: component.to_string(),
@@ -178,7 +189,10 @@ mod tests {
 
     #[test]
     fn detects_roles_and_versions() {
+        let e = detect("u.wasm", ["torvyn:streaming/processor"]).unwrap();
+        assert_eq!((e.role, e.role_export.as_str(), e.unversioned), (Role::Processor, "torvyn:streaming/processor", true));
         let e = detect("a.wasm", ["torvyn:streaming/sink@0.1.3", "torvyn:streaming/lifecycle@0.1.0"]).unwrap();
+        assert!(!e.unversioned);
         assert_eq!(e.role, Role::Sink);
         assert_eq!(e.lifecycle.as_deref(), Some("torvyn:streaming/lifecycle@0.1.0"));
         let err = detect("b.wasm", ["torvyn:streaming/processor@0.2.0"]).unwrap_err();

@@ -69,19 +69,25 @@ fn table_trap<'a>(st: &'a StageState, what: &'a str) -> impl Fn(BufferError) -> 
     move |e| trap(st, what, e)
 }
 
-/// Define every Torvyn import on `linker`.
+/// Define every Torvyn import on `linker`, under the versioned names and
+/// the unversioned ones (a guest that vendored the WIT without `@0.1.0`):
+/// both spellings are the same host functions and the same host resource
+/// types, so components of either kind share buffers in one flow.
 pub fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
-    let mut types = linker.instance(TYPES)?;
-    define_buffer(&mut types)?;
-    define_mutable_buffer(&mut types)?;
-    define_flow_context(&mut types)?;
-    let mut alloc = linker.instance(ALLOCATOR)?;
-    define_allocator(&mut alloc)?;
-    let mut caps = linker.instance(CAPABILITIES)?;
-    caps.func_wrap("has-capability", |cx: Cx<'_>, (name,): (WasmStr,)| {
-        let name = name.to_str(&cx)?;
-        Ok((crate::security::Grants(&cx.data().grants).answers(&name),))
-    })?;
+    for versioned in [true, false] {
+        let name = |full: &'static str| if versioned { full } else { full.split('@').next().unwrap_or(full) };
+        let mut types = linker.instance(name(TYPES))?;
+        define_buffer(&mut types)?;
+        define_mutable_buffer(&mut types)?;
+        define_flow_context(&mut types)?;
+        let mut alloc = linker.instance(name(ALLOCATOR))?;
+        define_allocator(&mut alloc)?;
+        let mut caps = linker.instance(name(CAPABILITIES))?;
+        caps.func_wrap("has-capability", |cx: Cx<'_>, (name,): (WasmStr,)| {
+            let name = name.to_str(&cx)?;
+            Ok((crate::security::Grants(&cx.data().grants).answers(&name),))
+        })?;
+    }
     Ok(())
 }
 
