@@ -1,0 +1,96 @@
+//! `torvyn run --input/--output`: data in and out without writing a
+//! component, through the embedding endpoints; a 1 GiB input streams in
+//! bounded resident memory. (Alone in this file: it measures the peak RSS
+//! of its child processes.)
+
+mod common;
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::process::Stdio;
+
+use common::cli::{command, temp_dir, torvyn_in};
+use common::wasm;
+
+/// A project whose flow is the uppercase processor alone.
+fn solo(dir: &Path) {
+    let manifest = format!(
+        "[torvyn]\nname = \"solo\"\nversion = \"0.1.0\"\ncontract_version = \"0.1.0\"\n\n[[component]]\nname = \"upper\"\npath = \"{}\"\n\n[flow.main.nodes.transform]\ncomponent = \"upper\"\ninterface = \"torvyn:streaming/processor\"\n",
+        wasm("uppercase")
+    );
+    std::fs::write(dir.join("Torvyn.toml"), manifest).unwrap();
+}
+
+fn max_child_rss_mib() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) }, 0);
+    usage.ru_maxrss as f64 / 1024.0
+}
+
+#[test]
+fn formats_stdin_stdout_and_a_gibibyte_in_bounded_memory() {
+    let dir = temp_dir("run-io");
+    solo(&dir);
+
+    // Lines from stdin to stdout; the built-in sink prints one per line.
+    let mut child = command(&dir, &["--quiet", "run", "--input", "-", "--output", "-"], &[]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"one\r\ntwo\n\nthree").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ONE\nTWO\n\nTHREE\n");
+
+    // Length-prefixed in and out keep binary elements intact.
+    let mut framed = Vec::new();
+    for payload in [&b"a\nb"[..], b"", b"\x00\xffz"] {
+        framed.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        framed.extend_from_slice(payload);
+    }
+    std::fs::write(dir.join("in.bin"), &framed).unwrap();
+    let (code, _, err) = torvyn_in(&dir, &["run", "--input", "in.bin", "--input-format", "length-prefixed", "--output", "out.bin", "--output-format", "length-prefixed"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let mut expected = Vec::new();
+    for payload in [&b"A\nB"[..], b"", b"\x00\xffZ"] {
+        expected.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        expected.extend_from_slice(payload);
+    }
+    assert_eq!(std::fs::read(dir.join("out.bin")).unwrap(), expected);
+    // A cut-short frame is an error naming the input.
+    std::fs::write(dir.join("cut.bin"), [0, 0, 0, 9, b'x']).unwrap();
+    let (code, _, err) = torvyn_in(&dir, &["run", "--input", "cut.bin", "--input-format", "length-prefixed", "--output", "x"], &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("reading --input: an element is cut short"), "{err}");
+    // The whole file as one element.
+    std::fs::write(dir.join("doc.txt"), "several\nlines\n").unwrap();
+    let (code, _, err) = torvyn_in(&dir, &["run", "--input", "doc.txt", "--input-format", "bytes", "--output", "doc.out", "--output-format", "bytes"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read_to_string(dir.join("doc.out")).unwrap(), "SEVERAL\nLINES\n");
+    let (code, _, err) = torvyn_in(&dir, &["run", "--input", "missing.txt"], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--input `missing.txt` does not exist"), "{err}");
+
+    // 1 GiB: 16,384 lines of 64 KiB, streamed through the flow.
+    let big = dir.join("big.txt");
+    {
+        let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&big).unwrap());
+        let mut line = vec![b'x'; (64 << 10) - 1];
+        line.push(b'\n');
+        for i in 0..16_384u32 {
+            line[..4].copy_from_slice(&i.to_be_bytes().map(|b| b'a' + b % 26));
+            f.write_all(&line).unwrap();
+        }
+    }
+    assert_eq!(std::fs::metadata(&big).unwrap().len(), 1 << 30);
+    let started = std::time::Instant::now();
+    let (code, out, err) = torvyn_in(&dir, &["run", "--input", "big.txt", "--output", "big.out"], &[]);
+    let elapsed = started.elapsed();
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("elements          16384"), "{out}");
+    assert_eq!(std::fs::metadata(dir.join("big.out")).unwrap().len(), 1 << 30, "every byte came out");
+    let first = std::io::BufReader::new(std::fs::File::open(dir.join("big.out")).unwrap()).lines().next().unwrap().unwrap();
+    assert!(first.bytes().all(|b| b.is_ascii_uppercase()), "upper-cased");
+    let rss = max_child_rss_mib();
+    eprintln!("1 GiB through `torvyn run --input/--output`: {:.1} s, peak resident memory of the torvyn process {rss:.1} MiB", elapsed.as_secs_f64());
+    assert!(rss < 256.0, "bounded by the queues, not by the input: {rss:.1} MiB");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
