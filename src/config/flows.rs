@@ -17,10 +17,18 @@ use super::{
 use crate::contracts::Role;
 
 pub(super) fn flows(cx: &Cx<'_>, m: &ManifestTable, components: &[ComponentDef]) -> Result<Vec<FlowDef>, ConfigError> {
+    if let Some(security) = &m.security {
+        for target in security.grants.keys() {
+            let known = components.iter().any(|c| c.name == *target) || m.flow.values().any(|f| f.nodes.contains_key(target.as_str()));
+            if !known {
+                cx.warn(&format!("security.grants.{target}"), format!("`{target}` is neither a node nor a [[component]]; the grant applies to nothing"));
+            }
+        }
+    }
     let mut flows = Vec::new();
     for (name, table) in &m.flow {
         let mut flow = flow(cx, name, table, components)?;
-        grant(cx, m, &mut flow, components);
+        grant(m, &mut flow);
         flows.push(flow);
     }
     if flows.is_empty() {
@@ -200,16 +208,9 @@ fn port(cx: &Cx<'_>, key: &str, p: &PortEntry, default_port: &str, nodes: &[Node
 /// `[security.grants.X]`: X names a node of the flow, or a `[[component]]`
 /// (every node running it). Public grant names with a short equivalent
 /// here get it too (`stdio:stdout` → `stdout`).
-fn grant(cx: &Cx<'_>, m: &ManifestTable, flow: &mut FlowDef, components: &[ComponentDef]) {
+fn grant(m: &ManifestTable, flow: &mut FlowDef) {
     let Some(security) = &m.security else { return };
     for (target, g) in &security.grants {
-        let key = format!("security.grants.{target}");
-        let by_node = flow.nodes.iter().any(|n| n.name == *target);
-        let by_component = components.iter().any(|c| c.name == *target);
-        if !by_node && !by_component && !m.flow.values().any(|f| f.nodes.contains_key(target.as_str())) {
-            cx.warn(&key, format!("`{target}` is neither a node nor a [[component]]; the grant applies to nothing"));
-            continue;
-        }
         for n in flow.nodes.iter_mut().filter(|n| n.name == *target || (n.endpoint.is_none() && n.component == *target)) {
             for c in &g.capabilities {
                 let short = match c.as_str() {

@@ -184,27 +184,46 @@ fn not_built(krate: &Path, name: Option<&str>) -> String {
 }
 
 /// The built `.wasm` of a crate folder: what `torvyn build` left in
-/// `.torvyn/build/<name>.wasm`, else cargo's release (then debug) output.
+/// `.torvyn/build/<name>.wasm` or cargo's release (then debug) output,
+/// whichever was written last (a crate rebuilt with plain cargo after
+/// `torvyn build` runs as rebuilt).
 fn built_wasm(base: &Path, krate: &Path, name: Option<&str>) -> Option<PathBuf> {
-    if let Some(n) = name {
-        let staged = base.join(".torvyn/build").join(format!("{n}.wasm"));
-        if staged.is_file() {
-            return Some(staged);
-        }
+    let staged = name.map(|n| base.join(".torvyn/build").join(format!("{n}.wasm"))).filter(|p| p.is_file());
+    let cargo = cargo_wasm(krate);
+    let modified = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    match (staged, cargo) {
+        (Some(s), Some(c)) if modified(&c) > modified(&s) => Some(c),
+        (Some(s), _) => Some(s),
+        (None, c) => c,
     }
+}
+
+/// Cargo's own output for a crate folder: release, then debug, in the
+/// crate's `target/` or in that of the workspace it belongs to (a folder
+/// above it with a Cargo.toml declaring `[workspace]`).
+fn cargo_wasm(krate: &Path) -> Option<PathBuf> {
     let wanted = crate_wasm_name(krate);
-    for dir in ["wasm32-wasip2/release", "wasm32-wasip1/release", "wasm32-wasip2/debug", "wasm32-wasip1/debug"] {
-        let dir = krate.join("target").join(dir);
-        if let Some(w) = &wanted {
-            if dir.join(w).is_file() {
-                return Some(dir.join(w));
+    let workspace = krate.ancestors().skip(1).take(4).find(|a| {
+        std::fs::read_to_string(a.join("Cargo.toml")).is_ok_and(|t| t.lines().any(|l| l.trim() == "[workspace]"))
+    });
+    let roots = std::iter::once(krate).chain(workspace);
+    for root in roots {
+        for dir in ["wasm32-wasip2/release", "wasm32-wasip1/release", "wasm32-wasip2/debug", "wasm32-wasip1/debug"] {
+            let dir = root.join("target").join(dir);
+            if let Some(w) = &wanted {
+                if dir.join(w).is_file() {
+                    return Some(dir.join(w));
+                }
             }
-        }
-        let found: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "wasm")).collect())
-            .unwrap_or_default();
-        if let [one] = found.as_slice() {
-            return Some(one.clone());
+            if root != krate {
+                continue;
+            }
+            let found: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "wasm")).collect())
+                .unwrap_or_default();
+            if let [one] = found.as_slice() {
+                return Some(one.clone());
+            }
         }
     }
     None
