@@ -121,22 +121,25 @@ fn queue_depth_resolves_edge_then_flow_then_runtime_backpressure_then_runtime() 
     assert_eq!(p.runtime.queue_depth, 16, "[runtime.backpressure] beats [runtime]");
     assert!(p.warnings.iter().any(|w| w.key == "runtime.queue_depth" && w.message.contains("`runtime.backpressure.default_queue_depth` wins")), "{:?}", p.warnings);
     assert_eq!(f.queue(0, &p.runtime).depth, 16);
-    let text = nodes("").replace("[flow.main.nodes.a]", "[flow.main]\ndefault_queue_depth = 32\n\n[flow.main.nodes.a]");
+    let text = nodes("").replace("[flow.main.nodes.a]", "[flow.main]\ndefault_queue_depth = 32\nbackpressure = \"drop-newest\"\n\n[flow.main.nodes.a]");
     let text = text.replacen("to = { node = \"c\"", "queue_depth = 2\nto = { node = \"c\"", 1);
     let p = parse(&text);
     let f = &p.flows[0];
     assert_eq!((f.queue(0, &p.runtime).depth, f.queue(1, &p.runtime).depth), (32, 2), "flow, then edge");
     assert_eq!(f.queue(1, &p.runtime).low_watermark, 1);
+    assert_eq!(f.queue(0, &p.runtime).policy, BackpressurePolicy::DropNewest, "the flow's policy");
 
     // `torvyn link` shows each edge's resolved queue.
     let dir = common::cli::temp_dir("queue-depths");
     std::fs::write(dir.join("Torvyn.toml"), &text).unwrap();
     let (code, out, err) = common::cli::torvyn_in(&dir, &["link"], &[]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("  a.output -> b.input  (queue 32, resumes at 16, block)"), "{out}");
-    assert!(out.contains("  b.output -> c.input  (queue 2, resumes at 1, block)"), "{out}");
-    let (_, out, _) = common::cli::torvyn_in(&dir, &["link", "--config", "runtime.backpressure.backpressure_policy=drop-newest"], &[]);
-    assert!(out.contains("(queue 32, resumes at 16, drop-newest)"), "{out}");
+    assert!(out.contains("  a.output -> b.input  (queue 32, resumes at 16, drop-newest)"), "{out}");
+    assert!(out.contains("  b.output -> c.input  (queue 2, resumes at 1, drop-newest)"), "{out}");
+    let plain = nodes("");
+    std::fs::write(dir.join("Torvyn.toml"), &plain).unwrap();
+    let (_, out, _) = common::cli::torvyn_in(&dir, &["link", "--config", "runtime.backpressure.backpressure_policy=drop-oldest"], &[]);
+    assert!(out.contains("(queue 16, resumes at 8, drop-oldest)"), "{out}");
 }
 
 #[test]
@@ -156,7 +159,11 @@ fn weighted_fair_shares_turns_by_priority_and_round_robin_ignores_it() {
             &[("hi_src", &format!("hi_{policy}")), ("lo_src", &format!("lo_{policy}"))],
             "queue_depth = 4",
         );
-        format!("{t}\n[runtime.scheduling]\npolicy = \"{policy}\"\n")
+        // weighted-fair is the default; round-robin is set on the flow.
+        match policy {
+            "round-robin" => t.replacen("[flow.main.nodes.hi_src]", "[flow.main]\nscheduling_policy = \"round-robin\"\n\n[flow.main.nodes.hi_src]", 1),
+            _ => t,
+        }
     };
     let ratio = |policy: &str| {
         let p = parse(&text(policy));

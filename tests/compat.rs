@@ -136,6 +136,7 @@ contract_version = "0.1.0"
 name = "tokens"
 path = "components/token-source.wasm"
 language = "rust"
+config = '{"text": "hello big world. drop me. bye now."}'
 
 [[component]]
 name = "joiner"
@@ -144,7 +145,6 @@ path = "file://./components/sentence-joiner.wasm"
 [flow.main.nodes.tokens]
 component = "tokens"
 interface = "torvyn:streaming/source"
-config = '{"text": "hello big world. drop me. bye now."}'
 
 [flow.main.nodes.keep]
 component = "file://./components/keyword-filter.wasm"

@@ -90,3 +90,30 @@ fn every_template_inits_checks_before_building_builds_and_runs() {
     assert!(err.contains("no [[component]] named `nosuch`; the manifest has: transform"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_build_command_replaces_cargo() {
+    let dir = temp_dir("build-command");
+    std::fs::create_dir_all(dir.join("made")).unwrap();
+    let manifest = format!(
+        "[torvyn]\nname = \"made\"\n\n[[component]]\nname = \"upper\"\npath = \"made\"\nlanguage = \"zig\"\nbuild_command = \"mkdir -p target/out && cp {} target/out/upper.wasm\"\n\n[flow.main.nodes.u]\ncomponent = \"upper\"\n",
+        common::wasm("uppercase")
+    );
+    std::fs::write(dir.join("Torvyn.toml"), manifest).unwrap();
+    let (code, _, err) = torvyn_in(&dir, &["run", "--limit", "1"], &[]);
+    assert_eq!(code, 1, "not built yet");
+    assert!(err.contains("is not built yet") && err.contains("torvyn build"), "{err}");
+    let (code, out, err) = torvyn_in(&dir, &["build"], &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(dir.join(".torvyn/build/upper.wasm").is_file(), "{out}");
+    let (code, out, err) = torvyn_in(&dir, &["run", "--limit", "2"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("HELLO, TORVYN! (1)\nHELLO, TORVYN! (2)\n"), "{out}");
+    // A failing command fails the build, naming it.
+    let broken = std::fs::read_to_string(dir.join("Torvyn.toml")).unwrap().replace("mkdir -p", "false &&");
+    std::fs::write(dir.join("Torvyn.toml"), broken).unwrap();
+    let (code, _, err) = torvyn_in(&dir, &["build"], &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("building `upper`") && err.contains("failed"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

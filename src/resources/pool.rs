@@ -201,7 +201,7 @@ impl BufferPool {
     pub fn take(&mut self, len: usize) -> Arc<Vec<u8>> {
         let tier = Tier::for_len(len);
         let list = &mut self.free[tier.index()];
-        let found = if tier == Tier::Huge {
+        let found = if tier == Tier::Oversize {
             list.iter()
                 .position(|b| b.capacity() >= len)
                 .map(|i| list.swap_remove(i))
