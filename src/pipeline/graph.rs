@@ -276,6 +276,10 @@ fn topological(nodes: &[GraphNode], edges: &[GraphEdge]) -> Result<Vec<usize>, V
         if let Some(pos) = path.iter().position(|&p| p == prev) {
             let mut cycle: Vec<usize> = path[pos..].to_vec();
             cycle.reverse();
+            // Named from the node declared first, so the message follows
+            // the manifest.
+            let first = cycle.iter().enumerate().min_by_key(|(_, &n)| n).map_or(0, |(k, _)| k);
+            cycle.rotate_left(first);
             cycle.push(cycle[0]);
             return Err(cycle);
         }
