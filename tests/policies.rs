@@ -103,6 +103,20 @@ fn memory_beyond_the_limit_traps_that_flow_only() {
 }
 
 #[test]
+fn a_node_max_memory_overrides_the_runtime_limit_for_that_node() {
+    capture();
+    // The node's own limit, below the runtime's default of 64 MiB.
+    let s = run(r#"{"hog_at": 1}"#, "max_memory = \"16MiB\"", "", "node_hog_small");
+    assert_eq!(s.state, FlowState::Failed);
+    let err = s.error.unwrap();
+    assert!(err.contains("node `node_hog_small`") && err.contains("memory limit of 16777216 bytes"), "{err}");
+    // And above the runtime's: the node may grow to its own 32 MiB.
+    let s = run(r#"{"hog_at": 1}"#, "max_memory = \"32MiB\"", "max_memory_per_component = \"8MiB\"", "node_hog_big");
+    let err = s.error.unwrap();
+    assert!(err.contains("memory limit of 33554432 bytes"), "{err}");
+}
+
+#[test]
 fn a_component_budget_makes_allocate_fail_instead_of_growing() {
     capture();
     let s = run(
