@@ -114,6 +114,10 @@ fn resolve(cx: &Cx<'_>) -> Result<PipelineDef, ConfigError> {
 }
 
 fn component(cx: &Cx<'_>, key: &str, c: &ComponentTable) -> Result<ComponentDef, ConfigError> {
+    // The name becomes a file name (`.torvyn/build/<name>.wasm`).
+    if c.name.is_empty() || !c.name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') {
+        return Err(cx.err(&format!("{key}.name"), format!("`{}` is not a component name; use letters, digits, `-` and `_`", c.name)));
+    }
     let found = locate(cx, &c.path, Some(&c.name), &format!("{key}.path"))?;
     Ok(ComponentDef {
         name: c.name.clone(),

@@ -19,7 +19,7 @@ use super::error::ConfigError;
 const TABLES: &[&str] = &["runtime", "observability", "security", "registry", "build"];
 
 /// `TORVYN_*` variables that are not settings.
-const NOT_SETTINGS: &[&str] = &["TORVYN_LIBRARY", "TORVYN_LOG", "TORVYN_HOME", "TORVYN_STATE_DIR", "TORVYN_SOAK_SECS"];
+const NOT_SETTINGS: &[&str] = &["TORVYN_LIBRARY", "TORVYN_LOG", "TORVYN_HOME", "TORVYN_STATE_DIR"];
 
 /// Settings that have two spellings: setting one replaces the other.
 pub(super) const SPELLINGS: &[&[&str]] = &[
@@ -166,14 +166,19 @@ impl Overrides {
                         let short = full.strip_prefix("RUNTIME_").unwrap_or(&full);
                         super::de::distance(&full, name).min(super::de::distance(short, name))
                     };
-                    let hint = match settable().iter().min_by_key(|k| gap(k)) {
-                        Some(k) if gap(k) <= 3 => format!("did you mean `{k}` (TORVYN_{})? ", spelled(k)),
-                        _ => String::new(),
+                    // A near miss is a typo of a setting: an error. Anything
+                    // else is some other tool's variable: ignored, said once.
+                    let Some(k) = settable().iter().min_by_key(|k| gap(k)).filter(|k| gap(k) <= 3) else {
+                        log::warn!("environment variable {var} is not a Torvyn setting; ignored");
+                        continue;
                     };
                     return Err(ConfigError::Override {
                         origin: format!("environment variable {var}"),
                         key: var.clone(),
-                        message: format!("not a setting; {hint}a variable is TORVYN_ and the key path in upper case with `_` for `.`, e.g. TORVYN_RUNTIME_WORKER_THREADS"),
+                        message: format!(
+                            "not a setting; did you mean `{k}` (TORVYN_{})? a variable is TORVYN_ and the key path in upper case with `_` for `.`",
+                            spelled(k)
+                        ),
                     });
                 }
             };

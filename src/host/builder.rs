@@ -50,9 +50,10 @@ impl HostBuilder {
         self
     }
 
-    /// Capacity of every edge queue of flows started on this host, overriding
-    /// the manifest's `queue_depth` (the low watermark becomes half of it);
-    /// 1 to 1,048,576, like the manifest's.
+    /// Queue capacity of the edges of flows started on this host that set
+    /// none of their own: it replaces the manifest's `[runtime]` default
+    /// (an edge's `queue_depth` or its flow's `default_queue_depth` still
+    /// wins; the low watermark keeps its ratio); 1 to 1,048,576.
     pub fn queue_depth(mut self, n: usize) -> Self {
         self.queue_depth = Some(n);
         self

@@ -168,15 +168,9 @@ impl BufferPool {
         };
         if !limits.fallback {
             for tier in &Tier::ALL[..TIERS - 1] {
-                for _ in 0..limits.kept[tier.index()] {
-                    let before = pool.idle_bytes;
-                    pool.give(Arc::new(Vec::with_capacity(TIER_CAPACITY[tier.index()])));
-                    if pool.idle_bytes == before {
-                        break;
-                    }
-                }
+                let list = &mut pool.free[tier.index()];
+                list.extend((0..limits.kept[tier.index()]).map(|_| Arc::new(Vec::with_capacity(TIER_CAPACITY[tier.index()]))));
             }
-            pool.stats = PoolStats::default();
         }
         pool
     }
@@ -192,7 +186,8 @@ impl BufferPool {
         Some(self.take(len))
     }
 
-    /// Idle capacity held now, in bytes.
+    /// Idle capacity held now, in bytes (not counting the tiers of a pool
+    /// without fallback, which are bounded by their sizes).
     pub fn idle_bytes(&self) -> u64 {
         self.idle_bytes
     }
@@ -211,10 +206,12 @@ impl BufferPool {
         match found {
             Some(buf) => {
                 self.stats.reuses += 1;
-                let capacity = buf.capacity() as u64;
-                self.idle_bytes -= capacity;
-                if let Some(r) = &self.reserve {
-                    r.forget(capacity);
+                if self.limits.fallback || tier == Tier::Oversize {
+                    let capacity = buf.capacity() as u64;
+                    self.idle_bytes -= capacity;
+                    if let Some(r) = &self.reserve {
+                        r.forget(capacity);
+                    }
                 }
                 buf
             }
@@ -236,8 +233,19 @@ impl BufferPool {
         let capacity = bytes.capacity() as u64;
         let tier = Tier::for_len(bytes.capacity());
         let list = &mut self.free[tier.index()];
-        let fits = list.len() < self.limits.kept[tier.index()]
-            && self.idle_bytes.saturating_add(capacity) <= self.max_idle_bytes
+        if list.len() >= self.limits.kept[tier.index()] {
+            self.stats.discarded += 1;
+            return;
+        }
+        // Without fallback a tier's buffers are all there is: they are kept
+        // whatever the byte bounds (the tier sizes, chosen explicitly, bound
+        // them), and never counted against the host's shared reserve, so
+        // other flows' idle buffers cannot shrink this flow's tiers.
+        if !self.limits.fallback && tier != Tier::Oversize {
+            list.push(buf);
+            return;
+        }
+        let fits = self.idle_bytes.saturating_add(capacity) <= self.max_idle_bytes
             && self.reserve.as_ref().is_none_or(|r| r.try_keep(capacity));
         if fits {
             list.push(buf);

@@ -247,7 +247,12 @@ impl BufferTable {
         if new_len as usize <= current {
             return Ok(());
         }
-        let mut bigger = self.pool.take(new_len as usize);
+        // Growing a component's buffer is an allocation like any other: the
+        // exhaustion policy applies.
+        let mut bigger = self
+            .pool
+            .try_take(new_len as usize)
+            .ok_or(BufferError::PoolExhausted { tier: crate::resources::Tier::for_len(new_len as usize).name() })?;
         let new_capacity = bigger.capacity() as u64;
         if let Some(budget) = self.budgets.get_mut(stage.index()) {
             if let Err(e) = budget.recharge(current as u64, new_capacity) {

@@ -136,15 +136,21 @@ pub struct FlowDriver {
     weights: Vec<u32>,
 }
 
-/// Steps per round of each stage of `linked` (see `FlowDriver::weights`).
+/// Steps per round of each stage of `linked` (see `FlowDriver::weights`):
+/// under weighted-fair each node's priority divided by the greatest common
+/// divisor of the flow's priorities, so steps are exactly proportional to
+/// priority (equal priorities: one step each, as under round-robin).
 fn weights(linked: &crate::linker::LinkedFlow) -> Vec<u32> {
     let rt = &linked.runtime;
     if linked.def.scheduling.unwrap_or(rt.scheduling) == SchedulingPolicy::RoundRobin {
         return vec![1; linked.stages.len()];
     }
     let priority = |s: &crate::linker::LinkedStage| s.node.priority.unwrap_or(rt.default_priority).max(1);
-    let lowest = linked.stages.iter().map(priority).min().unwrap_or(1);
-    linked.stages.iter().map(|s| ((priority(s) + lowest / 2) / lowest).max(1)).collect()
+    fn gcd(a: u32, b: u32) -> u32 {
+        if b == 0 { a } else { gcd(b, a % b) }
+    }
+    let common = linked.stages.iter().map(priority).fold(0, gcd).max(1);
+    linked.stages.iter().map(|s| priority(s) / common).collect()
 }
 
 /// Wall-clock share of one turn: long calls end a turn early.
