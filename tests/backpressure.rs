@@ -227,3 +227,25 @@ fn pool_tiers_bound_what_components_may_allocate_under_the_error_policy() {
     let s = run_with("pool_fallback", "medium_pool_size = 0");
     assert_eq!((s.state, s.elements), (FlowState::Completed, 100), "{:?}", s.error);
 }
+
+#[test]
+fn drops_behind_a_processor_return_its_emitted_buffers() {
+    capture();
+    for (tag, policy) in [("behind_old", "drop-oldest"), ("behind_new", "drop-newest")] {
+        let text = common::linear(
+            &[
+                N(&format!("{tag}_src"), "counting-source", r#"{"count": 100}"#, "priority = 10"),
+                N(&format!("{tag}_up"), "uppercase", "{}", "priority = 10"),
+                N(tag, "printing-sink", "{}", "priority = 1"),
+            ],
+            "queue_depth = 4",
+        )
+        .replace(&format!("to = {{ node = \"{tag}\""), &format!("backpressure = \"{policy}\"\nto = {{ node = \"{tag}\""));
+        let s = run(&parse(&text));
+        assert_eq!(s.state, FlowState::Completed, "{policy}: {:?}", s.error);
+        let dropped = s.edges[1].dropped;
+        assert!(dropped > 0, "{policy}: the slow sink made the edge drop");
+        assert_eq!(s.elements + dropped, 100, "{policy}: every element delivered or counted as dropped");
+        assert_eq!(s.buffers_live, 0, "{policy}: every dropped buffer went back");
+    }
+}

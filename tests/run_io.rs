@@ -69,6 +69,76 @@ fn formats_stdin_stdout_and_a_gibibyte_in_bounded_memory() {
     assert_eq!(code, 2);
     assert!(err.contains("--input `missing.txt` does not exist"), "{err}");
 
+    // Outputs are checked before anything runs.
+    let (code, _, err) = torvyn_in(&dir, &["run", "--output", "no/such/dir/out.txt"], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot write --output `no/such/dir/out.txt`"), "{err}");
+    let (code, _, err) = torvyn_in(&dir, &["--format", "json", "run", "--output", "-"], &[]);
+    assert_eq!(code, 2);
+    assert!(err.is_empty(), "JSON mode reports in the document: {err}");
+    // A length prefix beyond the largest buffer is refused before allocating.
+    std::fs::write(dir.join("huge.bin"), [0xff, 0xff, 0xff, 0xff, 1, 2]).unwrap();
+    let (code, _, err) = torvyn_in(&dir, &["run", "--input", "huge.bin", "--input-format", "length-prefixed", "--output", "x"], &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("an element of 4294967295 bytes is longer than the largest buffer (16777216 bytes)"), "{err}");
+
+    // An input that stays open: --limit stops reading, and a failed flow
+    // does not wait for more input.
+    let wait_exit = |mut child: std::process::Child| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut out = String::new();
+                std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+                return (status.code(), out);
+            }
+            assert!(std::time::Instant::now() < deadline, "torvyn run waited for input after it was done");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    let mut child = command(&dir, &["--quiet", "run", "--input", "-", "--limit", "2"], &[]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"a\nb\nc\n").unwrap();
+    stdin.flush().unwrap();
+    let (code, out) = wait_exit(child);
+    assert_eq!((code, out.as_str()), (Some(0), "A\nB\n"));
+    drop(stdin);
+    let failing = dir.join("failing");
+    std::fs::create_dir_all(&failing).unwrap();
+    std::fs::write(
+        failing.join("Torvyn.toml"),
+        format!("[flow.main.nodes.f]\ncomponent = \"{}\"\nconfig = '{{\"fail_at\": 0, \"error\": \"fatal\"}}'\n", wasm("faulty-processor")),
+    )
+    .unwrap();
+    let mut child = command(&failing, &["run", "--input", "-"], &[]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"boom\n").unwrap();
+    stdin.flush().unwrap();
+    let (code, _) = wait_exit(child);
+    assert_eq!(code, Some(1), "the flow failed; torvyn run ends without waiting for stdin");
+    drop(stdin);
+
+    // Two sinks into one --output file: every element of both, whole.
+    let fan = dir.join("fan");
+    std::fs::create_dir_all(&fan).unwrap();
+    std::fs::write(
+        fan.join("Torvyn.toml"),
+        common::graph_text(
+            &[common::N("src", "counting-source", r#"{"count": 50}"#, ""), common::N("a", "printing-sink", "{}", ""), common::N("b", "printing-sink", "{}", "")],
+            &[("src", "a"), ("src", "b")],
+            "",
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = torvyn_in(&fan, &["run", "--output", "both.txt"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(fan.join("both.txt")).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort();
+    let mut expected: Vec<String> = (1..=50).flat_map(|i| [format!("Hello, World! (message {i})"), format!("Hello, World! (message {i})")]).collect();
+    expected.sort();
+    assert_eq!(lines, expected);
+
     // 1 GiB: 16,384 lines of 64 KiB, streamed through the flow.
     let big = dir.join("big.txt");
     {

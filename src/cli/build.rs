@@ -50,6 +50,11 @@ pub fn build(args: BuildArgs) -> i32 {
         Err(code) => return code,
     };
     let base = pipeline.file.as_deref().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    // What `check` can say before anything is built: the manifest (loaded
+    // above, its warnings reported) and the project's WIT.
+    for problem in super::check::wit_problems(&base) {
+        output::warning(problem);
+    }
     let jobs = match jobs(&pipeline, &args.components) {
         Ok(j) => j,
         Err(e) => {

@@ -159,7 +159,7 @@ fn verdict(engine: &Engine, pipeline: &PipelineDef, flow: &str, warned: &mut Vec
 
 /// The project's WIT files (`wit/**/*.wit` beside the manifest, and in each
 /// component crate): each must parse as WIT.
-fn wit_problems(dir: &std::path::Path) -> Vec<String> {
+pub(super) fn wit_problems(dir: &std::path::Path) -> Vec<String> {
     let mut files = Vec::new();
     collect_wit(&dir.join("wit"), &mut files, 0);
     if let Ok(rd) = std::fs::read_dir(dir.join("components")) {

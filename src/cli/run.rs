@@ -106,10 +106,15 @@ pub fn run(args: RunArgs) -> i32 {
     let feed = args.input.as_deref().map(|i| if i == "-" { Feed::Stdin } else { Feed::File(PathBuf::from(i)) });
     let drain = args.output.as_deref().map(|o| if o == "-" { Drain::Stdout } else { Drain::File(PathBuf::from(o)) });
     if let Some(Feed::File(p)) = &feed {
-        if !p.is_file() {
-            output::error(format!("--input `{}` does not exist", p.display()));
+        // Not only regular files: /dev/stdin, a FIFO, a process substitution.
+        if !p.exists() || p.is_dir() {
+            output::error(format!("--input `{}` does not exist or is a folder", p.display()));
             return USAGE;
         }
+    }
+    if matches!(drain, Some(Drain::Stdout)) && output::format() == Format::Json {
+        output::error("--output - would mix the flow's output into the JSON document on stdout; give --output a file");
+        return USAGE;
     }
     let mut pipeline = pipeline;
     let Some(def) = pipeline.flows.iter_mut().find(|f| f.name == flow_name) else {
@@ -127,6 +132,22 @@ pub fn run(args: RunArgs) -> i32 {
     for note in &wiring.notes {
         log::info!("{note}");
     }
+    // Outputs are opened before anything runs, each once (sinks sharing a
+    // file share its writer).
+    let mut opened: Vec<(String, run_io::Output, bool)> = Vec::new();
+    for (_, to) in &wiring.drains {
+        let key = format!("{to:?}");
+        if opened.iter().any(|(k, _, _)| *k == key) {
+            continue;
+        }
+        match run_io::open(to) {
+            Ok(out) => opened.push((key, out, !matches!(to, Drain::File(_)))),
+            Err(e) => {
+                output::error(e);
+                return USAGE;
+            }
+        }
+    }
     let flow = match host.start_flow(&pipeline, &flow_name) {
         Ok(f) => f,
         Err(e) => {
@@ -134,15 +155,20 @@ pub fn run(args: RunArgs) -> i32 {
             return FAILURE;
         }
     };
+    let max = usize::try_from(pipeline.runtime.max_buffer_size).unwrap_or(usize::MAX);
     let feeders: Vec<_> = wiring
         .feeds
         .into_iter()
-        .map(|(port, from)| run_io::feed(flow.clone(), port, from, args.input_format, args.limit))
+        .map(|(port, from)| run_io::feed(flow.clone(), port, from, args.input_format, args.limit, max))
         .collect();
     let drainers: Vec<_> = wiring
         .drains
         .into_iter()
-        .map(|(port, to)| run_io::drain(flow.clone(), port, to, args.output_format))
+        .filter_map(|(port, to)| {
+            let key = format!("{to:?}");
+            let (_, out, interactive) = opened.iter().find(|(k, _, _)| *k == key)?;
+            Some(run_io::drain(flow.clone(), port, Arc::clone(out), *interactive, args.output_format))
+        })
         .collect();
     // Ctrl-C cancels the flow (its summary is still printed); a second
     // Ctrl-C leaves at once.
@@ -174,8 +200,16 @@ pub fn run(args: RunArgs) -> i32 {
             }
         }
     };
+    // Drains end with the flow. A feeder may be blocked reading an input
+    // that has nothing more to say (a terminal, an idle pipe) after the flow
+    // ended: it gets a moment to finish, then is left behind.
+    let grace = std::time::Instant::now() + Duration::from_millis(200);
+    while feeders.iter().any(|f| !f.is_finished()) && std::time::Instant::now() < grace {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let finished: Vec<_> = feeders.into_iter().filter(|f| f.is_finished()).collect();
     let mut io_failed = false;
-    for handle in feeders.into_iter().chain(drainers) {
+    for handle in finished.into_iter().chain(drainers) {
         match handle.join() {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {

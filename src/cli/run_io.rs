@@ -11,13 +11,16 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use clap::ValueEnum;
+use parking_lot::Mutex;
 
 use crate::config::{EdgeDef, EndpointKind, FlowDef, NodeDef, PortRef};
 use crate::contracts::Role;
 use crate::host::Flow;
+use crate::reactor::EndpointError;
 
 /// How `--input` is cut into elements and `--output` written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -155,27 +158,30 @@ fn describe_feed(f: &Feed) -> String {
     }
 }
 
-/// Feed ingress `port` of `flow` on a thread, at most `limit` elements.
-pub fn feed(flow: Flow, port: String, from: Feed, format: DataFormat, limit: Option<u64>) -> JoinHandle<Result<u64, String>> {
+/// Feed ingress `port` of `flow` on a thread, at most `limit` elements of
+/// at most `max` bytes each.
+pub fn feed(flow: Flow, port: String, from: Feed, format: DataFormat, limit: Option<u64>, max: usize) -> JoinHandle<Result<u64, String>> {
     std::thread::Builder::new()
         .name(format!("torvyn-input-{port}"))
         .spawn(move || {
             let mut sent = 0u64;
             let budget = limit.unwrap_or(u64::MAX);
             let mut push = |data: &[u8], ct: &str| -> Result<bool, String> {
-                if sent >= budget {
-                    return Ok(false);
-                }
                 match flow.push(&port, data, ct, None) {
                     Ok(()) => {
                         sent += 1;
-                        Ok(true)
+                        Ok(sent < budget)
                     }
                     // The flow ended (finished, failed or cancelled): stop feeding.
+                    Err(EndpointError::FlowEnded(_) | EndpointError::Closed(_)) => Ok(false),
                     Err(_) if flow.state().is_terminal() => Ok(false),
                     Err(e) => Err(format!("input `{port}`: {e}")),
                 }
             };
+            if budget == 0 {
+                let _ = flow.close_input(&port);
+                return Ok(0);
+            }
             let result = match from {
                 Feed::Greetings => {
                     let count = limit.unwrap_or(GREETINGS);
@@ -192,9 +198,9 @@ pub fn feed(flow: Flow, port: String, from: Feed, format: DataFormat, limit: Opt
                     }
                     r
                 }
-                Feed::Stdin => read_elements(std::io::stdin().lock(), format, &mut push),
+                Feed::Stdin => read_elements(std::io::stdin().lock(), format, max, &mut push),
                 Feed::File(path) => match std::fs::File::open(&path) {
-                    Ok(f) => read_elements(f, format, &mut push),
+                    Ok(f) => read_elements(f, format, max, &mut push),
                     Err(e) => Err(format!("cannot read --input `{}`: {e}", path.display())),
                 },
             };
@@ -204,17 +210,26 @@ pub fn feed(flow: Flow, port: String, from: Feed, format: DataFormat, limit: Opt
         .unwrap_or_else(|e| std::thread::spawn(move || Err(format!("cannot start the input thread: {e}"))))
 }
 
-/// Cut `r` into elements; `push` answers false to stop early.
-fn read_elements(r: impl Read, format: DataFormat, push: &mut dyn FnMut(&[u8], &str) -> Result<bool, String>) -> Result<(), String> {
+/// Cut `r` into elements of at most `max` bytes; `push` answers false to
+/// stop (before anything more is read).
+fn read_elements(r: impl Read, format: DataFormat, max: usize, push: &mut dyn FnMut(&[u8], &str) -> Result<bool, String>) -> Result<(), String> {
     let mut r = BufReader::with_capacity(1 << 16, r);
     let io = |e: std::io::Error| format!("reading --input: {e}");
+    let too_long = |what: &str| {
+        format!("reading --input: {what} is longer than the largest buffer ({max} bytes); raise `runtime.max_buffer_size`, or cut the input differently")
+    };
     match format {
         DataFormat::Lines => {
             let mut line = Vec::new();
             loop {
                 line.clear();
-                if r.read_until(b'\n', &mut line).map_err(io)? == 0 {
+                // At most one byte more than a buffer holds: enough to tell.
+                let read = (&mut r).take(max as u64 + 2).read_until(b'\n', &mut line).map_err(io)?;
+                if read == 0 {
                     return Ok(());
+                }
+                if line.len() > max + usize::from(line.ends_with(b"\n")) {
+                    return Err(too_long("a line"));
                 }
                 let end = line.len() - usize::from(line.ends_with(b"\n")) - usize::from(line.ends_with(b"\r\n"));
                 if !push(&line[..end], "text/plain")? {
@@ -224,7 +239,10 @@ fn read_elements(r: impl Read, format: DataFormat, push: &mut dyn FnMut(&[u8], &
         }
         DataFormat::Bytes => {
             let mut all = Vec::new();
-            r.read_to_end(&mut all).map_err(io)?;
+            r.take(max as u64 + 1).read_to_end(&mut all).map_err(io)?;
+            if all.len() > max {
+                return Err(too_long("the input"));
+            }
             push(&all, "application/octet-stream").map(|_| ())
         }
         DataFormat::LengthPrefixed => loop {
@@ -234,7 +252,11 @@ fn read_elements(r: impl Read, format: DataFormat, push: &mut dyn FnMut(&[u8], &
                 Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
                 Err(e) => return Err(io(e)),
             }
-            let mut data = vec![0u8; u32::from_be_bytes(len) as usize];
+            let len = u32::from_be_bytes(len) as usize;
+            if len > max {
+                return Err(too_long(&format!("an element of {len} bytes")));
+            }
+            let mut data = vec![0u8; len];
             r.read_exact(&mut data).map_err(|e| format!("reading --input: an element is cut short ({e})"))?;
             if !push(&data, "application/octet-stream")? {
                 return Ok(());
@@ -243,45 +265,62 @@ fn read_elements(r: impl Read, format: DataFormat, push: &mut dyn FnMut(&[u8], &
     }
 }
 
-/// Write what reaches egress `port` of `flow`, on a thread, until the flow ends.
-pub fn drain(flow: Flow, port: String, to: Drain, format: DataFormat) -> JoinHandle<Result<u64, String>> {
+/// Where the drains write: one writer shared by every egress (several sinks
+/// to one `--output` file interleave whole elements).
+pub type Output = Arc<Mutex<Box<dyn Write + Send>>>;
+
+/// Open the output of `drain` now, so a path that cannot be written fails
+/// before anything runs.
+pub fn open(drain: &Drain) -> Result<Output, String> {
+    let out: Box<dyn Write + Send> = match drain {
+        Drain::Stdout => Box::new(std::io::stdout()),
+        Drain::Stderr => Box::new(std::io::stderr()),
+        Drain::File(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(|e| format!("cannot write --output `{}`: {e}", p.display()))?,
+        )),
+    };
+    Ok(Arc::new(Mutex::new(out)))
+}
+
+/// Write what reaches egress `port` of `flow` to `out`, on a thread, until
+/// the flow ends. A failed write cancels the flow (nothing else would take
+/// its elements, and it would stall).
+pub fn drain(flow: Flow, port: String, out: Output, interactive: bool, format: DataFormat) -> JoinHandle<Result<u64, String>> {
     std::thread::Builder::new()
         .name(format!("torvyn-output-{port}"))
         .spawn(move || {
-            let mut out: Box<dyn Write> = match &to {
-                Drain::Stdout => Box::new(std::io::BufWriter::new(std::io::stdout())),
-                Drain::Stderr => Box::new(std::io::stderr()),
-                Drain::File(p) => match std::fs::File::create(p) {
-                    Ok(f) => Box::new(std::io::BufWriter::new(f)),
-                    Err(e) => return Err(format!("cannot write --output `{}`: {e}", p.display())),
-                },
-            };
             let mut written = 0u64;
-            let io = |e: std::io::Error| format!("writing output: {e}");
             loop {
                 let mut el = match flow.next(&port, None) {
                     Ok(Some(el)) => el,
                     Ok(None) | Err(_) => break,
                 };
-                let data = el.payload();
-                match format {
-                    DataFormat::Lines => {
-                        out.write_all(data).and_then(|()| out.write_all(b"\n")).map_err(io)?;
-                    }
-                    DataFormat::Bytes => out.write_all(data).map_err(io)?,
-                    DataFormat::LengthPrefixed => {
-                        let len = u32::try_from(data.len()).map_err(|_| "an element over 4 GiB cannot be length-prefixed".to_string())?;
-                        out.write_all(&len.to_be_bytes()).and_then(|()| out.write_all(data)).map_err(io)?;
-                    }
-                }
+                let result = write_element(&mut **out.lock(), el.payload(), format, interactive);
                 let _ = el.release();
-                written += 1;
-                if matches!(to, Drain::Stdout | Drain::Stderr) {
-                    out.flush().map_err(io)?;
+                if let Err(e) = result {
+                    flow.cancel();
+                    return Err(format!("writing output: {e}; the flow was cancelled"));
                 }
+                written += 1;
             }
-            out.flush().map_err(io)?;
+            out.lock().flush().map_err(|e| format!("writing output: {e}"))?;
             Ok(written)
         })
         .unwrap_or_else(|e| std::thread::spawn(move || Err(format!("cannot start the output thread: {e}"))))
+}
+
+fn write_element(out: &mut dyn Write, data: &[u8], format: DataFormat, flush: bool) -> std::io::Result<()> {
+    match format {
+        DataFormat::Lines => {
+            out.write_all(data)?;
+            out.write_all(b"\n")?;
+        }
+        DataFormat::Bytes => out.write_all(data)?,
+        DataFormat::LengthPrefixed => {
+            let len = u32::try_from(data.len()).map_err(|_| std::io::Error::other("an element over 4 GiB cannot be length-prefixed"))?;
+            out.write_all(&len.to_be_bytes())?;
+            out.write_all(data)?;
+        }
+    }
+    if flush { out.flush() } else { Ok(()) }
 }
