@@ -158,11 +158,7 @@ const INERT: &[(&str, &str)] = &[
     ("test", "there is no `torvyn test` command"),
 ];
 
-/// Node and flow keys accepted but without effect yet.
-const INERT_IN_FLOWS: &[(&str, &str)] = &[
-];
-
-/// Warn about every key of `m` that has no effect yet.
+/// Warn about every key of the manifest that has no effect yet.
 pub(super) fn warn_inert(cx: &Cx<'_>) {
     for (key, why) in INERT {
         let Some(node) = cx.root.get(key) else { continue };
@@ -173,17 +169,6 @@ pub(super) fn warn_inert(cx: &Cx<'_>) {
                 }
             }
             _ => cx.warn(key, format!("accepted but has no effect yet: {why}")),
-        }
-    }
-    let Some(super::doc::Value::Table(flows)) = cx.root.get("flow").map(|n| &n.value) else { return };
-    for (flow, _, f) in flows {
-        let Some(super::doc::Value::Table(nodes)) = f.get("nodes").map(|n| &n.value) else { continue };
-        for (node, _, n) in nodes {
-            for (key, why) in INERT_IN_FLOWS {
-                if n.get(key).is_some() {
-                    cx.warn(&format!("flow.{flow}.nodes.{node}.{key}"), format!("accepted but has no effect yet: {why}"));
-                }
-            }
         }
     }
 }
