@@ -113,6 +113,7 @@ fn floor_run(engine: &Engine, size: usize, n: u64, record: bool) -> (Duration, u
         teardown_timeout: Duration::from_secs(10),
         call_timeout: Duration::from_secs(10),
         fuel: None,
+        metrics: None,
         context: FlowContextInfo::default(),
         cancel: Arc::new(AtomicBool::new(false)),
     };

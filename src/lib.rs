@@ -21,6 +21,7 @@ pub mod engine;
 pub mod ffi;
 pub mod host;
 pub mod linker;
+pub mod observability;
 pub mod pipeline;
 pub mod reactor;
 pub mod resources;

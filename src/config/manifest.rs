@@ -92,7 +92,15 @@ fn resolve(cx: &Cx<'_>) -> Result<PipelineDef, ConfigError> {
         }
         components.push(component(cx, &key, c)?);
     }
-    let runtime = super::settings::runtime(cx, m.runtime.as_ref())?;
+    let mut runtime = super::settings::runtime(cx, m.runtime.as_ref())?;
+    if let Some(o) = &m.observability {
+        use super::schema::subsystems::ObservabilityLevel as L;
+        runtime.observability = match (o.metrics_enabled, o.level) {
+            (Some(false), _) | (_, Some(L::Off)) => crate::observability::Level::Off,
+            (_, Some(L::Diagnostic)) => crate::observability::Level::Diagnostic,
+            _ => crate::observability::Level::Production,
+        };
+    }
     let flows = super::flows::flows(cx, &m, &components)?;
     super::settings::warn_inert(cx);
     Ok(PipelineDef {

@@ -54,6 +54,8 @@ pub struct RuntimeConfig {
     pub pools: PoolSizes,
     /// Where compiled components are kept between runs.
     pub compilation_cache_dir: Option<std::path::PathBuf>,
+    /// What flows record (`[observability] level`, `metrics_enabled`).
+    pub observability: crate::observability::Level,
 }
 
 /// `[runtime.pools]`: buffers kept per size tier.
@@ -103,6 +105,7 @@ impl Default for RuntimeConfig {
             default_priority: 5,
             pools: PoolSizes::default(),
             compilation_cache_dir: None,
+            observability: crate::observability::Level::Production,
         }
     }
 }

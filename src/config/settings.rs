@@ -150,13 +150,16 @@ pub(super) fn runtime(cx: &Cx<'_>, t: Option<&RuntimeTable>) -> Result<RuntimeCo
 /// subsystem does not exist yet: each gets a warning naming it.
 const INERT: &[(&str, &str)] = &[
     ("runtime.compilation_cache_dir", "compiled components are not kept on disk yet (packaging)"),
-    ("observability", "the observability subsystem (metrics export, tracing) is not built yet"),
+    ("observability", "metrics export and tracing are not built yet (`level` and `metrics_enabled` work)"),
     ("registry", "the packaging subsystem (OCI registries) is not built yet"),
     ("security.audit_enabled", "the security audit trail is not built yet"),
     ("security.audit_target", "the security audit trail is not built yet"),
     ("capabilities", "a component's declared capabilities are not checked against its grants yet (security)"),
     ("test", "there is no `torvyn test` command"),
 ];
+
+/// Keys inside the tables of [`INERT`] that do have an effect.
+const EFFECTIVE: &[&str] = &["observability.level", "observability.metrics_enabled"];
 
 /// Warn about every key of the manifest that has no effect yet.
 pub(super) fn warn_inert(cx: &Cx<'_>) {
@@ -165,7 +168,10 @@ pub(super) fn warn_inert(cx: &Cx<'_>) {
         match &node.value {
             super::doc::Value::Table(entries) => {
                 for (k, _, _) in entries {
-                    cx.warn(&format!("{key}.{k}"), format!("accepted but has no effect yet: {why}"));
+                    let full = format!("{key}.{k}");
+                    if !EFFECTIVE.contains(&full.as_str()) {
+                        cx.warn(&full, format!("accepted but has no effect yet: {why}"));
+                    }
                 }
             }
             _ => cx.warn(key, format!("accepted but has no effect yet: {why}")),

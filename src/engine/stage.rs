@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use wasmtime::component::{Resource, TypedFunc};
@@ -45,6 +45,9 @@ pub struct StageSpec {
     pub call_timeout: Duration,
     /// Fuel per call, for an engine that meters fuel (`None` otherwise).
     pub fuel: Option<u64>,
+    /// Where this node's per-element calls are recorded: the flow's metrics
+    /// and the node's index in them.
+    pub metrics: Option<(Arc<crate::observability::FlowMetrics>, usize)>,
     pub context: FlowContextInfo,
     /// The flow's cancel flag: set, it stops the call in progress (Wasm
     /// code or a WASI wait) within [`CHECK_EVERY`] and every later call.
@@ -117,6 +120,7 @@ pub struct Stage {
     fuel: Option<u64>,
     /// Fuel all calls consumed so far.
     fuel_used: u64,
+    metrics: Option<(Arc<crate::observability::FlowMetrics>, usize)>,
     poisoned: bool,
     /// `init` succeeded (so `teardown` is owed).
     initialized: bool,
@@ -268,6 +272,7 @@ impl Stage {
             memory_limit: memory as u64,
             fuel: spec.fuel,
             fuel_used: 0,
+            metrics: spec.metrics,
             poisoned: false,
             initialized: false,
         })
@@ -324,10 +329,22 @@ impl Stage {
                 return Err(CallError::Trap(format!("cannot set fuel: {e}")));
             }
         }
+        let timed = match &self.metrics {
+            Some((m, _)) if call == CallKind::Element && m.on() => Some(Instant::now()),
+            _ => None,
+        };
         let result = f(&mut self.calls, &mut self.store, &self.lifecycle);
         if let Some(budget) = self.fuel {
             let left = self.store.get_fuel().unwrap_or(0);
             self.fuel_used = self.fuel_used.saturating_add(budget - left.min(budget));
+        }
+        if let (Some(began), Some((m, i))) = (timed, &self.metrics) {
+            if let Some(node) = m.nodes.get(*i) {
+                node.call(began.elapsed().as_nanos() as u64);
+                if self.fuel.is_some() {
+                    node.set_fuel(self.fuel_used);
+                }
+            }
         }
         match result {
             Ok(r) => Ok(r),

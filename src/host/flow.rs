@@ -33,6 +33,16 @@ impl Flow {
         self.shared.state()
     }
 
+    /// The flow's metrics now (any thread; also after the flow ended).
+    pub fn metrics(&self) -> crate::observability::MetricsSnapshot {
+        self.shared.metrics.snapshot()
+    }
+
+    /// What the flow records from now on (`Off` records nothing).
+    pub fn set_observability_level(&self, level: crate::observability::Level) {
+        self.shared.metrics.set_level(level);
+    }
+
     /// Ask the flow to stop; safe from any thread, also while another waits.
     pub fn cancel(&self) {
         self.shared.request_cancel();

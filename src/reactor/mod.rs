@@ -29,6 +29,7 @@ use crate::config::EndpointKind;
 use crate::engine::{Busy, Engine};
 use crate::linker::LinkedFlow;
 use crate::config::ExhaustionPolicy;
+use crate::observability::{EdgeMetrics, FlowMetrics, NodeMetrics};
 use crate::resources::{Budget, BufferPool, BufferTable, POOL_DEPTH, PoolReserve, TierLimits};
 use crate::types::{FlowId, StageId, deadline_after};
 
@@ -80,7 +81,15 @@ impl FlowTask {
                 None => {}
             }
         }
-        let shared = Arc::new(FlowShared::new(id, linked.name.clone(), mailbox, ingress, egress));
+        let nodes = linked.stages.iter().map(|s| NodeMetrics::new(&s.node.name, &s.node.component)).collect();
+        let edges = linked
+            .graph
+            .edges
+            .iter()
+            .map(|e| EdgeMetrics::new(&linked.stages[e.from].node.name, &e.port, &linked.stages[e.to].node.name))
+            .collect();
+        let metrics = Arc::new(FlowMetrics::new(rt.observability, nodes, edges));
+        let shared = Arc::new(FlowShared::new(id, linked.name.clone(), mailbox, ingress, egress, metrics));
         FlowTask { shared, linked, table }
     }
 }

@@ -18,6 +18,8 @@ use crate::engine::Lent;
 struct Queued {
     lent: Lent,
     gap: u64,
+    /// When it was queued (recorded only while metrics are on).
+    at: Option<std::time::Instant>,
 }
 
 /// What a push into a full queue did.
@@ -75,7 +77,7 @@ impl EdgeQueue {
     /// Append an element. Under `block` the caller checked
     /// [`EdgeQueue::has_credit`]; otherwise a full queue applies the policy.
     #[inline]
-    pub fn offer(&mut self, element: Lent) -> Offer {
+    pub fn offer(&mut self, element: Lent, at: Option<std::time::Instant>) -> Offer {
         let mut outcome = Offer::Queued;
         if self.items.len() >= self.capacity {
             match self.policy {
@@ -99,7 +101,7 @@ impl EdgeQueue {
             }
         }
         let gap = std::mem::take(&mut self.pending_gap);
-        self.items.push_back(Queued { lent: element, gap });
+        self.items.push_back(Queued { lent: element, gap, at });
         let len = self.items.len();
         self.peak = self.peak.max(len);
         if len >= self.capacity && self.policy == BackpressurePolicy::Block {
@@ -114,6 +116,11 @@ impl EdgeQueue {
     #[inline]
     pub fn front(&self) -> Option<(&Lent, u64)> {
         self.items.front().map(|q| (&q.lent, q.gap))
+    }
+
+    /// When the oldest element was queued, if that was recorded.
+    pub fn front_queued_at(&self) -> Option<std::time::Instant> {
+        self.items.front().and_then(|q| q.at)
     }
 
     /// Remove the oldest element.
@@ -178,7 +185,7 @@ mod tests {
         let mut q = EdgeQueue::new(4, 2, BackpressurePolicy::Block);
         for i in 0..4 {
             assert!(q.has_credit());
-            assert!(matches!(q.offer(el(i)), Offer::Queued));
+            assert!(matches!(q.offer(el(i), None), Offer::Queued));
         }
         assert!(!q.has_credit());
         q.pop();
@@ -193,7 +200,7 @@ mod tests {
         let mut q = EdgeQueue::new(2, 1, BackpressurePolicy::DropOldest);
         for i in 0..5 {
             assert!(q.has_credit());
-            let out = q.offer(el(i));
+            let out = q.offer(el(i), None);
             assert_eq!(matches!(out, Offer::DroppedOldest(ref old) if old.handle == BufferHandle::from_bits(i - 2)), i >= 2);
         }
         assert_eq!(q.dropped(), 3);
@@ -202,17 +209,17 @@ mod tests {
 
         let mut q = EdgeQueue::new(2, 1, BackpressurePolicy::DropNewest);
         for i in 0..4 {
-            q.offer(el(i));
+            q.offer(el(i), None);
         }
         assert_eq!(q.dropped(), 2);
         q.pop();
         q.pop();
-        q.offer(el(9));
+        q.offer(el(9), None);
         assert_eq!(q.front().map(|(l, g)| (l.handle, g)), Some((BufferHandle::from_bits(9), 2)));
 
         let mut q = EdgeQueue::new(1, 0, BackpressurePolicy::Error);
-        q.offer(el(0));
+        q.offer(el(0), None);
         assert!(q.has_credit());
-        assert!(matches!(q.offer(el(1)), Offer::Full(_)));
+        assert!(matches!(q.offer(el(1), None), Offer::Full(_)));
     }
 }

@@ -27,10 +27,19 @@ pub struct FlowShared {
     mailbox: Arc<Mailbox>,
     pub(crate) ingress: Vec<Arc<Ingress>>,
     pub(crate) egress: Vec<Arc<Egress>>,
+    /// Recorded by the worker, read by any handle.
+    pub metrics: Arc<crate::observability::FlowMetrics>,
 }
 
 impl FlowShared {
-    pub fn new(id: FlowId, name: String, mailbox: Arc<Mailbox>, ingress: Vec<Arc<Ingress>>, egress: Vec<Arc<Egress>>) -> Self {
+    pub fn new(
+        id: FlowId,
+        name: String,
+        mailbox: Arc<Mailbox>,
+        ingress: Vec<Arc<Ingress>>,
+        egress: Vec<Arc<Egress>>,
+        metrics: Arc<crate::observability::FlowMetrics>,
+    ) -> Self {
         FlowShared {
             id,
             name,
@@ -43,6 +52,7 @@ impl FlowShared {
             mailbox,
             ingress,
             egress,
+            metrics,
         }
     }
 

@@ -2,6 +2,7 @@
 //! lending it, settling it after the call, and putting elements on output
 //! edges. Every buffer-state change of the element loop happens here.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::FlowDriver;
@@ -67,7 +68,19 @@ impl FlowDriver {
     /// next element gets the next sequence number.
     pub(super) fn consumed(&mut self, i: usize, e: usize) {
         let gap = self.edges[e].front().map_or(0, |(_, gap)| gap);
+        let queued_at = self.edges[e].front_queued_at();
+        let was_open = self.edges[e].has_credit();
         self.edges[e].pop();
+        if let Some(at) = queued_at {
+            let now = Instant::now();
+            let edge = &self.shared.metrics.edges[e];
+            edge.taken(now.saturating_duration_since(at).as_nanos() as u64, self.edges[e].len());
+            if !was_open && self.edges[e].has_credit() {
+                if let Some(since) = self.backpressure_since[e].take() {
+                    edge.backpressure_ended(now.saturating_duration_since(since).as_nanos() as u64);
+                }
+            }
+        }
         let slot = &mut self.stages[i];
         slot.current = None;
         slot.in_seq += 1 + gap;
@@ -102,7 +115,16 @@ impl FlowDriver {
     pub(super) fn forward(&mut self, handle: BufferHandle, timestamp_ns: u64, content_type: &std::sync::Arc<str>, edges: &[usize]) -> Result<(), String> {
         let mut t = self.table.lock();
         let mut failure = None;
+        let metrics = Arc::clone(&self.shared.metrics);
+        let now = metrics.on().then(Instant::now);
         for &e in edges {
+            if let Some(now) = now {
+                if self.edges[e].has_credit() && self.edges[e].len() + 1 >= self.edges[e].capacity() && self.edges[e].policy() == crate::config::BackpressurePolicy::Block {
+                    // This push closes the edge: its producer stops.
+                    metrics.edges[e].backpressure_began();
+                    self.backpressure_since[e] = Some(now);
+                }
+            }
             if let Err(err) = t.enqueue(handle) {
                 failure = Some(format!("internal buffer error: {err}"));
                 break;
@@ -113,7 +135,15 @@ impl FlowDriver {
                 timestamp_ns,
                 content_type: std::sync::Arc::clone(content_type),
             };
-            let result = match self.edges[e].offer(lent) {
+            let offered = self.edges[e].offer(lent, now);
+            if now.is_some() {
+                let edge = &metrics.edges[e];
+                edge.queued(self.edges[e].len());
+                if matches!(offered, Offer::DroppedOldest(_) | Offer::DroppedNewest(_)) {
+                    edge.dropped();
+                }
+            }
+            let result = match offered {
                 Offer::Queued => Ok(()),
                 Offer::DroppedOldest(old) => {
                     let consumer = &mut self.stages[self.links[e].to];

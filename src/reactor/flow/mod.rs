@@ -130,6 +130,9 @@ pub struct FlowDriver {
     startup: Option<Box<Startup>>,
     /// Elements the sources may still emit (`FlowDef::limit`).
     source_budget: Option<u64>,
+    /// Per edge: since when a full `block` queue has stopped its producer
+    /// (while metrics are on).
+    backpressure_since: Vec<Option<Instant>>,
     /// Steps each node may take per round (indexed like `stages`): its
     /// priority over the flow's lowest under weighted-fair, 1 under
     /// round-robin.
@@ -200,6 +203,7 @@ impl FlowDriver {
             startup: None,
             source_budget: linked.def.limit,
             weights: weights(&linked),
+            backpressure_since: vec![None; graph.edges.len()],
         };
         if driver.ended_by_cancel() {
             return driver;
@@ -313,6 +317,9 @@ impl FlowDriver {
     }
 
     fn judge(&mut self, i: usize, call: &str, err: CallError) -> Verdict {
+        if self.shared.metrics.on() {
+            self.shared.metrics.node_error(i);
+        }
         let pe = match err {
             CallError::Guest(pe) => pe,
             other => return Verdict::Fail(self.describe(i, call, &other)),

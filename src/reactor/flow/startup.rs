@@ -83,6 +83,7 @@ impl FlowDriver {
             fuel: linked.engine.as_ref().map(|_| ls.node.fuel.or(rt.fuel).filter(|&b| b > 0).unwrap_or(u64::MAX)),
             init_timeout: rt.init_timeout,
             teardown_timeout: rt.teardown_timeout,
+            metrics: Some((Arc::clone(&self.shared.metrics), i)),
             call_timeout: rt.call_timeout,
             context: startup.context.clone(),
             cancel: self.shared.cancel_flag(),

@@ -98,6 +98,15 @@ impl FlowDriver {
         }
     }
 
+    /// `input` reached a sink: its latency from its source.
+    #[inline]
+    fn delivered(&self, input: &Lent) {
+        let m = &self.shared.metrics;
+        if m.on() {
+            m.delivered(unix_now_ns().saturating_sub(input.timestamp_ns));
+        }
+    }
+
     /// A source's element, counted against the flow's limit.
     fn emit_from_source(&mut self, i: usize, el: &Lent) -> bool {
         if let Some(left) = &mut self.source_budget {
@@ -263,6 +272,7 @@ impl FlowDriver {
             };
             self.consumed(i, e);
             self.stages[i].elements_in += 1;
+            self.delivered(&input);
             egress.offer(input);
             return true;
         }
@@ -278,6 +288,7 @@ impl FlowDriver {
         match stage.push(&input) {
             Ok(signal) => {
                 self.stages[i].elements_in += 1;
+                self.delivered(&input);
                 if signal == BackpressureSignal::Pause {
                     let slot = &mut self.stages[i];
                     slot.pauses += 1;

@@ -1,0 +1,251 @@
+//! Per-flow, per-node and per-edge metrics.
+//!
+//! Ownership: one `FlowMetrics` per flow, shared (`Arc`) by the worker that
+//! drives the flow (the only writer) and every handle that reads a
+//! snapshot. Writers use single-writer relaxed stores (see `histogram`);
+//! nothing here allocates after the flow started.
+
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+
+use super::{Histogram, HistogramSnapshot, Level};
+
+#[inline]
+fn bump(c: &AtomicU64, by: u64) {
+    c.store(c.load(Ordering::Relaxed).wrapping_add(by), Ordering::Relaxed);
+}
+
+fn get(c: &AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
+/// One node's counters.
+#[derive(Debug, Default)]
+pub struct NodeMetrics {
+    pub name: String,
+    pub component: String,
+    /// Per-element calls (`pull`, `process`, `push`, …), failed ones included.
+    invocations: AtomicU64,
+    /// Calls that returned an error or trapped.
+    errors: AtomicU64,
+    /// Time inside per-element calls (queue wait excluded), ns.
+    processing: Histogram,
+    /// Fuel consumed (when the flow meters fuel).
+    fuel: AtomicU64,
+    /// The instance's linear memory after its last call, bytes.
+    memory: AtomicU64,
+}
+
+impl NodeMetrics {
+    pub fn new(name: &str, component: &str) -> NodeMetrics {
+        NodeMetrics { name: name.to_string(), component: component.to_string(), ..Default::default() }
+    }
+
+    /// One per-element call that took `ns`.
+    #[inline]
+    pub fn call(&self, ns: u64) {
+        bump(&self.invocations, 1);
+        self.processing.record(ns);
+    }
+
+    /// A call of this node failed (an error returned, a trap, an overrun).
+    pub fn error(&self) {
+        bump(&self.errors, 1);
+    }
+
+    pub fn set_fuel(&self, total: u64) {
+        self.fuel.store(total, Ordering::Relaxed);
+    }
+
+    pub fn set_memory(&self, bytes: u64) {
+        self.memory.store(bytes, Ordering::Relaxed);
+    }
+}
+
+/// One edge's counters.
+#[derive(Debug, Default)]
+pub struct EdgeMetrics {
+    pub from: String,
+    pub port: String,
+    pub to: String,
+    /// Elements taken off the queue by the consumer.
+    elements: AtomicU64,
+    /// Times the queue filled and stopped its producer (`block`).
+    backpressure_events: AtomicU64,
+    /// Time the producer spent stopped by this edge, ns.
+    backpressure_ns: AtomicU64,
+    depth: AtomicU64,
+    peak: AtomicU64,
+    /// Time elements spent queued, ns.
+    queue_wait: Histogram,
+    dropped: AtomicU64,
+}
+
+impl EdgeMetrics {
+    pub fn new(from: &str, port: &str, to: &str) -> EdgeMetrics {
+        EdgeMetrics { from: from.to_string(), port: port.to_string(), to: to.to_string(), ..Default::default() }
+    }
+
+    /// The consumer took an element that waited `wait_ns`; `depth` remain.
+    #[inline]
+    pub fn taken(&self, wait_ns: u64, depth: usize) {
+        bump(&self.elements, 1);
+        self.queue_wait.record(wait_ns);
+        self.depth.store(depth as u64, Ordering::Relaxed);
+    }
+
+    /// The queue holds `depth` now.
+    #[inline]
+    pub fn queued(&self, depth: usize) {
+        let d = depth as u64;
+        self.depth.store(d, Ordering::Relaxed);
+        if d > get(&self.peak) {
+            self.peak.store(d, Ordering::Relaxed);
+        }
+    }
+
+    pub fn backpressure_began(&self) {
+        bump(&self.backpressure_events, 1);
+    }
+
+    pub fn backpressure_ended(&self, ns: u64) {
+        bump(&self.backpressure_ns, ns);
+    }
+
+    pub fn dropped(&self) {
+        bump(&self.dropped, 1);
+    }
+}
+
+/// Everything one flow records.
+#[derive(Debug)]
+pub struct FlowMetrics {
+    level: AtomicU8,
+    /// Elements that reached a sink.
+    elements: AtomicU64,
+    /// Calls that failed, on any node.
+    errors: AtomicU64,
+    /// From a source emitting an element to a sink taking it, ns.
+    latency: Histogram,
+    pub nodes: Vec<NodeMetrics>,
+    pub edges: Vec<EdgeMetrics>,
+}
+
+impl FlowMetrics {
+    pub fn new(level: Level, nodes: Vec<NodeMetrics>, edges: Vec<EdgeMetrics>) -> FlowMetrics {
+        FlowMetrics {
+            level: AtomicU8::new(level.to_u8()),
+            elements: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            latency: Histogram::default(),
+            nodes,
+            edges,
+        }
+    }
+
+    pub fn level(&self) -> Level {
+        Level::from_u8(self.level.load(Ordering::Relaxed))
+    }
+
+    /// Change what the flow records from now on (any thread).
+    pub fn set_level(&self, level: Level) {
+        self.level.store(level.to_u8(), Ordering::Relaxed);
+    }
+
+    /// Whether anything is recorded (checked once per step).
+    #[inline]
+    pub fn on(&self) -> bool {
+        self.level.load(Ordering::Relaxed) != Level::Off as u8
+    }
+
+    /// An element reached a sink `latency_ns` after its source emitted it.
+    #[inline]
+    pub fn delivered(&self, latency_ns: u64) {
+        bump(&self.elements, 1);
+        self.latency.record(latency_ns);
+    }
+
+    /// A call of node `i` failed.
+    pub fn node_error(&self, i: usize) {
+        bump(&self.errors, 1);
+        if let Some(n) = self.nodes.get(i) {
+            n.error();
+        }
+    }
+
+    /// The figures now.
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        MetricsSnapshot {
+            level: self.level(),
+            elements: get(&self.elements),
+            errors: get(&self.errors),
+            latency_ns: self.latency.snapshot(),
+            nodes: self
+                .nodes
+                .iter()
+                .map(|n| NodeSnapshot {
+                    node: n.name.clone(),
+                    component: n.component.clone(),
+                    invocations: get(&n.invocations),
+                    errors: get(&n.errors),
+                    processing_ns: n.processing.snapshot(),
+                    fuel_consumed: get(&n.fuel),
+                    memory_bytes: get(&n.memory),
+                })
+                .collect(),
+            edges: self
+                .edges
+                .iter()
+                .map(|e| EdgeSnapshot {
+                    from: e.from.clone(),
+                    port: e.port.clone(),
+                    to: e.to.clone(),
+                    elements: get(&e.elements),
+                    backpressure_events: get(&e.backpressure_events),
+                    backpressure_ns: get(&e.backpressure_ns),
+                    depth: get(&e.depth),
+                    peak_depth: get(&e.peak),
+                    queue_wait_ns: e.queue_wait.snapshot(),
+                    dropped: get(&e.dropped),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A flow's metrics at one moment (JSON through serde).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MetricsSnapshot {
+    pub level: Level,
+    pub elements: u64,
+    pub errors: u64,
+    /// Source emit to sink take.
+    pub latency_ns: HistogramSnapshot,
+    pub nodes: Vec<NodeSnapshot>,
+    pub edges: Vec<EdgeSnapshot>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NodeSnapshot {
+    pub node: String,
+    pub component: String,
+    pub invocations: u64,
+    pub errors: u64,
+    /// Time inside per-element calls.
+    pub processing_ns: HistogramSnapshot,
+    pub fuel_consumed: u64,
+    pub memory_bytes: u64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EdgeSnapshot {
+    pub from: String,
+    pub port: String,
+    pub to: String,
+    pub elements: u64,
+    pub backpressure_events: u64,
+    pub backpressure_ns: u64,
+    pub depth: u64,
+    pub peak_depth: u64,
+    pub queue_wait_ns: HistogramSnapshot,
+    pub dropped: u64,
+}
