@@ -8,7 +8,8 @@
 //! (a') Torvyn with fuel metering on (`fuel_per_invocation`), to show what
 //!     metering costs;
 //! plus four plain memcpys of the payload, and the ratios a/b, a/c, a/memcpy
-//! and a'/a.
+//! and a'/a; then the 64 B pipeline at observability levels off,
+//! production and diagnostic, and what each adds per element.
 //! Each figure is the median of three runs. Run: `cargo bench --bench pipeline`.
 
 use std::hint::black_box;
@@ -38,8 +39,9 @@ fn count(size: usize) -> u64 {
     }
 }
 
-fn manifest(n: u64, size: usize, fuel: bool) -> PipelineDef {
-    let runtime = if fuel { "[runtime]\nfuel_per_invocation = 1_000_000_000\n" } else { "" };
+fn manifest_at(n: u64, size: usize, fuel: bool, level: &str) -> PipelineDef {
+    let fuel = if fuel { "[runtime]\nfuel_per_invocation = 1_000_000_000\n" } else { "" };
+    let runtime = format!("{fuel}[observability]\nlevel = \"{level}\"\n");
     let text = format!(
         r#"
 [flow.main.nodes.source]
@@ -70,9 +72,13 @@ struct Row {
 }
 
 fn torvyn(host: &Host, size: usize, fuel: bool) -> Row {
+    torvyn_at(host, size, fuel, "production")
+}
+
+fn torvyn_at(host: &Host, size: usize, fuel: bool, level: &str) -> Row {
     let n = count(size);
     let s = host
-        .start_flow(&manifest(n, size, fuel), "main")
+        .start_flow(&manifest_at(n, size, fuel, level), "main")
         .expect("start")
         .wait(Some(Duration::from_secs(600)))
         .expect("flow ends");
@@ -280,5 +286,18 @@ fn main() {
             metered.ns_per_element / a.ns_per_element
         );
     }
+    // What observability costs: the 64 B pipeline at each level, runs
+    // interleaved so drift affects all three alike.
+    let mut by_level: [Vec<Row>; 3] = Default::default();
+    for _ in 0..5 {
+        for (i, level) in ["off", "production", "diagnostic"].iter().enumerate() {
+            by_level[i].push(torvyn_at(&host, 64, false, level));
+        }
+    }
+    let [off, production, diagnostic] = by_level.map(median);
+    println!("observability, 64 B pipeline (median of 5):");
+    println!("  off          {:>10.1} ns/element", off.ns_per_element);
+    println!("  production   {:>10.1} ns/element   +{:.1} ns over off", production.ns_per_element, production.ns_per_element - off.ns_per_element);
+    println!("  diagnostic   {:>10.1} ns/element   +{:.1} ns over off", diagnostic.ns_per_element, diagnostic.ns_per_element - off.ns_per_element);
     host.shutdown(Duration::from_secs(10));
 }
