@@ -51,7 +51,7 @@ fn bad_usage_and_missing_input_exit_2() {
     assert_eq!(code, 2);
     assert!(err.contains("does not exist"), "{err}");
     let (code, _, err) = torvyn(&["run", "examples/hello-world", "nosuch"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "a flow the manifest lacks is bad usage");
     assert!(err.contains("no flow named `nosuch`"), "{err}");
 }
 

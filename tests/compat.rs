@@ -373,6 +373,13 @@ fn settings_layers_flags_environment_manifest_user_file() {
     std::fs::create_dir_all(xdg.join("torvyn")).unwrap();
     std::fs::write(xdg.join("torvyn/config.toml"), "[runtime.backpressure]\nbackpressure_policy = \"error\"\n").unwrap();
     assert_eq!(edge(&[("XDG_CONFIG_HOME", xdg.to_str().unwrap())], &[]), (16, "error".into()));
+    // Grants never come from the user file, and its keys raise no manifest warnings.
+    std::fs::write(home.join("config.toml"), "[security.grants.b]\ncapabilities = [\"network\"]\n\n[observability]\ntracing_enabled = true\n").unwrap();
+    let (code, _, err) = torvyn_in(&dir, &["check", "--strict"], &env_home);
+    assert_eq!(code, 0, "{err}");
+    let p = torvyn::config::Overrides::default().with_user_file(&home.join("config.toml")).unwrap();
+    let loaded = PipelineDef::load_with(&dir, &p).unwrap();
+    assert!(loaded.flows[0].nodes[1].capabilities.is_empty(), "{:?}", loaded.flows[0].nodes[1].capabilities);
     // A bad value in the user file names the file, line and key.
     std::fs::write(home.join("config.toml"), "[runtime]\nworker_threads = \"many\"\n").unwrap();
     let (code, out, err) = torvyn_in(&dir, &["--format", "json", "check"], &env_home);
@@ -409,9 +416,14 @@ fn cli_forms_of_the_public_reference() {
     assert_eq!(code, 2);
     assert!(err.contains("two different flows"), "{err}");
     let (code, out, _) = torvyn_in(&dir, &["--format", "json", "run", "examples/hello-world", "--flow", "nosuch"], &[]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "naming a flow the manifest lacks is bad usage");
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(v["exit_code"], 1);
+    assert_eq!(v["exit_code"], 2);
+    // Argument errors are JSON documents too when JSON was asked for.
+    let (code, out, _) = torvyn_in(&dir, &["--format", "json", "run", "examples/hello-world", "--limit", "many"], &[]);
+    assert_eq!(code, 2);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(v["errors"][0].as_str().unwrap().contains("--limit"), "{v}");
     assert!(v["errors"][0].as_str().unwrap().contains("no flow named `nosuch`"), "{v}");
     let (code, _, err) = torvyn_in(&dir, &["run", "examples/hello-world", "--log-level", "loud"], &[]);
     assert_eq!(code, 2);

@@ -187,3 +187,37 @@ fn missing_fields_are_located_with_the_key_to_add() {
     let e = toml_err("[flow.main.nodes.a]\nendpoint = \"ingress\"\n[flow.main.nodes.b]\nendpoint = \"egress\"\n[[flow.main.edges]]\nfrom = \"a\"\n");
     assert_eq!(e.to_string(), "manifest:5:1: `flow.main.edges[0].to`: missing required key `to`");
 }
+
+#[test]
+fn odd_values_are_range_errors_not_silent_clamps() {
+    for (extra, key, says) in [
+        ("max_buffers = 0", "flow.main.nodes.source.max_buffers", "at least 1"),
+        ("max_buffer_bytes = 0", "flow.main.nodes.source.max_buffer_bytes", "at least 1 byte"),
+        ("[flow.main.nodes.source.on_error]\nmax_retries = 5000", "flow.main.nodes.source.on_error.max_retries", "at most 1000"),
+    ] {
+        let e = toml_err(&two_nodes(extra, ""));
+        assert_eq!(e.key(), key, "{e}");
+        assert!(e.to_string().contains(says), "{e}");
+    }
+    let e = toml_err(&two_nodes("", "[runtime.pools]\nhuge_pool_size = 1048576\nexhaustion_policy = \"error\""));
+    assert_eq!(e.key(), "runtime.pools.exhaustion_policy");
+    assert!(e.to_string().contains("more than `runtime.pool_max_bytes`"), "{e}");
+    // An endpoint takes no component keys.
+    let e = toml_err("[flow.main.nodes.a]\nendpoint = \"ingress\"\nmax_buffers = 3\n");
+    assert_eq!(e.key(), "flow.main.nodes.a.max_buffers");
+    // JSON null is as if the key were not written.
+    let text = serde_json::json!({"flow": {"main": {"nodes": {
+        "a": {"component": wasm("counting-source"), "config": null, "fuel_budget": null},
+        "b": {"component": wasm("printing-sink")}},
+        "edges": [{"from": "a", "to": "b"}]}}}).to_string();
+    let p = PipelineDef::from_json_str(&text, ".").unwrap();
+    assert_eq!((p.flows[0].nodes[0].config.as_str(), p.flows[0].nodes[0].fuel), ("", None));
+    // file://localhost/ and percent escapes.
+    let dir = std::env::temp_dir().join(format!("torvyn a b {}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(wasm("counting-source"), dir.join("src.wasm")).unwrap();
+    let url = format!("file://localhost{}/src.wasm", dir.display().to_string().replace(' ', "%20"));
+    let p = PipelineDef::from_toml_str(&format!("[flow.main.nodes.a]\ncomponent = \"{url}\"\n"), ".").unwrap();
+    assert_eq!(p.flows[0].nodes[0].path, dir.join("src.wasm"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

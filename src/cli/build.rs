@@ -52,8 +52,10 @@ pub fn build(args: BuildArgs) -> i32 {
     let base = pipeline.file.as_deref().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     // What `check` can say before anything is built: the manifest (loaded
     // above, its warnings reported) and the project's WIT.
-    for problem in super::check::wit_problems(&base) {
-        output::warning(problem);
+    let wit = super::check::wit_problems(&base);
+    if !wit.is_empty() {
+        wit.iter().for_each(output::error);
+        return FAILURE;
     }
     let jobs = match jobs(&pipeline, &args.components) {
         Ok(j) => j,

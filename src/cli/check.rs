@@ -37,9 +37,11 @@ pub fn check(args: CheckArgs) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let mut wit_ok = true;
     if let Some(dir) = pipeline.file.as_deref().and_then(|f| f.parent()) {
         for problem in wit_problems(dir) {
-            output::warning(problem);
+            output::error(problem);
+            wit_ok = false;
         }
     }
     let engine = match Engine::new(EngineSettings::default()) {
@@ -50,12 +52,15 @@ pub fn check(args: CheckArgs) -> i32 {
         }
     };
     let names: Vec<String> = match args.manifest.flow() {
-        Some(f) => vec![f],
+        Some(_) => match args.manifest.pick_flow(&pipeline) {
+            Ok(f) => vec![f],
+            Err(code) => return code,
+        },
         None => pipeline.flows.iter().map(|f| f.name.clone()).collect(),
     };
     let mut unversioned = Vec::new();
     let results: Vec<(String, Verdict)> = names.iter().map(|name| (name.clone(), verdict(&engine, &pipeline, name, &mut unversioned))).collect();
-    let ok = results.iter().all(|(_, v)| !matches!(v, Verdict::Problems(_)));
+    let ok = wit_ok && results.iter().all(|(_, v)| !matches!(v, Verdict::Problems(_)));
     let flows: Vec<_> = results
         .iter()
         .map(|(f, v)| match v {

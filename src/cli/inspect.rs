@@ -75,6 +75,7 @@ pub fn inspect(args: InspectArgs) -> i32 {
         Err(e) => json!({"error": e.to_string()}),
     };
     let mut needs: Vec<&str> = found.imports.iter().filter_map(|i| Capability::needed_by(i)).map(Capability::name).collect();
+    needs.sort_unstable();
     needs.dedup();
     let all = json!({
         "component": found.name,

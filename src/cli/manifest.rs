@@ -114,6 +114,11 @@ impl ManifestArgs {
     /// The flow to use: the one named, else `main`, else the only one.
     pub fn pick_flow(&self, pipeline: &PipelineDef) -> Result<String, i32> {
         if let Some(f) = self.flow() {
+            if pipeline.flow(&f).is_none() {
+                let names: Vec<&str> = pipeline.flows.iter().map(|f| f.name.as_str()).collect();
+                output::error(format!("no flow named `{f}` in the manifest; it defines: {}", names.join(", ")));
+                return Err(USAGE);
+            }
             return Ok(f);
         }
         match pipeline.default_flow() {

@@ -90,6 +90,13 @@ pub fn main() -> i32 {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
+            let args: Vec<String> = std::env::args().collect();
+            let json = args.windows(2).any(|w| w[0] == "--format" && w[1] == "json") || args.iter().any(|a| a == "--format=json");
+            if json && code != 0 {
+                output::configure(Format::Json, false);
+                output::error(e.render().to_string().trim());
+                return output::finish(code);
+            }
             let _ = e.print();
             return code;
         }

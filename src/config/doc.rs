@@ -137,7 +137,8 @@ fn json_value(v: serde_json::Value) -> Node {
         },
         J::String(s) => Value::Str(s),
         J::Array(a) => Value::Array(a.into_iter().map(json_value).collect()),
-        J::Object(o) => Value::Table(o.into_iter().map(|(k, v)| (k, None, json_value(v))).collect()),
+        // A key whose value is null is as if it were not written.
+        J::Object(o) => Value::Table(o.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, None, json_value(v))).collect()),
     };
     Node { pos: None, value }
 }
@@ -244,20 +245,5 @@ impl Node {
         let before = entries.len();
         entries.retain(|(k, _, _)| k != last);
         before != entries.len()
-    }
-
-    /// `other`'s tables merged under `self`'s: where both set a key, `self` wins.
-    pub fn merge_under(&mut self, other: Node) {
-        let (Value::Table(mine), Value::Table(theirs)) = (&mut self.value, other.value) else { return };
-        for (k, pos, v) in theirs {
-            match mine.iter_mut().find(|(mk, _, _)| *mk == k) {
-                Some((_, _, existing)) => {
-                    if matches!(existing.value, Value::Table(_)) {
-                        existing.merge_under(v);
-                    }
-                }
-                None => mine.push((k, pos, v)),
-            }
-        }
     }
 }

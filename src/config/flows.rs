@@ -103,6 +103,9 @@ fn node(cx: &Cx<'_>, key: &str, name: &str, t: &NodeTable, components: &[Compone
             ("on_error", t.on_error.is_some()),
             ("fuel_budget", t.fuel_budget.is_some()),
             ("max_memory", t.max_memory.is_some()),
+            ("max_buffers", t.max_buffers.is_some()),
+            ("max_buffer_bytes", t.max_buffer_bytes.is_some()),
+            ("resume_after_ms", t.resume_after_ms.is_some()),
         ];
         if let Some((k, _)) = other.iter().find(|(_, set)| *set) {
             return Err(cx.err(&format!("{key}.{k}"), "an endpoint node takes no other keys (no component, config or policy)"));
@@ -156,9 +159,20 @@ fn node(cx: &Cx<'_>, key: &str, name: &str, t: &NodeTable, components: &[Compone
         interface,
         config: t.config.clone().map(|c| c.0).or(default_config).unwrap_or_default(),
         capabilities: t.capabilities.clone(),
-        on_error: t.on_error.as_ref().map(policy).unwrap_or_default(),
-        max_buffers: t.max_buffers.unwrap_or(DEFAULT_MAX_BUFFERS).max(1),
-        max_buffer_bytes: t.max_buffer_bytes.map_or(DEFAULT_MAX_BUFFER_BYTES, |s| s.0),
+        on_error: match &t.on_error {
+            Some(p) => policy(cx, &format!("{key}.on_error"), p)?,
+            None => ErrorPolicy::default(),
+        },
+        max_buffers: match t.max_buffers {
+            Some(0) => return Err(cx.err(&format!("{key}.max_buffers"), "must be at least 1")),
+            Some(n) => n,
+            None => DEFAULT_MAX_BUFFERS,
+        },
+        max_buffer_bytes: match t.max_buffer_bytes {
+            Some(s) if s.0 == 0 => return Err(cx.err(&format!("{key}.max_buffer_bytes"), "must be at least 1 byte")),
+            Some(s) => s.0,
+            None => DEFAULT_MAX_BUFFER_BYTES,
+        },
         resume_after: Duration::from_millis(t.resume_after_ms.unwrap_or(1)),
         fuel: t.fuel_budget,
         memory_limit: t.max_memory.map(|m| memory(cx, &format!("{key}.max_memory"), m.0)).transpose()?,
@@ -167,7 +181,10 @@ fn node(cx: &Cx<'_>, key: &str, name: &str, t: &NodeTable, components: &[Compone
     })
 }
 
-fn policy(t: &ErrorPolicyTable) -> ErrorPolicy {
+fn policy(cx: &Cx<'_>, key: &str, t: &ErrorPolicyTable) -> Result<ErrorPolicy, ConfigError> {
+    if let Some(n) = t.max_retries.filter(|&n| n > 1000) {
+        return Err(cx.err(&format!("{key}.max_retries"), format!("must be at most 1000, found {n}")));
+    }
     let action = |a: Option<ActionName>, default: ErrorAction| match a {
         Some(ActionName::Skip) => ErrorAction::Skip,
         Some(ActionName::Retry) => ErrorAction::Retry,
@@ -175,13 +192,13 @@ fn policy(t: &ErrorPolicyTable) -> ErrorPolicy {
         None => default,
     };
     let d = ErrorPolicy::default();
-    ErrorPolicy {
+    Ok(ErrorPolicy {
         invalid_input: action(t.invalid_input, d.invalid_input),
         deadline_exceeded: action(t.deadline_exceeded, d.deadline_exceeded),
         unavailable: action(t.unavailable, d.unavailable),
         internal: action(t.internal, d.internal),
-        max_retries: t.max_retries.unwrap_or(d.max_retries).min(1000),
-    }
+        max_retries: t.max_retries.unwrap_or(d.max_retries),
+    })
 }
 
 fn edge(cx: &Cx<'_>, key: &str, e: &EdgeTable, nodes: &[NodeDef]) -> Result<EdgeDef, ConfigError> {

@@ -151,8 +151,14 @@ pub(super) struct Located {
 /// not built yet is a warning (naming the command that builds it); `run`
 /// fails on it.
 pub(super) fn locate(cx: &Cx<'_>, reference: &str, name: Option<&str>, key: &str) -> Result<Located, ConfigError> {
+    let decoded;
     let text = match reference.split_once("://") {
-        Some(("file", rest)) => rest,
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("file") => {
+            // file:///abs, file://localhost/abs, or the relative file://./x.
+            let rest = rest.strip_prefix("localhost/").map_or(rest, |r| &rest[rest.len() - r.len() - 1..]);
+            decoded = percent_decode(rest);
+            decoded.as_str()
+        }
         Some(("oci", _)) => {
             return Err(cx.err(
                 key,
@@ -185,6 +191,27 @@ pub(super) fn locate(cx: &Cx<'_>, reference: &str, name: Option<&str>, key: &str
         key,
         format!("`{}` does not exist; give the path of a .wasm component (relative to the manifest) or of a component crate folder", path.display()),
     ))
+}
+
+/// `%XX` escapes of a URL path decoded (invalid ones left as written).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
 }
 
 fn not_built(krate: &Path, name: Option<&str>) -> String {

@@ -108,8 +108,6 @@ impl Override {
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     entries: Vec<Override>,
-    /// The user file's tables (below the manifest).
-    user: Option<Node>,
 }
 
 impl PartialEq for Overrides {
@@ -139,7 +137,21 @@ fn full_key(key: &str) -> String {
 impl Overrides {
     /// The `TORVYN_*` variables of this process.
     pub fn from_env() -> Result<Overrides, ConfigError> {
-        Overrides::from_vars(std::env::vars())
+        let mut vars = Vec::new();
+        for (k, v) in std::env::vars_os() {
+            let Some(k) = k.to_str().filter(|k| k.starts_with("TORVYN_")) else { continue };
+            match v.into_string() {
+                Ok(v) => vars.push((k.to_string(), v)),
+                Err(_) => {
+                    return Err(ConfigError::Override {
+                        origin: format!("environment variable {k}"),
+                        key: k.to_string(),
+                        message: "its value is not UTF-8 text".into(),
+                    })
+                }
+            }
+        }
+        Overrides::from_vars(vars)
     }
 
     /// The `TORVYN_*` settings among `vars`: `TORVYN_` + the dotted key in
@@ -239,7 +251,6 @@ impl Overrides {
                 });
             }
         }
-        self.user = Some(node);
         Ok(self)
     }
 
@@ -263,15 +274,12 @@ impl Overrides {
 
     /// Whether nothing is overridden.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty() && self.user.is_none()
+        self.entries.is_empty()
     }
 
     /// `self`, then `higher` on top of it.
     pub fn then(mut self, higher: Overrides) -> Overrides {
         self.entries.extend(higher.entries);
-        if self.user.is_none() {
-            self.user = higher.user;
-        }
         self
     }
 
@@ -284,22 +292,16 @@ impl Overrides {
     /// The manifest tree with the user file under it and every override on
     /// top. An override has no position; the manifest's entries keep theirs.
     pub(super) fn apply(&self, root: &mut Node) {
-        if let Some(user) = &self.user {
-            let mut user = user.clone();
-            // The manifest's spelling of a setting hides the user file's other spelling.
-            for group in SPELLINGS {
-                if group.iter().any(|k| root.key_pos(k).is_some()) {
-                    for k in *group {
-                        user.remove(k);
-                    }
-                }
+        // The user file's settings, where the manifest sets neither spelling
+        // of them. Only scalar settings: grants and other tables never come
+        // from the user file.
+        for o in &self.entries {
+            let OverrideValue::Below(text) = &o.value else { continue };
+            let group: &[&str] = SPELLINGS.iter().find(|g| g.contains(&o.key.as_str())).copied().unwrap_or(&[]);
+            let written = root.get(&o.key).is_some() || group.iter().any(|k| root.get(k).is_some());
+            if !written {
+                root.set(&o.key, Node { pos: None, value: Value::Text(text.clone()) });
             }
-            strip_positions(&mut user);
-            let mut only_settings = Node { pos: None, value: Value::Table(Vec::new()) };
-            if let Value::Table(entries) = user.value {
-                only_settings.value = Value::Table(entries.into_iter().filter(|(k, _, _)| TABLES.contains(&k.as_str())).collect());
-            }
-            root.merge_under(only_settings);
         }
         for o in &self.entries {
             let OverrideValue::Text(text) = &o.value else { continue };
@@ -330,20 +332,6 @@ impl Overrides {
             },
             None => e,
         }
-    }
-}
-
-fn strip_positions(node: &mut Node) {
-    node.pos = None;
-    match &mut node.value {
-        Value::Table(entries) => {
-            for (_, pos, v) in entries {
-                *pos = None;
-                strip_positions(v);
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(strip_positions),
-        _ => {}
     }
 }
 

@@ -141,6 +141,22 @@ pub(super) fn runtime(cx: &Cx<'_>, t: Option<&RuntimeTable>) -> Result<RuntimeCo
         if let Some(e) = p.exhaustion_policy {
             pools.exhaustion = e;
         }
+        // Without fallback the tiers are allocated when each flow starts:
+        // that must fit in what a flow may keep.
+        if pools.exhaustion == super::ExhaustionPolicy::Error {
+            let filled = [(pools.small, 256u64), (pools.medium, 4 << 10), (pools.large, 64 << 10), (pools.huge, 1 << 20)]
+                .iter()
+                .fold(0u64, |sum, (n, cap)| sum.saturating_add((*n as u64).saturating_mul(*cap)));
+            if filled > rt.pool_max_bytes {
+                return Err(cx.err(
+                    "runtime.pools.exhaustion_policy",
+                    format!(
+                        "with \"error\" every flow allocates its pool tiers up front: {filled} bytes for these sizes, more than `runtime.pool_max_bytes` ({}); lower the `*_pool_size` keys or raise `pool_max_bytes`",
+                        rt.pool_max_bytes
+                    ),
+                ));
+            }
+        }
     }
     rt.compilation_cache_dir = t.compilation_cache_dir.as_ref().map(|d| cx.base.join(d)).map(PathBuf::from);
     Ok(rt)
@@ -167,14 +183,16 @@ pub(super) fn warn_inert(cx: &Cx<'_>) {
         let Some(node) = cx.root.get(key) else { continue };
         match &node.value {
             super::doc::Value::Table(entries) => {
-                for (k, _, _) in entries {
+                for (k, pos, _) in entries {
                     let full = format!("{key}.{k}");
-                    if !EFFECTIVE.contains(&full.as_str()) {
+                    // Keys from the user file or an override have no place in the manifest.
+                    if pos.is_some() && !EFFECTIVE.contains(&full.as_str()) {
                         cx.warn(&full, format!("accepted but has no effect yet: {why}"));
                     }
                 }
             }
-            _ => cx.warn(key, format!("accepted but has no effect yet: {why}")),
+            _ if cx.root.key_pos(key).is_some() => cx.warn(key, format!("accepted but has no effect yet: {why}")),
+            _ => {}
         }
     }
 }

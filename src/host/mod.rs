@@ -114,7 +114,14 @@ impl Host {
     /// what compiling needs: a flow without a source or a sink still
     /// answers, which is how a runner decides what to wire around it.
     pub fn node_roles(&self, pipeline: &PipelineDef, flow: &str) -> Result<Vec<(String, Role)>, HostError> {
-        Ok(linker::node_roles(&self.engine, pipeline, flow)?)
+        let engine = self.engine_for(pipeline, flow)?;
+        Ok(linker::node_roles(&engine, pipeline, flow)?)
+    }
+
+    /// The engine `flow` runs on: the metered one when it sets a fuel budget.
+    fn engine_for(&self, pipeline: &PipelineDef, flow: &str) -> Result<Arc<Engine>, HostError> {
+        let metering = pipeline.flow(flow).is_some_and(|f| pipeline.runtime.fuel.is_some() || f.nodes.iter().any(|n| n.fuel.is_some_and(|b| b > 0)));
+        if metering { self.metered_engine() } else { Ok(Arc::clone(&self.engine)) }
     }
 
     /// Link flow `flow` of `pipeline` (compiling its components, checking
@@ -135,10 +142,9 @@ impl Host {
         if requested > ceiling {
             return Err(HostError::MemoryCeiling { requested, ceiling });
         }
-        let metering = pipeline.flow(flow).is_some_and(|f| pipeline.runtime.fuel.is_some() || f.nodes.iter().any(|n| n.fuel.is_some_and(|b| b > 0)));
-        let engine = if metering { self.metered_engine()? } else { Arc::clone(&self.engine) };
+        let engine = self.engine_for(pipeline, flow)?;
         let mut linked = linker::link(&engine, pipeline, flow)?;
-        if metering {
+        if !Arc::ptr_eq(&engine, &self.engine) {
             linked.engine = Some(engine);
         }
         if let Some(depth) = self.queue_depth {

@@ -55,6 +55,8 @@ pub enum FailureKind {
     Component,
     /// A component could not be instantiated or initialised.
     Instantiate,
+    /// A full edge whose backpressure policy is `error`.
+    Backpressure,
     /// The runtime itself failed (a bug).
     Internal,
 }

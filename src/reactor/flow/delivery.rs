@@ -156,6 +156,7 @@ impl FlowDriver {
                 Offer::Full(_) => {
                     let _ = t.dequeue(handle);
                     failure = Some(self.full_edge(e));
+                    self.failure = Some(crate::reactor::summary::FailureKind::Backpressure);
                     break;
                 }
             };

@@ -130,6 +130,10 @@ pub struct FlowDriver {
     startup: Option<Box<Startup>>,
     /// Elements the sources may still emit (`FlowDef::limit`).
     source_budget: Option<u64>,
+    /// Where in its round the next turn starts (a position in reversed
+    /// `order`, and the steps that node already took): after a turn cut
+    /// short mid-round, exactly where it stopped.
+    round_from: (usize, u32),
     /// Per edge: since when a full `block` queue has stopped its producer
     /// (while metrics are on).
     backpressure_since: Vec<Option<Instant>>,
@@ -204,6 +208,7 @@ impl FlowDriver {
             source_budget: linked.def.limit,
             weights: weights(&linked),
             backpressure_since: vec![None; graph.edges.len()],
+            round_from: (0, 0),
         };
         if driver.ended_by_cancel() {
             return driver;
@@ -264,9 +269,17 @@ impl FlowDriver {
         let began = Instant::now();
         loop {
             let mut progressed = false;
-            for k in (0..self.order.len()).rev() {
-                let i = self.order[k];
-                for _ in 0..self.weights.get(i).copied().unwrap_or(1) {
+            // A round visits consumers first; one cut short by the slice
+            // resumes where it stopped, so no node is favoured by the cut.
+            let n = self.order.len();
+            let (start, taken) = std::mem::take(&mut self.round_from);
+            let start = start.min(n);
+            for pos in start..n {
+                let i = self.order[n - 1 - pos];
+                let weight = self.weights.get(i).copied().unwrap_or(1);
+                // The node a cut interrupted takes only its remaining steps.
+                let already = if pos == start { taken.min(weight) } else { 0 };
+                for step in already..weight {
                     let moved = match self.stages[i].role {
                         Role::Source => self.step_source(i),
                         Role::Sink => self.step_sink(i),
@@ -282,9 +295,19 @@ impl FlowDriver {
                     if !moved {
                         break;
                     }
+                    // A heavy node's many steps still end the turn on time.
+                    if weight > 1 && began.elapsed() >= TURN_SLICE {
+                        self.round_from = if step + 1 < weight { (pos, step + 1) } else { (pos + 1, 0) };
+                        return Turn::Progress;
+                    }
                 }
             }
             if !progressed {
+                // A resumed partial round saw only the nodes after the
+                // cut: the others get their full round before "idle".
+                if start > 0 || taken > 0 {
+                    continue;
+                }
                 break;
             }
             rounds += 1;
