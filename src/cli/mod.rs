@@ -94,7 +94,10 @@ pub fn main() -> i32 {
             let json = args.windows(2).any(|w| w[0] == "--format" && w[1] == "json") || args.iter().any(|a| a == "--format=json");
             if json && code != 0 {
                 output::configure(Format::Json, false);
-                output::error(e.render().to_string().trim());
+                // clap's first line, without its own `error: ` and usage hints.
+                let text = e.render().to_string();
+                let first = text.lines().next().unwrap_or_default();
+                output::error(first.strip_prefix("error: ").unwrap_or(first));
                 return output::finish(code);
             }
             let _ = e.print();
