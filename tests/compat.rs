@@ -312,6 +312,12 @@ fn the_full_reference_manifest_parses_runs_and_names_every_key_without_effect() 
     assert!(err.contains("warning: ") && err.contains("`observability.tracing_exporter`: accepted but has no effect yet"), "{err}");
     let (code, _, _) = torvyn_in(&dir, &["check", "--strict"], &[]);
     assert_eq!(code, 2);
+    // With --format json the granted stdout goes to stderr: stdout is one JSON document.
+    let (code, out, err) = torvyn_in(&dir, &["--format", "json", "run"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(v["exit_code"], 0);
+    assert!(err.contains("[seq 0] a"), "{err}");
     // It runs: the filter drops "b", the writer prints on the host's stdout.
     let (code, out, err) = torvyn_in(&dir, &["run", "--manifest", "Torvyn.toml", "--flow", "main"], &[]);
     assert_eq!(code, 0, "{out}\n{err}");

@@ -122,6 +122,17 @@ pub fn run(args: RunArgs) -> i32 {
         return USAGE;
     };
     def.limit = args.limit;
+    if output::format() == Format::Json {
+        // stdout carries the JSON document: a node granted the host's
+        // stdout writes to stderr instead.
+        for node in &mut def.nodes {
+            for cap in &mut node.capabilities {
+                if cap == "stdout" {
+                    *cap = "stderr".into();
+                }
+            }
+        }
+    }
     let wiring = match run_io::wire(def, &roles, feed, drain, output::format() == Format::Json) {
         Ok(w) => w,
         Err(e) => {
