@@ -119,7 +119,7 @@ fn verdict(engine: &Engine, pipeline: &PipelineDef, flow: &str, warned: &mut Vec
         .flow(flow)
         .into_iter()
         .flat_map(|f| f.nodes.iter())
-        .filter(|n| n.unbuilt.is_some() && !n.path.is_file())
+        .filter(|n| n.needs_build())
         .map(|n| format!("`{}` ({})", n.name, n.component))
         .collect();
     if !unbuilt.is_empty() {

@@ -144,20 +144,25 @@ pub fn run(args: RunArgs) -> i32 {
         log::info!("{note}");
     }
     // Outputs are opened before anything runs, each once (sinks sharing a
-    // file share its writer).
-    let mut opened: Vec<(String, run_io::Output, bool)> = Vec::new();
-    for (_, to) in &wiring.drains {
+    // file share its writer): (egress, writer, flush after each element).
+    let mut outputs: Vec<(String, run_io::Output, bool)> = Vec::with_capacity(wiring.drains.len());
+    let mut opened: Vec<(String, run_io::Output)> = Vec::new();
+    for (port, to) in wiring.drains {
         let key = format!("{to:?}");
-        if opened.iter().any(|(k, _, _)| *k == key) {
-            continue;
-        }
-        match run_io::open(to) {
-            Ok(out) => opened.push((key, out, !matches!(to, Drain::File(_)))),
-            Err(e) => {
-                output::error(e);
-                return USAGE;
-            }
-        }
+        let out = match opened.iter().find(|(k, _)| *k == key) {
+            Some((_, out)) => Arc::clone(out),
+            None => match run_io::open(&to) {
+                Ok(out) => {
+                    opened.push((key, Arc::clone(&out)));
+                    out
+                }
+                Err(e) => {
+                    output::error(e);
+                    return USAGE;
+                }
+            },
+        };
+        outputs.push((port, out, !matches!(to, Drain::File(_))));
     }
     let flow = match host.start_flow(&pipeline, &flow_name) {
         Ok(f) => f,
@@ -172,14 +177,9 @@ pub fn run(args: RunArgs) -> i32 {
         .into_iter()
         .map(|(port, from)| run_io::feed(flow.clone(), port, from, args.input_format, args.limit, max))
         .collect();
-    let drainers: Vec<_> = wiring
-        .drains
+    let drainers: Vec<_> = outputs
         .into_iter()
-        .filter_map(|(port, to)| {
-            let key = format!("{to:?}");
-            let (_, out, interactive) = opened.iter().find(|(k, _, _)| *k == key)?;
-            Some(run_io::drain(flow.clone(), port, Arc::clone(out), *interactive, args.output_format))
-        })
+        .map(|(port, out, interactive)| run_io::drain(flow.clone(), port, out, interactive, args.output_format))
         .collect();
     // Ctrl-C cancels the flow (its summary is still printed); a second
     // Ctrl-C leaves at once.

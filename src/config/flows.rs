@@ -94,6 +94,7 @@ fn queue_settings(cx: &Cx<'_>, prefix: &str, own_depth: Option<(String, usize)>,
 }
 
 fn node(cx: &Cx<'_>, key: &str, name: &str, t: &NodeTable, components: &[ComponentDef]) -> Result<NodeDef, ConfigError> {
+    let priority = t.priority.map(|p| priority(cx, &format!("{key}.priority"), p)).transpose()?;
     if let Some(e) = t.endpoint {
         let other = [
             ("component", t.component.is_some()),
@@ -114,9 +115,7 @@ fn node(cx: &Cx<'_>, key: &str, name: &str, t: &NodeTable, components: &[Compone
             EndpointName::Ingress => EndpointKind::Ingress,
             EndpointName::Egress => EndpointKind::Egress,
         };
-        let mut def = NodeDef::endpoint(name, kind);
-        def.priority = t.priority.map(|p| priority(cx, &format!("{key}.priority"), p)).transpose()?;
-        return Ok(def);
+        return Ok(NodeDef { priority, ..NodeDef::endpoint(name, kind) });
     }
     let ckey = format!("{key}.component");
     let Some(cref) = &t.component else {
@@ -176,7 +175,7 @@ fn node(cx: &Cx<'_>, key: &str, name: &str, t: &NodeTable, components: &[Compone
         resume_after: Duration::from_millis(t.resume_after_ms.unwrap_or(1)),
         fuel: t.fuel_budget,
         memory_limit: t.max_memory.map(|m| memory(cx, &format!("{key}.max_memory"), m.0)).transpose()?,
-        priority: t.priority.map(|p| priority(cx, &format!("{key}.priority"), p)).transpose()?,
+        priority,
         unbuilt,
     })
 }

@@ -141,6 +141,12 @@ pub struct NodeDef {
 }
 
 impl NodeDef {
+    /// Whether the node's component crate has not been built yet (running
+    /// the node fails naming the command that builds it).
+    pub fn needs_build(&self) -> bool {
+        self.unbuilt.is_some() && !self.path.is_file()
+    }
+
     /// A node served by the embedding program.
     pub fn endpoint(name: &str, kind: EndpointKind) -> NodeDef {
         NodeDef {

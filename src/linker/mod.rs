@@ -121,7 +121,7 @@ fn link_node(engine: &Engine, node: &NodeDef) -> Result<LinkedStage, Vec<LinkErr
     let (component, actual) = match node.endpoint {
         Some(EndpointKind::Ingress) => (None, Role::Source),
         Some(EndpointKind::Egress) => (None, Role::Sink),
-        None if node.unbuilt.is_some() && !node.path.is_file() => {
+        None if node.needs_build() => {
             return Err(vec![LinkError::NotBuilt {
                 node: node.name.clone(),
                 component: node.component.clone(),
