@@ -147,6 +147,8 @@ pub fn run(args: RunArgs) -> i32 {
     // file share its writer): (egress, writer, flush after each element).
     let mut outputs: Vec<(String, run_io::Output, bool)> = Vec::with_capacity(wiring.drains.len());
     let mut opened: Vec<(String, run_io::Output)> = Vec::new();
+    // Data on stdout keeps stdout for data: the summary goes to stderr.
+    let data_on_stdout = wiring.drains.iter().any(|(_, to)| matches!(to, Drain::Stdout));
     for (port, to) in wiring.drains {
         let key = format!("{to:?}");
         let out = match opened.iter().find(|(k, _)| *k == key) {
@@ -232,7 +234,12 @@ pub fn run(args: RunArgs) -> i32 {
     }
     host.shutdown(Duration::from_secs(10));
     match output::format() {
-        Format::Human if !output::quiet() => print_summary(&summary),
+        Format::Human if !output::quiet() => {
+            let printed = if data_on_stdout { print_summary(&summary, &mut std::io::stderr().lock()) } else { print_summary(&summary, &mut std::io::stdout().lock()) };
+            if let Err(e) = printed {
+                log::warn!("cannot print the flow summary: {e}");
+            }
+        }
         Format::Human => {}
         Format::Json => output::result(serde_json::from_str(&summary.to_json()).unwrap_or_default()),
     }
@@ -248,18 +255,19 @@ pub fn run(args: RunArgs) -> i32 {
     }
 }
 
-fn print_summary(s: &FlowSummary) {
-    println!();
+fn print_summary(s: &FlowSummary, to: &mut dyn std::io::Write) -> std::io::Result<()> {
+    writeln!(to)?;
     let state = paint(&s.state.to_string(), if s.state == FlowState::Completed { Paint::Good } else { Paint::Bad });
-    println!("flow `{}` {state} in {:.3} ms", s.flow, s.duration.as_secs_f64() * 1000.0);
-    println!("  elements          {}", s.elements);
-    println!("  copies            {} ({:.2} per element)", s.copies, s.copies_per_element());
-    println!("  bytes copied      {}", s.bytes_copied);
+    writeln!(to, "flow `{}` {state} in {:.3} ms", s.flow, s.duration.as_secs_f64() * 1000.0)?;
+    writeln!(to, "  elements          {}", s.elements)?;
+    writeln!(to, "  copies            {} ({:.2} per element)", s.copies, s.copies_per_element())?;
+    writeln!(to, "  bytes copied      {}", s.bytes_copied)?;
     for e in &s.edges {
         let port = if e.port == crate::pipeline::OUTPUT_PORT { String::new() } else { format!(".{}", e.port) };
         let dropped = if e.dropped > 0 { format!(", {} dropped ({})", e.dropped, e.policy) } else { String::new() };
-        println!("  peak queue depth  {}{port} -> {}: {} of {}{dropped}", e.from, e.to, e.peak_depth, e.capacity);
+        writeln!(to, "  peak queue depth  {}{port} -> {}: {} of {}{dropped}", e.from, e.to, e.peak_depth, e.capacity)?;
     }
+    Ok(())
 }
 
 #[cfg(test)]
