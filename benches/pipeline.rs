@@ -146,7 +146,7 @@ fn floor_run(engine: &Engine, size: usize, n: u64, record: bool) -> (Duration, u
     let mut elements = 0u64;
     while let Some(out) = source.pull().expect("pull") {
         table.lock().lend(out.handle).expect("lend");
-        let lent = Lent { handle: out.handle, sequence: elements, timestamp_ns: 0, content_type: out.content_type };
+        let lent = Lent { handle: out.handle, sequence: elements, timestamp_ns: 0, content_type: out.content_type, born: Default::default() };
         let next = pass.process(&lent).expect("process").expect("emits");
         {
             let mut t = table.lock();
@@ -154,7 +154,7 @@ fn floor_run(engine: &Engine, size: usize, n: u64, record: bool) -> (Duration, u
             t.release(out.handle, Owner::Host).expect("release");
             t.lend(next.handle).expect("lend");
         }
-        let lent = Lent { handle: next.handle, sequence: elements, timestamp_ns: 0, content_type: next.content_type };
+        let lent = Lent { handle: next.handle, sequence: elements, timestamp_ns: 0, content_type: next.content_type, born: Default::default() };
         sink.push(&lent).expect("push");
         let mut t = table.lock();
         t.end_borrow(next.handle).expect("end");
@@ -252,14 +252,25 @@ fn main() {
     torvyn(&host, 64, false);
     torvyn(&host, 64, true);
     floor(&engine, 64);
+    // `cargo bench --bench pipeline -- observability` runs that section alone.
+    let only_observability = std::env::args().skip(1).any(|a| a == "observability");
+    if !only_observability {
+        sizes(&host, &engine);
+    }
+    observability(&host);
+    host.shutdown(Duration::from_secs(10));
+}
+
+/// The payload-size table: (a), (a'), (b), (c) and the memcpy floor.
+fn sizes(host: &Host, engine: &Engine) {
     println!(
         "{:>8}  {:<28} {:>14} {:>14} {:>10}",
         "payload", "row", "elements/s", "ns/element", "copies/el"
     );
     for size in SIZES {
-        let a = median((0..3).map(|_| torvyn(&host, size, false)).collect());
-        let metered = median((0..3).map(|_| torvyn(&host, size, true)).collect());
-        let b = median((0..3).map(|_| floor(&engine, size)).collect());
+        let a = median((0..3).map(|_| torvyn(host, size, false)).collect());
+        let metered = median((0..3).map(|_| torvyn(host, size, true)).collect());
+        let b = median((0..3).map(|_| floor(engine, size)).collect());
         let c = median((0..3).map(|_| native(size)).collect());
         let m = {
             let mut v: Vec<f64> = (0..3).map(|_| memcpy4(size)).collect();
@@ -286,18 +297,32 @@ fn main() {
             metered.ns_per_element / a.ns_per_element
         );
     }
-    // What observability costs: the 64 B pipeline at each level, runs
-    // interleaved so drift affects all three alike.
-    let mut by_level: [Vec<Row>; 3] = Default::default();
-    for _ in 0..5 {
-        for (i, level) in ["off", "production", "diagnostic"].iter().enumerate() {
-            by_level[i].push(torvyn_at(&host, 64, false, level));
+}
+
+/// What observability costs: the 64 B pipeline at each level. Run-to-run
+/// drift on a shared machine is larger than the cost itself, so each round
+/// runs all three levels back to back (in a rotating order) and the cost is
+/// the median of the per-round differences, with its interquartile range.
+fn observability(host: &Host) {
+    const ROUNDS: usize = 31;
+    const LEVELS: [&str; 3] = ["off", "production", "diagnostic"];
+    let mut ns = [[0f64; 3]; ROUNDS];
+    for (r, round) in ns.iter_mut().enumerate() {
+        for k in 0..3 {
+            let i = (r + k) % 3;
+            round[i] = torvyn_at(host, 64, false, LEVELS[i]).ns_per_element;
         }
     }
-    let [off, production, diagnostic] = by_level.map(median);
-    println!("observability, 64 B pipeline (median of 5):");
-    println!("  off          {:>10.1} ns/element", off.ns_per_element);
-    println!("  production   {:>10.1} ns/element   +{:.1} ns over off", production.ns_per_element, production.ns_per_element - off.ns_per_element);
-    println!("  diagnostic   {:>10.1} ns/element   +{:.1} ns over off", diagnostic.ns_per_element, diagnostic.ns_per_element - off.ns_per_element);
-    host.shutdown(Duration::from_secs(10));
+    let quartiles = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 4], v[v.len() / 2], v[3 * v.len() / 4])
+    };
+    println!("observability, 64 B pipeline ({ROUNDS} rounds; median, and the middle half of the rounds):");
+    let (_, off, _) = quartiles(ns.iter().map(|r| r[0]).collect());
+    println!("  off          {off:>8.1} ns/element");
+    for i in 1..3 {
+        let (_, level, _) = quartiles(ns.iter().map(|r| r[i]).collect());
+        let (lo, mid, hi) = quartiles(ns.iter().map(|r| r[i] - r[0]).collect());
+        println!("  {:<12} {level:>8.1} ns/element   {mid:+.1} ns over off (middle half {lo:+.1} .. {hi:+.1})", LEVELS[i]);
+    }
 }

@@ -26,25 +26,32 @@ fn a_plain_flow_counts_every_call_element_and_wait() {
         &[N("m_src", "counting-source", r#"{"count": 100}"#, ""), N("m_up", "uppercase", "{}", ""), N("m_sink", "printing-sink", "{}", "")],
         "",
     );
-    let (s, m) = run(&text);
-    assert_eq!((s.state, s.elements), (FlowState::Completed, 100));
-    assert_eq!((m.level, m.elements, m.errors), (Level::Production, 100, 0));
-    assert_eq!(m.latency_ns.count, 100);
-    assert!(m.latency_ns.p50 > 0 && m.latency_ns.p50 <= m.latency_ns.p99 && m.latency_ns.p99 <= m.latency_ns.max);
-    let calls: Vec<(&str, u64)> = m.nodes.iter().map(|n| (n.node.as_str(), n.invocations)).collect();
-    // 100 pulls and the one that found nothing; 100 process; 100 push and complete.
-    assert_eq!(calls, [("m_src", 101), ("m_up", 100), ("m_sink", 101)]);
-    for n in &m.nodes {
-        assert_eq!(n.processing_ns.count, n.invocations, "{}", n.node);
-        assert_eq!(n.errors, 0);
+    // Counts are exact at both levels; `production` times a sample: the
+    // source's calls 0, 8, …, 96 (13 elements), followed through every node.
+    for (level, timed) in [(Level::Production, 13), (Level::Diagnostic, 100)] {
+        let (s, m) = run(&format!("{text}\n[observability]\nlevel = \"{level}\"\n"));
+        assert_eq!((s.state, s.elements), (FlowState::Completed, 100));
+        assert_eq!((m.level, m.elements, m.errors), (level, 100, 0));
+        assert_eq!(m.latency_ns.count, timed, "{level}");
+        assert!(m.latency_ns.p50 > 0 && m.latency_ns.p50 <= m.latency_ns.p99 && m.latency_ns.p99 <= m.latency_ns.max);
+        let calls: Vec<(&str, u64)> = m.nodes.iter().map(|n| (n.node.as_str(), n.invocations)).collect();
+        // 100 pulls and the one that found nothing; 100 process; 100 push and complete.
+        assert_eq!(calls, [("m_src", 101), ("m_up", 100), ("m_sink", 101)]);
+        for n in &m.nodes {
+            let expected = if level == Level::Diagnostic { n.invocations } else { timed };
+            assert_eq!(n.processing_ns.count, expected, "{level} {}", n.node);
+            assert_eq!(n.errors, 0);
+            // Whole 64 KiB Wasm pages, at least one.
+            assert!(n.memory_bytes >= 65536 && n.memory_bytes % 65536 == 0, "{}: {}", n.node, n.memory_bytes);
+        }
+        for e in &m.edges {
+            assert_eq!((e.elements, e.queue_wait_ns.count, e.dropped, e.depth), (100, timed, 0, 0), "{level} {e:?}");
+            assert!(e.peak_depth >= 1);
+        }
+        let json = serde_json::to_value(&m).unwrap();
+        assert_eq!(json["edges"][1]["from"], "m_up");
+        assert_eq!(json["nodes"][1]["processing_ns"]["count"], timed);
     }
-    for e in &m.edges {
-        assert_eq!((e.elements, e.queue_wait_ns.count, e.dropped, e.depth), (100, 100, 0, 0), "{e:?}");
-        assert!(e.peak_depth >= 1);
-    }
-    let json = serde_json::to_value(&m).unwrap();
-    assert_eq!(json["edges"][1]["from"], "m_up");
-    assert_eq!(json["nodes"][1]["processing_ns"]["count"], 100);
 }
 
 #[test]

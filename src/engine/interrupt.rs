@@ -11,8 +11,9 @@
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::observability::Tick;
 use crate::types::unix_now_ns;
 
 /// Longest a cancel request waits to be noticed by a blocked host call.
@@ -32,7 +33,7 @@ pub enum Interrupt {
 /// cancel flag. Owned by the stage's store data; reset by every call.
 #[derive(Debug, Clone)]
 pub struct CallClock {
-    started: Instant,
+    started: Tick,
     limit: Duration,
     cancel: Arc<AtomicBool>,
     /// How long the call may go on once a cancel was requested: zero for
@@ -43,7 +44,7 @@ pub struct CallClock {
 impl CallClock {
     pub fn new(cancel: Arc<AtomicBool>) -> Self {
         CallClock {
-            started: Instant::now(),
+            started: Tick::now(),
             limit: Duration::ZERO,
             cancel,
             grace: Duration::ZERO,
@@ -53,7 +54,7 @@ impl CallClock {
     /// A call with `limit` starts now.
     #[inline]
     pub fn start(&mut self, limit: Duration) {
-        self.started = Instant::now();
+        self.started = Tick::now();
         self.limit = limit;
         self.grace = Duration::ZERO;
     }
@@ -63,6 +64,12 @@ impl CallClock {
     pub fn start_with_grace(&mut self, limit: Duration, grace: Duration) {
         self.start(limit);
         self.grace = grace;
+    }
+
+    /// When the call in progress (or the last one) started.
+    #[inline]
+    pub fn started(&self) -> Tick {
+        self.started
     }
 
     /// Whether the flow's cancel was requested.

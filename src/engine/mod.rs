@@ -11,6 +11,7 @@ mod error;
 mod handles;
 mod host_types;
 mod interrupt;
+mod limits;
 mod stage;
 mod state;
 mod ticker;

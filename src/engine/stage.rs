@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use wasmtime::component::{Resource, TypedFunc};
@@ -27,6 +27,7 @@ use super::ticker;
 use super::{Engine, wasi};
 use crate::contracts::Role;
 use crate::resources::{BufferTable, Owner};
+use crate::observability::{Level, Tick};
 use crate::types::{BufferHandle, StageId};
 
 /// How to instantiate one stage.
@@ -61,6 +62,9 @@ pub struct Lent {
     pub sequence: u64,
     pub timestamp_ns: u64,
     pub content_type: Arc<str>,
+    /// When it entered the flow (a source's call ended, or an embedder
+    /// pushed it), for end-to-end latency; `Tick::NONE` when not recorded.
+    pub born: Tick,
 }
 
 /// An element a stage produced; the host owns its buffer.
@@ -121,6 +125,11 @@ pub struct Stage {
     /// Fuel all calls consumed so far.
     fuel_used: u64,
     metrics: Option<(Arc<crate::observability::FlowMetrics>, usize)>,
+    /// When the last per-element call ended, if it was timed.
+    ended: Tick,
+    /// Time the next per-element call whatever the sample says (its
+    /// element's entry was timed).
+    time_next: bool,
     poisoned: bool,
     /// `init` succeeded (so `teardown` is owed).
     initialized: bool,
@@ -198,7 +207,7 @@ impl Stage {
                 Arc::clone(&buffers),
                 spec.context.clone(),
                 Arc::clone(&spec.grants),
-                limits,
+                super::limits::StageLimits::new(limits),
                 CallClock::new(Arc::clone(&spec.cancel)),
                 wasi,
             );
@@ -273,6 +282,8 @@ impl Stage {
             fuel: spec.fuel,
             fuel_used: 0,
             metrics: spec.metrics,
+            ended: Tick::NONE,
+            time_next: false,
             poisoned: false,
             initialized: false,
         })
@@ -291,6 +302,20 @@ impl Stage {
     /// Fuel this instance's calls consumed (0 without metering).
     pub fn fuel_used(&self) -> u64 {
         self.fuel_used
+    }
+
+    /// When the last per-element call started and ended (`Tick::NONE` for
+    /// the end when the call was not timed): the reactor times queue waits
+    /// and latency with these readings instead of reading the clock again.
+    #[inline]
+    pub fn last_call(&self) -> (Tick, Tick) {
+        (self.store.data().clock.started(), self.ended)
+    }
+
+    /// Time the next per-element call (its element is a timed one).
+    #[inline]
+    pub fn time_next_call(&mut self) {
+        self.time_next = true;
     }
 
     /// Whether an earlier trap killed the instance.
@@ -329,21 +354,30 @@ impl Stage {
                 return Err(CallError::Trap(format!("cannot set fuel: {e}")));
             }
         }
-        let timed = match &self.metrics {
-            Some((m, _)) if call == CallKind::Element && m.on() => Some(Instant::now()),
-            _ => None,
-        };
+        let forced = std::mem::take(&mut self.time_next);
+        let timed = call == CallKind::Element
+            && self.metrics.as_ref().is_some_and(|(m, i)| {
+                let level = m.level();
+                level != Level::Off && m.nodes.get(*i).is_some_and(|n| n.invoked(level) || forced)
+            });
         let result = f(&mut self.calls, &mut self.store, &self.lifecycle);
         if let Some(budget) = self.fuel {
             let left = self.store.get_fuel().unwrap_or(0);
             self.fuel_used = self.fuel_used.saturating_add(budget - left.min(budget));
+            if let Some(node) = self.metrics.as_ref().and_then(|(m, i)| m.nodes.get(*i)) {
+                node.set_fuel(self.fuel_used);
+            }
         }
-        if let (Some(began), Some((m, i))) = (timed, &self.metrics) {
-            if let Some(node) = m.nodes.get(*i) {
-                node.call(began.elapsed().as_nanos() as u64);
-                if self.fuel.is_some() {
-                    node.set_fuel(self.fuel_used);
-                }
+        self.ended = Tick::NONE;
+        if call == CallKind::Element {
+            if let Some(node) = self.metrics.as_ref().filter(|(m, _)| m.on()).and_then(|(m, i)| m.nodes.get(*i)) {
+                node.set_memory(self.store.data().limits.memory_bytes());
+            }
+        }
+        if timed {
+            self.ended = Tick::now();
+            if let Some(node) = self.metrics.as_ref().and_then(|(m, i)| m.nodes.get(*i)) {
+                node.timed(self.ended.nanos_since(self.store.data().clock.started()));
             }
         }
         match result {

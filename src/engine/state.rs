@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::filesystem::WasiFilesystemCtxView;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -34,7 +33,7 @@ pub struct StageState {
     pub(crate) context: FlowContextInfo,
     /// Capability names granted to this node.
     pub(crate) grants: Arc<[String]>,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limits: super::limits::StageLimits,
     /// The call in progress: its deadline and the flow's cancel flag.
     pub(crate) clock: CallClock,
     wasi: WasiCtx,
@@ -48,7 +47,7 @@ impl StageState {
         buffers: Arc<Mutex<BufferTable>>,
         context: FlowContextInfo,
         grants: Arc<[String]>,
-        limits: StoreLimits,
+        limits: super::limits::StageLimits,
         clock: CallClock,
         wasi: WasiCtx,
     ) -> Self {

@@ -105,6 +105,8 @@ impl HostBuilder {
     /// Check every option, create the engine and start the threads.
     pub fn build(self) -> Result<Host, HostError> {
         self.validate()?;
+        // Calibrated here, not on some flow's first call.
+        crate::observability::warm_up_clock();
         let max_memory_bytes = self.engine.max_memory_bytes;
         let engine = Engine::shared(self.engine).map_err(|e| HostError::Start(e.to_string()))?;
         let reactor = Reactor::start(self.worker_threads, Arc::clone(&engine))

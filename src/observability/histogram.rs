@@ -26,7 +26,6 @@ pub const RELATIVE_ERROR: f64 = 1.0 / SUB as f64;
 
 pub struct Histogram {
     buckets: [AtomicU64; BUCKETS],
-    count: AtomicU64,
     sum: AtomicU64,
     max: AtomicU64,
 }
@@ -35,7 +34,6 @@ impl Default for Histogram {
     fn default() -> Self {
         Histogram {
             buckets: std::array::from_fn(|_| AtomicU64::new(0)),
-            count: AtomicU64::new(0),
             sum: AtomicU64::new(0),
             max: AtomicU64::new(0),
         }
@@ -44,7 +42,7 @@ impl Default for Histogram {
 
 impl std::fmt::Debug for Histogram {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Histogram").field("count", &self.count.load(Ordering::Relaxed)).finish_non_exhaustive()
+        f.debug_struct("Histogram").finish_non_exhaustive()
     }
 }
 
@@ -82,7 +80,6 @@ impl Histogram {
     #[inline]
     pub fn record(&self, v: u64) {
         bump(&self.buckets[index(v)], 1);
-        bump(&self.count, 1);
         bump(&self.sum, v);
         if v > self.max.load(Ordering::Relaxed) {
             self.max.store(v, Ordering::Relaxed);

@@ -9,6 +9,15 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use super::{Histogram, HistogramSnapshot, Level};
 
+/// At `production`, one per-element call in this many is timed on each
+/// node, and so is every call on an element whose entry into the flow was
+/// timed (so its queue waits and end-to-end latency are known too). Counts
+/// are exact at every level; the time histograms are a sample. At
+/// `diagnostic`, every call is timed. Reading the clock twice and filling
+/// the histograms for every call of a microsecond-scale pipeline would cost
+/// more than everything else `production` records together.
+pub const TIMING_SAMPLE: u64 = 8;
+
 #[inline]
 fn bump(c: &AtomicU64, by: u64) {
     c.store(c.load(Ordering::Relaxed).wrapping_add(by), Ordering::Relaxed);
@@ -18,21 +27,24 @@ fn get(c: &AtomicU64) -> u64 {
     c.load(Ordering::Relaxed)
 }
 
-/// One node's counters.
+/// One node's counters. `repr(C)` keeps the scalars on adjacent cache
+/// lines, ahead of the histogram.
 #[derive(Debug, Default)]
+#[repr(C)]
 pub struct NodeMetrics {
     pub name: String,
     pub component: String,
-    /// Per-element calls (`pull`, `process`, `push`, …), failed ones included.
+    /// Per-element calls (`pull`, `process`, `push`, …), failed ones
+    /// included; for an endpoint, the elements it passed.
     invocations: AtomicU64,
     /// Calls that returned an error or trapped.
     errors: AtomicU64,
-    /// Time inside per-element calls (queue wait excluded), ns.
-    processing: Histogram,
     /// Fuel consumed (when the flow meters fuel).
     fuel: AtomicU64,
     /// The instance's linear memory after its last call, bytes.
     memory: AtomicU64,
+    /// Time inside the timed per-element calls (queue wait excluded), ns.
+    processing: Histogram,
 }
 
 impl NodeMetrics {
@@ -40,10 +52,18 @@ impl NodeMetrics {
         NodeMetrics { name: name.to_string(), component: component.to_string(), ..Default::default() }
     }
 
-    /// One per-element call that took `ns`.
+    /// A per-element call begins (or an endpoint passes an element):
+    /// counted, and says whether to time it (see [`TIMING_SAMPLE`]).
     #[inline]
-    pub fn call(&self, ns: u64) {
-        bump(&self.invocations, 1);
+    pub fn invoked(&self, level: Level) -> bool {
+        let n = get(&self.invocations);
+        self.invocations.store(n.wrapping_add(1), Ordering::Relaxed);
+        level == Level::Diagnostic || n % TIMING_SAMPLE == 0
+    }
+
+    /// A timed call took `ns`.
+    #[inline]
+    pub fn timed(&self, ns: u64) {
         self.processing.record(ns);
     }
 
@@ -61,13 +81,14 @@ impl NodeMetrics {
     }
 }
 
-/// One edge's counters.
+/// One edge's counters (`repr(C)`: see [`NodeMetrics`]).
 #[derive(Debug, Default)]
+#[repr(C)]
 pub struct EdgeMetrics {
     pub from: String,
     pub port: String,
     pub to: String,
-    /// Elements taken off the queue by the consumer.
+    /// Elements the consumer took off the queue.
     elements: AtomicU64,
     /// Times the queue filled and stopped its producer (`block`).
     backpressure_events: AtomicU64,
@@ -75,9 +96,9 @@ pub struct EdgeMetrics {
     backpressure_ns: AtomicU64,
     depth: AtomicU64,
     peak: AtomicU64,
-    /// Time elements spent queued, ns.
-    queue_wait: Histogram,
     dropped: AtomicU64,
+    /// Time timed elements spent queued, ns.
+    queue_wait: Histogram,
 }
 
 impl EdgeMetrics {
@@ -85,12 +106,17 @@ impl EdgeMetrics {
         EdgeMetrics { from: from.to_string(), port: port.to_string(), to: to.to_string(), ..Default::default() }
     }
 
-    /// The consumer took an element that waited `wait_ns`; `depth` remain.
+    /// The consumer took an element; `depth` remain.
     #[inline]
-    pub fn taken(&self, wait_ns: u64, depth: usize) {
+    pub fn taken(&self, depth: usize) {
         bump(&self.elements, 1);
-        self.queue_wait.record(wait_ns);
         self.depth.store(depth as u64, Ordering::Relaxed);
+    }
+
+    /// A timed element waited `ns` on the queue.
+    #[inline]
+    pub fn waited(&self, ns: u64) {
+        self.queue_wait.record(ns);
     }
 
     /// The queue holds `depth` now.
@@ -124,7 +150,8 @@ pub struct FlowMetrics {
     elements: AtomicU64,
     /// Calls that failed, on any node.
     errors: AtomicU64,
-    /// From a source emitting an element to a sink taking it, ns.
+    /// From a timed element entering the flow to a sink's call on it
+    /// ending, ns.
     latency: Histogram,
     pub nodes: Vec<NodeMetrics>,
     pub edges: Vec<EdgeMetrics>,
@@ -157,11 +184,16 @@ impl FlowMetrics {
         self.level.load(Ordering::Relaxed) != Level::Off as u8
     }
 
-    /// An element reached a sink `latency_ns` after its source emitted it.
+    /// An element reached a sink.
     #[inline]
-    pub fn delivered(&self, latency_ns: u64) {
+    pub fn delivered(&self) {
         bump(&self.elements, 1);
-        self.latency.record(latency_ns);
+    }
+
+    /// A timed element reached a sink `ns` after it entered the flow.
+    #[inline]
+    pub fn latency(&self, ns: u64) {
+        self.latency.record(ns);
     }
 
     /// A call of node `i` failed.
@@ -174,38 +206,45 @@ impl FlowMetrics {
 
     /// The figures now.
     pub fn snapshot(&self) -> MetricsSnapshot {
+        let latency = self.latency.snapshot();
         MetricsSnapshot {
             level: self.level(),
             elements: get(&self.elements),
             errors: get(&self.errors),
-            latency_ns: self.latency.snapshot(),
+            latency_ns: latency,
             nodes: self
                 .nodes
                 .iter()
-                .map(|n| NodeSnapshot {
-                    node: n.name.clone(),
-                    component: n.component.clone(),
-                    invocations: get(&n.invocations),
-                    errors: get(&n.errors),
-                    processing_ns: n.processing.snapshot(),
-                    fuel_consumed: get(&n.fuel),
-                    memory_bytes: get(&n.memory),
+                .map(|n| {
+                    let processing = n.processing.snapshot();
+                    NodeSnapshot {
+                        node: n.name.clone(),
+                        component: n.component.clone(),
+                        invocations: get(&n.invocations),
+                        errors: get(&n.errors),
+                        processing_ns: processing,
+                        fuel_consumed: get(&n.fuel),
+                        memory_bytes: get(&n.memory),
+                    }
                 })
                 .collect(),
             edges: self
                 .edges
                 .iter()
-                .map(|e| EdgeSnapshot {
-                    from: e.from.clone(),
-                    port: e.port.clone(),
-                    to: e.to.clone(),
-                    elements: get(&e.elements),
-                    backpressure_events: get(&e.backpressure_events),
-                    backpressure_ns: get(&e.backpressure_ns),
-                    depth: get(&e.depth),
-                    peak_depth: get(&e.peak),
-                    queue_wait_ns: e.queue_wait.snapshot(),
-                    dropped: get(&e.dropped),
+                .map(|e| {
+                    let wait = e.queue_wait.snapshot();
+                    EdgeSnapshot {
+                        from: e.from.clone(),
+                        port: e.port.clone(),
+                        to: e.to.clone(),
+                        elements: get(&e.elements),
+                        backpressure_events: get(&e.backpressure_events),
+                        backpressure_ns: get(&e.backpressure_ns),
+                        depth: get(&e.depth),
+                        peak_depth: get(&e.peak),
+                        queue_wait_ns: wait,
+                        dropped: get(&e.dropped),
+                    }
                 })
                 .collect(),
         }

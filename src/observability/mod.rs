@@ -2,11 +2,13 @@
 //! thread into fixed structures (no lock, no allocation), read from any
 //! thread as a snapshot.
 
+mod clock;
 mod histogram;
 mod metrics;
 
+pub use clock::{Tick, warm_up as warm_up_clock};
 pub use histogram::{BUCKETS, Histogram, HistogramSnapshot, RELATIVE_ERROR};
-pub use metrics::{EdgeMetrics, EdgeSnapshot, FlowMetrics, MetricsSnapshot, NodeMetrics, NodeSnapshot};
+pub use metrics::{TIMING_SAMPLE, EdgeMetrics, EdgeSnapshot, FlowMetrics, MetricsSnapshot, NodeMetrics, NodeSnapshot};
 
 /// How much a flow records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

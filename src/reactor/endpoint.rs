@@ -144,6 +144,7 @@ impl Ingress {
             sequence: 0,
             timestamp_ns: unix_now_ns(),
             content_type,
+            born: crate::observability::Tick::now(),
         });
         drop(st);
         self.mailbox.wake();

@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 
 use crate::config::BackpressurePolicy;
 use crate::engine::Lent;
+use crate::observability::Tick;
 
 /// One queued element and the drops just before it on this edge.
 #[derive(Debug)]
@@ -19,7 +20,7 @@ struct Queued {
     lent: Lent,
     gap: u64,
     /// When it was queued (recorded only while metrics are on).
-    at: Option<std::time::Instant>,
+    at: Tick,
 }
 
 /// What a push into a full queue did.
@@ -77,7 +78,7 @@ impl EdgeQueue {
     /// Append an element. Under `block` the caller checked
     /// [`EdgeQueue::has_credit`]; otherwise a full queue applies the policy.
     #[inline]
-    pub fn offer(&mut self, element: Lent, at: Option<std::time::Instant>) -> Offer {
+    pub fn offer(&mut self, element: Lent, at: Tick) -> Offer {
         let mut outcome = Offer::Queued;
         if self.items.len() >= self.capacity {
             match self.policy {
@@ -119,8 +120,8 @@ impl EdgeQueue {
     }
 
     /// When the oldest element was queued, if that was recorded.
-    pub fn front_queued_at(&self) -> Option<std::time::Instant> {
-        self.items.front().and_then(|q| q.at)
+    pub fn front_queued_at(&self) -> Tick {
+        self.items.front().map_or(Tick::NONE, |q| q.at)
     }
 
     /// Remove the oldest element.
@@ -177,6 +178,7 @@ mod tests {
             sequence: i,
             timestamp_ns: 0,
             content_type: Arc::from(""),
+            born: Tick::NONE,
         }
     }
 
@@ -185,7 +187,7 @@ mod tests {
         let mut q = EdgeQueue::new(4, 2, BackpressurePolicy::Block);
         for i in 0..4 {
             assert!(q.has_credit());
-            assert!(matches!(q.offer(el(i), None), Offer::Queued));
+            assert!(matches!(q.offer(el(i), Tick::NONE), Offer::Queued));
         }
         assert!(!q.has_credit());
         q.pop();
@@ -200,7 +202,7 @@ mod tests {
         let mut q = EdgeQueue::new(2, 1, BackpressurePolicy::DropOldest);
         for i in 0..5 {
             assert!(q.has_credit());
-            let out = q.offer(el(i), None);
+            let out = q.offer(el(i), Tick::NONE);
             assert_eq!(matches!(out, Offer::DroppedOldest(ref old) if old.handle == BufferHandle::from_bits(i - 2)), i >= 2);
         }
         assert_eq!(q.dropped(), 3);
@@ -209,17 +211,17 @@ mod tests {
 
         let mut q = EdgeQueue::new(2, 1, BackpressurePolicy::DropNewest);
         for i in 0..4 {
-            q.offer(el(i), None);
+            q.offer(el(i), Tick::NONE);
         }
         assert_eq!(q.dropped(), 2);
         q.pop();
         q.pop();
-        q.offer(el(9), None);
+        q.offer(el(9), Tick::NONE);
         assert_eq!(q.front().map(|(l, g)| (l.handle, g)), Some((BufferHandle::from_bits(9), 2)));
 
         let mut q = EdgeQueue::new(1, 0, BackpressurePolicy::Error);
-        q.offer(el(0), None);
+        q.offer(el(0), Tick::NONE);
         assert!(q.has_credit());
-        assert!(matches!(q.offer(el(1), None), Offer::Full(_)));
+        assert!(matches!(q.offer(el(1), Tick::NONE), Offer::Full(_)));
     }
 }

@@ -2,14 +2,14 @@
 //! lending it, settling it after the call, and putting elements on output
 //! edges. Every buffer-state change of the element loop happens here.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use super::FlowDriver;
 use crate::engine::Lent;
+use crate::observability::Tick;
 use crate::reactor::queue::Offer;
 use crate::resources::{BufferState, Owner};
-use crate::types::{BufferHandle, FlowState};
+use crate::types::FlowState;
 
 impl FlowDriver {
     /// Whether every output edge of node `i` has credit.
@@ -71,13 +71,18 @@ impl FlowDriver {
         let queued_at = self.edges[e].front_queued_at();
         let was_open = self.edges[e].has_credit();
         self.edges[e].pop();
-        if let Some(at) = queued_at {
-            let now = Instant::now();
-            let edge = &self.shared.metrics.edges[e];
-            edge.taken(now.saturating_duration_since(at).as_nanos() as u64, self.edges[e].len());
+        let m = &self.shared.metrics;
+        if m.on() {
+            let edge = &m.edges[e];
+            edge.taken(self.edges[e].len());
+            if !queued_at.is_none() {
+                // Waiting ended when the call that took the element began.
+                edge.waited(self.call_started(i).nanos_since(queued_at));
+            }
             if !was_open && self.edges[e].has_credit() {
-                if let Some(since) = self.backpressure_since[e].take() {
-                    edge.backpressure_ended(now.saturating_duration_since(since).as_nanos() as u64);
+                let since = std::mem::take(&mut self.backpressure_since[e]);
+                if !since.is_none() {
+                    edge.backpressure_ended(Tick::now().nanos_since(since));
                 }
             }
         }
@@ -107,37 +112,33 @@ impl FlowDriver {
         }
     }
 
-    /// Put one element on `edges` (each entry holds the same buffer). The
+    /// Put node `from`'s element `el` on `edges` (each entry holds the same
+    /// buffer; its timestamp and birth are kept). The
     /// caller checked they have credit; a full edge with a lossy policy
     /// drops (and releases what nothing else holds). A full edge with the
     /// `error` policy is an error the caller ends the flow with, once it has
     /// settled whatever it holds.
-    pub(super) fn forward(&mut self, handle: BufferHandle, timestamp_ns: u64, content_type: &std::sync::Arc<str>, edges: &[usize]) -> Result<(), String> {
+    pub(super) fn forward(&mut self, from: usize, el: &Lent, edges: &[usize]) -> Result<(), String> {
+        // A timed element is queued when the producing call ended.
+        let on = self.shared.metrics.on();
+        let now = if on { self.call_ended(from, el) } else { Tick::NONE };
+        let handle = el.handle;
         let mut t = self.table.lock();
         let mut failure = None;
-        let metrics = Arc::clone(&self.shared.metrics);
-        let now = metrics.on().then(Instant::now);
         for &e in edges {
-            if let Some(now) = now {
-                if self.edges[e].has_credit() && self.edges[e].len() + 1 >= self.edges[e].capacity() && self.edges[e].policy() == crate::config::BackpressurePolicy::Block {
-                    // This push closes the edge: its producer stops.
-                    metrics.edges[e].backpressure_began();
-                    self.backpressure_since[e] = Some(now);
-                }
+            if on && self.edges[e].has_credit() && self.edges[e].len() + 1 >= self.edges[e].capacity() && self.edges[e].policy() == crate::config::BackpressurePolicy::Block {
+                // This push closes the edge: its producer stops.
+                self.shared.metrics.edges[e].backpressure_began();
+                self.backpressure_since[e] = if now.is_none() { Tick::now() } else { now };
             }
             if let Err(err) = t.enqueue(handle) {
                 failure = Some(format!("internal buffer error: {err}"));
                 break;
             }
-            let lent = Lent {
-                handle,
-                sequence: 0,
-                timestamp_ns,
-                content_type: std::sync::Arc::clone(content_type),
-            };
+            let lent = Lent { sequence: 0, ..el.clone() };
             let offered = self.edges[e].offer(lent, now);
-            if now.is_some() {
-                let edge = &metrics.edges[e];
+            if on {
+                let edge = &self.shared.metrics.edges[e];
                 edge.queued(self.edges[e].len());
                 if matches!(offered, Offer::DroppedOldest(_) | Offer::DroppedNewest(_)) {
                     edge.dropped();
@@ -195,7 +196,7 @@ impl FlowDriver {
     pub(super) fn put_out(&mut self, i: usize, el: &Lent) -> Result<(), String> {
         self.stages[i].elements_out += 1;
         let outputs = std::mem::take(&mut self.stages[i].outputs);
-        let result = self.forward(el.handle, el.timestamp_ns, &el.content_type, &outputs);
+        let result = self.forward(i, el, &outputs);
         self.stages[i].outputs = outputs;
         result
     }

@@ -41,6 +41,7 @@ use crate::contracts::Role;
 use crate::engine::{CallError, Engine, FlowContextInfo, Lent, ProcessError, Stage};
 use crate::pipeline::{GraphEdge, OutPort};
 use crate::resources::{BufferTable, Owner};
+use crate::observability::Tick;
 use crate::types::{FlowState, saturating_deadline, unix_now_ns};
 
 /// What one turn achieved.
@@ -136,7 +137,7 @@ pub struct FlowDriver {
     round_from: (usize, u32),
     /// Per edge: since when a full `block` queue has stopped its producer
     /// (while metrics are on).
-    backpressure_since: Vec<Option<Instant>>,
+    backpressure_since: Vec<Tick>,
     /// Steps each node may take per round (indexed like `stages`): its
     /// priority over the flow's lowest under weighted-fair, 1 under
     /// round-robin.
@@ -207,7 +208,7 @@ impl FlowDriver {
             startup: None,
             source_budget: linked.def.limit,
             weights: weights(&linked),
-            backpressure_since: vec![None; graph.edges.len()],
+            backpressure_since: vec![Tick::NONE; graph.edges.len()],
             round_from: (0, 0),
         };
         if driver.ended_by_cancel() {
@@ -400,6 +401,38 @@ impl FlowDriver {
         match &mut self.stages[i].runner {
             Runner::Wasm(s) => Some(s),
             _ => None,
+        }
+    }
+
+    /// When node `i`'s call on the timed element `el` ended: the stage's
+    /// own reading (no extra clock read), the clock for an endpoint;
+    /// `Tick::NONE` when the call or the element is not timed.
+    #[inline]
+    fn call_ended(&self, i: usize, el: &Lent) -> Tick {
+        match &self.stages[i].runner {
+            Runner::Wasm(s) => s.last_call().1,
+            _ if el.born.is_none() => Tick::NONE,
+            _ => Tick::now(),
+        }
+    }
+
+    /// When node `i`'s last call started (the clock, for an endpoint).
+    #[inline]
+    fn call_started(&self, i: usize) -> Tick {
+        match &self.stages[i].runner {
+            Runner::Wasm(s) => s.last_call().0,
+            _ => Tick::now(),
+        }
+    }
+
+    /// Node `i` is about to be called on `input`: a timed element is timed
+    /// at every node it passes.
+    #[inline]
+    fn time_if_timed(&mut self, i: usize, input: &Lent) {
+        if !input.born.is_none() {
+            if let Some(s) = self.wasm(i) {
+                s.time_next_call();
+            }
         }
     }
 

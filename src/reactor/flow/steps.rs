@@ -8,6 +8,7 @@ use crate::contracts::Role;
 use crate::engine::{BackpressureSignal, CallError, Emitted, Lent};
 use crate::reactor::endpoint::Intake;
 use crate::types::{FlowState, saturating_deadline, unix_now_ns};
+use crate::observability::{Level, Tick};
 
 /// A middle node's raw answer.
 enum Answer {
@@ -53,7 +54,15 @@ impl FlowDriver {
                 return false;
             }
             return match ingress.take() {
-                Intake::Element(el) => self.emit_from_source(i, &el),
+                Intake::Element(mut el) => {
+                    // The push stamped its entry; only a sample stays timed.
+                    let m = &self.shared.metrics;
+                    let level = m.level();
+                    if level == Level::Off || !m.nodes[i].invoked(level) {
+                        el.born = Tick::NONE;
+                    }
+                    self.emit_from_source(i, &el)
+                }
                 Intake::Empty => false,
                 Intake::Closed => self.finish_node(i),
             };
@@ -83,6 +92,7 @@ impl FlowDriver {
                     sequence: 0,
                     timestamp_ns: unix_now_ns(),
                     content_type: out.content_type,
+                    born: self.wasm(i).map_or(Tick::NONE, |s| s.last_call().1),
                 };
                 self.emit_from_source(i, &el)
             }
@@ -98,12 +108,17 @@ impl FlowDriver {
         }
     }
 
-    /// `input` reached a sink: its latency from its source.
+    /// `input` reached sink `i`; a timed one's latency runs from entering
+    /// the flow to the end of the sink's call.
     #[inline]
-    fn delivered(&self, input: &Lent) {
+    fn delivered(&self, i: usize, input: &Lent) {
         let m = &self.shared.metrics;
         if m.on() {
-            m.delivered(unix_now_ns().saturating_sub(input.timestamp_ns));
+            m.delivered();
+            let end = self.call_ended(i, input);
+            if !end.is_none() {
+                m.latency(end.nanos_since(input.born));
+            }
         }
     }
 
@@ -136,6 +151,7 @@ impl FlowDriver {
             return false;
         };
         let role = self.stages[i].role;
+        self.time_if_timed(i, &input);
         let Some(stage) = self.wasm(i) else {
             return false;
         };
@@ -199,12 +215,13 @@ impl FlowDriver {
                     sequence: 0,
                     timestamp_ns: input.timestamp_ns,
                     content_type: out.content_type,
+                    born: input.born,
                 };
                 self.put_out(i, &el)
             }
             Outcome::Pass(edges) => {
                 self.stages[i].elements_out += 1;
-                self.forward(input.handle, input.timestamp_ns, &input.content_type, &edges)
+                self.forward(i, input, &edges)
             }
             Outcome::PassAll => self.put_out(i, input),
             Outcome::Nothing { dropped } => {
@@ -238,6 +255,7 @@ impl FlowDriver {
                     sequence: 0,
                     timestamp_ns: ts,
                     content_type: o.content_type,
+                    born: Tick::NONE,
                 }));
                 true
             }
@@ -272,7 +290,12 @@ impl FlowDriver {
             };
             self.consumed(i, e);
             self.stages[i].elements_in += 1;
-            self.delivered(&input);
+            let m = &self.shared.metrics;
+            let level = m.level();
+            if level != Level::Off {
+                m.nodes[i].invoked(level);
+            }
+            self.delivered(i, &input);
             egress.offer(input);
             return true;
         }
@@ -282,13 +305,14 @@ impl FlowDriver {
         let Some(input) = self.lend_head(i, e) else {
             return false;
         };
+        self.time_if_timed(i, &input);
         let Some(stage) = self.wasm(i) else {
             return false;
         };
         match stage.push(&input) {
             Ok(signal) => {
                 self.stages[i].elements_in += 1;
-                self.delivered(&input);
+                self.delivered(i, &input);
                 if signal == BackpressureSignal::Pause {
                     let slot = &mut self.stages[i];
                     slot.pauses += 1;
