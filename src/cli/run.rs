@@ -42,6 +42,11 @@ pub struct RunArgs {
     /// How `--output` is written.
     #[arg(long, value_enum, default_value = "lines")]
     pub output_format: DataFormat,
+    /// Serve Prometheus metrics at http://ADDR/metrics while the flow runs
+    /// (`127.0.0.1:9464`; port 0 picks one, named on stderr). Overrides
+    /// `[observability] metrics_endpoint`.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<String>,
 }
 
 /// Exit code after Ctrl-C (128 + SIGINT, as shells report it).
@@ -95,6 +100,20 @@ pub fn run(args: RunArgs) -> i32 {
             output::error(e);
             return FAILURE;
         }
+    };
+    // Served until this function returns (the flow's summary is printed first).
+    let _metrics = match args.metrics_addr.as_ref().or(pipeline.runtime.prometheus_addr.as_ref()) {
+        Some(addr) => match host.serve_metrics(addr) {
+            Ok(server) => {
+                output::note(format!("metrics at http://{}/metrics", server.addr()));
+                Some(server)
+            }
+            Err(e) => {
+                output::error(e);
+                return USAGE;
+            }
+        },
+        None => None,
     };
     let roles = match host.node_roles(&pipeline, &flow_name) {
         Ok(r) => r,

@@ -100,6 +100,7 @@ fn resolve(cx: &Cx<'_>) -> Result<PipelineDef, ConfigError> {
             (_, Some(L::Diagnostic)) => crate::observability::Level::Diagnostic,
             _ => crate::observability::Level::Production,
         };
+        runtime.prometheus_addr = super::settings::prometheus_addr(cx, o)?;
     }
     let flows = super::flows::flows(cx, &m, &components)?;
     super::settings::warn_inert(cx);

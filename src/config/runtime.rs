@@ -56,6 +56,9 @@ pub struct RuntimeConfig {
     pub compilation_cache_dir: Option<std::path::PathBuf>,
     /// What flows record (`[observability] level`, `metrics_enabled`).
     pub observability: crate::observability::Level,
+    /// Where `torvyn run` serves `/metrics` (`prometheus_enabled`, or
+    /// `metrics_exporter = "prometheus"`, at `metrics_endpoint`).
+    pub prometheus_addr: Option<String>,
 }
 
 /// `[runtime.pools]`: buffers kept per size tier.
@@ -106,6 +109,7 @@ impl Default for RuntimeConfig {
             pools: PoolSizes::default(),
             compilation_cache_dir: None,
             observability: crate::observability::Level::Production,
+            prometheus_addr: None,
         }
     }
 }

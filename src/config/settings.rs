@@ -166,7 +166,7 @@ pub(super) fn runtime(cx: &Cx<'_>, t: Option<&RuntimeTable>) -> Result<RuntimeCo
 /// subsystem does not exist yet: each gets a warning naming it.
 const INERT: &[(&str, &str)] = &[
     ("runtime.compilation_cache_dir", "compiled components are not kept on disk yet (packaging)"),
-    ("observability", "metrics export and tracing are not built yet (`level` and `metrics_enabled` work)"),
+    ("observability", "OTLP export and tracing are not built yet (`level`, `metrics_enabled`, `prometheus_enabled`, `metrics_exporter` and `metrics_endpoint` work)"),
     ("registry", "the packaging subsystem (OCI registries) is not built yet"),
     ("security.audit_enabled", "the security audit trail is not built yet"),
     ("security.audit_target", "the security audit trail is not built yet"),
@@ -175,7 +175,51 @@ const INERT: &[(&str, &str)] = &[
 ];
 
 /// Keys inside the tables of [`INERT`] that do have an effect.
-const EFFECTIVE: &[&str] = &["observability.level", "observability.metrics_enabled"];
+const EFFECTIVE: &[&str] = &[
+    "observability.level",
+    "observability.metrics_enabled",
+    "observability.prometheus_enabled",
+    "observability.metrics_exporter",
+    "observability.metrics_endpoint",
+];
+
+/// The address `/metrics` is served at, if the manifest asks for it:
+/// `prometheus_enabled = true` or `metrics_exporter = "prometheus"`, at
+/// `metrics_endpoint` (`host:port` or `http://host:port[/metrics]`;
+/// default `127.0.0.1:9464`).
+pub(super) fn prometheus_addr(cx: &Cx<'_>, o: &crate::config::schema::subsystems::ObservabilityTable) -> Result<Option<String>, ConfigError> {
+    use crate::config::schema::subsystems::MetricsExporter as E;
+    let wanted = o.prometheus_enabled == Some(true) || o.metrics_exporter == Some(E::Prometheus);
+    if let Some(e) = o.metrics_exporter.filter(|e| !matches!(e, E::Prometheus | E::None)) {
+        cx.warn("observability.metrics_exporter", format!("`{}` export is not built yet; `prometheus` is", exporter_name(e)));
+    }
+    if !wanted {
+        return Ok(None);
+    }
+    let Some(endpoint) = &o.metrics_endpoint else {
+        return Ok(Some("127.0.0.1:9464".into()));
+    };
+    let bare = endpoint.strip_prefix("http://").unwrap_or(endpoint);
+    let bare = bare.strip_suffix("/metrics").unwrap_or(bare).trim_end_matches('/');
+    if bare.rsplit_once(':').is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err()) {
+        return Err(cx.err(
+            "observability.metrics_endpoint",
+            format!("`{endpoint}` is not an address to serve metrics at; write host:port, for example \"127.0.0.1:9464\""),
+        ));
+    }
+    Ok(Some(bare.to_string()))
+}
+
+fn exporter_name(e: crate::config::schema::subsystems::MetricsExporter) -> &'static str {
+    use crate::config::schema::subsystems::MetricsExporter as E;
+    match e {
+        E::Prometheus => "prometheus",
+        E::Otlp => "otlp",
+        E::Stdout => "stdout",
+        E::File => "file",
+        E::None => "none",
+    }
+}
 
 /// Warn about every key of the manifest that has no effect yet.
 pub(super) fn warn_inert(cx: &Cx<'_>) {

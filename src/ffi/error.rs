@@ -140,6 +140,7 @@ impl From<HostError> for FfiError {
             HostError::ShutDown => TORVYN_STATUS_CLOSED,
             HostError::StillRunning { .. } => TORVYN_STATUS_WOULD_BLOCK,
             HostError::Start(_) => TORVYN_STATUS_INTERNAL,
+            HostError::Observability(_) => TORVYN_STATUS_IO,
         };
         FfiError::new(status, e.to_string())
     }

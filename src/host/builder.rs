@@ -114,11 +114,11 @@ impl HostBuilder {
         Ok(Host {
             engine,
             metered: std::sync::OnceLock::new(),
-            inner: Mutex::new(Inner {
+            inner: Arc::new(Mutex::new(Inner {
                 state: HostState::Ready,
                 reactor: Some(reactor),
                 flows: Default::default(),
-            }),
+            })),
             next_id: AtomicU64::new(1),
             worker_threads: self.worker_threads,
             queue_depth: self.queue_depth,

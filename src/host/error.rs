@@ -6,6 +6,8 @@ use crate::types::{FlowId, FlowState};
 pub enum HostError {
     #[error("cannot start the host: {0}")]
     Start(String),
+    #[error(transparent)]
+    Observability(#[from] crate::observability::ObservabilityError),
     #[error("host option `{option}` is {value}; allowed: {allowed}")]
     InvalidOption {
         option: &'static str,

@@ -35,7 +35,7 @@ impl Flow {
 
     /// The flow's metrics now (any thread; also after the flow ended).
     pub fn metrics(&self) -> crate::observability::MetricsSnapshot {
-        self.shared.metrics.snapshot()
+        self.shared.metrics_snapshot()
     }
 
     /// What the flow records from now on (`Off` records nothing).

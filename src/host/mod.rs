@@ -24,6 +24,7 @@ use crate::contracts::Role;
 use crate::engine::Engine;
 use crate::resources::PoolReserve;
 use crate::linker;
+use crate::observability::{HostSnapshot, MetricsServer, MetricsSnapshot};
 use crate::reactor::{Control, FlowShared, FlowSummary, FlowTask, Reactor};
 use crate::types::{FlowId, FlowState};
 
@@ -70,13 +71,38 @@ impl Inner {
     }
 }
 
+/// The host's metrics now: every flow it knows, and the host-wide figures.
+/// The host lock is held only to list the flows.
+fn snapshot(inner: &Mutex<Inner>, reserve: &PoolReserve) -> HostSnapshot {
+    let (flows, scheduler) = {
+        let inner = inner.lock();
+        (inner.live(), inner.reactor.as_ref().map(Reactor::stats).unwrap_or_default())
+    };
+    let flows: Vec<MetricsSnapshot> = flows.iter().map(|f| f.metrics_snapshot()).collect();
+    let active: Vec<&MetricsSnapshot> = flows.iter().filter(|f| !f.state.is_terminal()).collect();
+    let instances = || active.iter().flat_map(|f| f.nodes.iter()).filter(|n| n.instance);
+    let memory_linear_bytes = instances().map(|n| n.memory_bytes).sum();
+    let memory_host_bytes = reserve.idle_bytes() + active.iter().map(|f| f.buffers_held_bytes).sum::<u64>();
+    HostSnapshot {
+        flows_active: active.len() as u64,
+        components_active: instances().count() as u64,
+        memory_linear_bytes,
+        memory_host_bytes,
+        memory_total_bytes: memory_linear_bytes + memory_host_bytes,
+        scheduler,
+        spans_dropped: 0,
+        flows,
+    }
+}
+
 /// A Torvyn runtime embedded in this process.
 pub struct Host {
     engine: Arc<Engine>,
     /// The same engine with fuel metering, made when a flow first sets a
     /// fuel budget (metered code is compiled separately).
     metered: std::sync::OnceLock<Arc<Engine>>,
-    inner: Mutex<Inner>,
+    /// Shared with a metrics endpoint's thread, which reads the flows.
+    inner: Arc<Mutex<Inner>>,
     next_id: AtomicU64,
     worker_threads: usize,
     queue_depth: Option<usize>,
@@ -95,6 +121,20 @@ impl Host {
     /// The host's state.
     pub fn state(&self) -> HostState {
         self.inner.lock().state
+    }
+
+    /// Every flow's metrics and the host's own, now (serde: JSON; the
+    /// Prometheus text with [`crate::observability::prometheus_text`]).
+    pub fn metrics(&self) -> HostSnapshot {
+        snapshot(&self.inner, &self.pool_reserve)
+    }
+
+    /// Serve [`Host::metrics`] over HTTP at `addr` (`GET /metrics`, the
+    /// Prometheus text format; `GET /metrics.json`) until the returned
+    /// server is dropped. Port 0 picks a free port ([`MetricsServer::addr`]).
+    pub fn serve_metrics(&self, addr: &str) -> Result<MetricsServer, HostError> {
+        let (inner, reserve) = (Arc::clone(&self.inner), Arc::clone(&self.pool_reserve));
+        Ok(MetricsServer::start(addr, Arc::new(move || snapshot(&inner, &reserve)))?)
     }
 
     /// Reactor threads.
@@ -269,7 +309,7 @@ impl Host {
 
 impl Drop for Host {
     fn drop(&mut self) {
-        if self.inner.get_mut().reactor.is_some() {
+        if self.inner.lock().reactor.is_some() {
             self.shutdown(Duration::from_secs(10));
         }
     }

@@ -34,6 +34,8 @@ fn get(c: &AtomicU64) -> u64 {
 pub struct NodeMetrics {
     pub name: String,
     pub component: String,
+    /// A component instance (false: a host endpoint).
+    pub instance: bool,
     /// Per-element calls (`pull`, `process`, `push`, …), failed ones
     /// included; for an endpoint, the elements it passed.
     invocations: AtomicU64,
@@ -48,8 +50,9 @@ pub struct NodeMetrics {
 }
 
 impl NodeMetrics {
-    pub fn new(name: &str, component: &str) -> NodeMetrics {
-        NodeMetrics { name: name.to_string(), component: component.to_string(), ..Default::default() }
+    /// `instance`: the node runs a component (not a host endpoint).
+    pub fn new(name: &str, component: &str, instance: bool) -> NodeMetrics {
+        NodeMetrics { name: name.to_string(), component: component.to_string(), instance, ..Default::default() }
     }
 
     /// A per-element call begins (or an endpoint passes an element):
@@ -204,10 +207,20 @@ impl FlowMetrics {
         }
     }
 
-    /// The figures now.
+    /// The figures this records now; the flow's owner fills in the rest
+    /// (name, state, copies, pools).
     pub fn snapshot(&self) -> MetricsSnapshot {
         let latency = self.latency.snapshot();
         MetricsSnapshot {
+            flow: String::new(),
+            flow_id: 0,
+            state: crate::types::FlowState::Created,
+            active_ns: 0,
+            copies: 0,
+            bytes_copied: 0,
+            pools: Vec::new(),
+            buffers_live: 0,
+            buffers_held_bytes: 0,
             level: self.level(),
             elements: get(&self.elements),
             errors: get(&self.errors),
@@ -220,6 +233,7 @@ impl FlowMetrics {
                     NodeSnapshot {
                         node: n.name.clone(),
                         component: n.component.clone(),
+                        instance: n.instance,
                         invocations: get(&n.invocations),
                         errors: get(&n.errors),
                         processing_ns: processing,
@@ -254,6 +268,15 @@ impl FlowMetrics {
 /// A flow's metrics at one moment (JSON through serde).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MetricsSnapshot {
+    /// The flow's name in its manifest, and its id in the host.
+    pub flow: String,
+    pub flow_id: u64,
+    pub state: crate::types::FlowState,
+    /// Since the flow was started (until it ended, once it has).
+    pub active_ns: u64,
+    /// Copies of element bytes so far, and the bytes they moved.
+    pub copies: u64,
+    pub bytes_copied: u64,
     pub level: Level,
     pub elements: u64,
     pub errors: u64,
@@ -261,12 +284,19 @@ pub struct MetricsSnapshot {
     pub latency_ns: HistogramSnapshot,
     pub nodes: Vec<NodeSnapshot>,
     pub edges: Vec<EdgeSnapshot>,
+    /// The flow's buffer pool, per tier.
+    pub pools: Vec<crate::resources::TierSnapshot>,
+    /// Live buffers, and the bytes of capacity they hold.
+    pub buffers_live: u64,
+    pub buffers_held_bytes: u64,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct NodeSnapshot {
     pub node: String,
     pub component: String,
+    /// A component instance (false: a host endpoint).
+    pub instance: bool,
     pub invocations: u64,
     pub errors: u64,
     /// Time inside per-element calls.

@@ -3,10 +3,18 @@
 //! thread as a snapshot.
 
 mod clock;
+mod error;
 mod histogram;
+mod host;
+mod http;
 mod metrics;
+mod prometheus;
 
 pub use clock::{Tick, warm_up as warm_up_clock};
+pub use error::ObservabilityError;
+pub use host::{HostSnapshot, SchedulerStats};
+pub use http::{MetricsServer, SnapshotSource};
+pub use prometheus::{CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE, prometheus_text};
 pub use histogram::{BUCKETS, Histogram, HistogramSnapshot, RELATIVE_ERROR};
 pub use metrics::{TIMING_SAMPLE, EdgeMetrics, EdgeSnapshot, FlowMetrics, MetricsSnapshot, NodeMetrics, NodeSnapshot};
 

@@ -13,7 +13,7 @@ mod shared;
 mod summary;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -81,7 +81,7 @@ impl FlowTask {
                 None => {}
             }
         }
-        let nodes = linked.stages.iter().map(|s| NodeMetrics::new(&s.node.name, &s.node.component)).collect();
+        let nodes = linked.stages.iter().map(|s| NodeMetrics::new(&s.node.name, &s.node.component, s.node.endpoint.is_none())).collect();
         let edges = linked
             .graph
             .edges
@@ -89,7 +89,7 @@ impl FlowTask {
             .map(|e| EdgeMetrics::new(&linked.stages[e.from].node.name, &e.port, &linked.stages[e.to].node.name))
             .collect();
         let metrics = Arc::new(FlowMetrics::new(rt.observability, nodes, edges));
-        let shared = Arc::new(FlowShared::new(id, linked.name.clone(), mailbox, ingress, egress, metrics));
+        let shared = Arc::new(FlowShared::new(id, linked.name.clone(), mailbox, ingress, egress, metrics, Arc::clone(&table)));
         FlowTask { shared, linked, table }
     }
 }
@@ -97,8 +97,20 @@ impl FlowTask {
 struct Worker {
     mailbox: Arc<Mailbox>,
     load: Arc<AtomicUsize>,
+    stats: Arc<WorkerStats>,
     thread: Option<JoinHandle<()>>,
 }
+
+/// What a worker's scheduler did: written by the worker, read by anyone.
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    /// Times the worker went to sleep with nothing to do and woke again.
+    wakeups: AtomicU64,
+    /// Time spent asleep, ns.
+    idle_ns: AtomicU64,
+}
+
+
 
 /// The worker threads of one host.
 pub struct Reactor {
@@ -114,20 +126,32 @@ impl Reactor {
         for index in 0..threads.max(1) {
             let mailbox = Arc::new(Mailbox::default());
             let load = Arc::new(AtomicUsize::new(0));
-            let (mb, ld, eng, tx) = (Arc::clone(&mailbox), Arc::clone(&load), Arc::clone(&engine), tx.clone());
+            let stats = Arc::new(WorkerStats::default());
+            let (mb, ld, st, eng, tx) = (Arc::clone(&mailbox), Arc::clone(&load), Arc::clone(&stats), Arc::clone(&engine), tx.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("torvyn-worker-{index}"))
                 .spawn(move || {
-                    run(&mb, &ld, &eng);
+                    run(&mb, &ld, &st, &eng);
                     let _ = tx.send(index);
                 })?;
             workers.push(Worker {
                 mailbox,
                 load,
+                stats,
                 thread: Some(thread),
             });
         }
         Ok(Reactor { workers, exited })
+    }
+
+    /// What the workers' schedulers did so far.
+    pub fn stats(&self) -> crate::observability::SchedulerStats {
+        let mut total = crate::observability::SchedulerStats { workers: self.workers.len() as u64, ..Default::default() };
+        for w in &self.workers {
+            total.wakeups += w.stats.wakeups.load(Ordering::Relaxed);
+            total.idle_ns += w.stats.idle_ns.load(Ordering::Relaxed);
+        }
+        total
     }
 
     /// The mailbox of the least-loaded worker (a new flow goes there).
@@ -169,7 +193,7 @@ impl Reactor {
     }
 }
 
-fn run(mailbox: &Mailbox, load: &AtomicUsize, engine: &Engine) {
+fn run(mailbox: &Mailbox, load: &AtomicUsize, stats: &WorkerStats, engine: &Engine) {
     let mut flows: Vec<FlowDriver> = Vec::new();
     // The epoch ticker runs while some worker is busy (not parked).
     let mut busy = Some(Busy::begin());
@@ -212,7 +236,10 @@ fn run(mailbox: &Mailbox, load: &AtomicUsize, engine: &Engine) {
         load.store(flows.len(), Ordering::Relaxed);
         if !progressed {
             drop(busy.take());
+            let slept = crate::observability::Tick::now();
             mailbox.park(wake);
+            stats.idle_ns.fetch_add(crate::observability::Tick::now().nanos_since(slept), Ordering::Relaxed);
+            stats.wakeups.fetch_add(1, Ordering::Relaxed);
             busy = Some(Busy::begin());
         }
     }

@@ -10,6 +10,7 @@ use parking_lot::{Condvar, Mutex};
 use super::endpoint::{Egress, EndpointError, Ingress};
 use super::mailbox::Mailbox;
 use super::summary::FlowSummary;
+use crate::resources::BufferTable;
 use crate::types::{FlowId, FlowState, deadline_within};
 
 struct Status {
@@ -29,6 +30,10 @@ pub struct FlowShared {
     pub(crate) egress: Vec<Arc<Egress>>,
     /// Recorded by the worker, read by any handle.
     pub metrics: Arc<crate::observability::FlowMetrics>,
+    /// The flow's buffers: a snapshot reads its copy ledger and pool
+    /// under the lock the worker takes for each buffer operation.
+    table: Arc<Mutex<BufferTable>>,
+    started: std::time::Instant,
 }
 
 impl FlowShared {
@@ -39,6 +44,7 @@ impl FlowShared {
         ingress: Vec<Arc<Ingress>>,
         egress: Vec<Arc<Egress>>,
         metrics: Arc<crate::observability::FlowMetrics>,
+        table: Arc<Mutex<BufferTable>>,
     ) -> Self {
         FlowShared {
             id,
@@ -53,7 +59,30 @@ impl FlowShared {
             ingress,
             egress,
             metrics,
+            table,
+            started: std::time::Instant::now(),
         }
+    }
+
+    /// Everything the flow shows now: its metrics, state, copies and pool.
+    pub fn metrics_snapshot(&self) -> crate::observability::MetricsSnapshot {
+        let mut m = self.metrics.snapshot();
+        let (state, ended) = {
+            let s = self.status.lock();
+            (s.state, s.summary.as_ref().map(|x| x.duration))
+        };
+        m.flow = self.name.clone();
+        m.flow_id = self.id.get();
+        m.state = state;
+        m.active_ns = u64::try_from(ended.unwrap_or_else(|| self.started.elapsed()).as_nanos()).unwrap_or(u64::MAX);
+        let t = self.table.lock();
+        let copies = t.ledger().total();
+        m.copies = copies.copies;
+        m.bytes_copied = copies.bytes;
+        m.pools = t.pool().tiers().to_vec();
+        m.buffers_live = t.live() as u64;
+        m.buffers_held_bytes = t.held_bytes();
+        m
     }
 
     /// The ingress node called `port`.

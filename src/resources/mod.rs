@@ -15,6 +15,6 @@ mod table;
 pub use budget::Budget;
 pub use error::BufferError;
 pub use ledger::{CopyCount, CopyDirection, CopyLedger};
-pub use pool::{BufferPool, PoolReserve, PoolStats, Tier, TierLimits, TIERS};
+pub use pool::{BufferPool, PoolReserve, PoolStats, Tier, TierLimits, TierSnapshot, TIERS};
 pub use state::{BufferState, Owner};
 pub use table::{BufferTable, Bytes, DEFAULT_MAX_BUFFER_SIZE, POOL_DEPTH};

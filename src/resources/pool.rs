@@ -118,8 +118,9 @@ impl TierLimits {
     }
 }
 
-/// Counters that show whether the pool is doing its job.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Counters that show whether the pool is doing its job (one set per
+/// tier; [`BufferPool::stats`] adds them up).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PoolStats {
     /// Buffers created because the tier's free list was empty.
     pub allocations: u64,
@@ -130,6 +131,30 @@ pub struct PoolStats {
     /// Component allocations refused because their tier was empty
     /// (exhaustion policy `error`).
     pub exhausted: u64,
+    /// Buffers given back (kept or discarded).
+    pub returned: u64,
+}
+
+impl PoolStats {
+    fn add(&mut self, o: &PoolStats) {
+        self.allocations += o.allocations;
+        self.reuses += o.reuses;
+        self.discarded += o.discarded;
+        self.exhausted += o.exhausted;
+        self.returned += o.returned;
+    }
+}
+
+/// One tier at one moment.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct TierSnapshot {
+    pub tier: &'static str,
+    /// Most idle buffers the tier keeps.
+    pub capacity: u64,
+    /// Idle buffers in it now.
+    pub available: u64,
+    #[serde(flatten)]
+    pub stats: PoolStats,
 }
 
 /// Free lists per tier. Not thread-safe by itself; the owning table is.
@@ -144,7 +169,7 @@ pub struct BufferPool {
     idle_bytes: u64,
     /// The host-wide bound this pool's idle bytes count against.
     reserve: Option<Arc<PoolReserve>>,
-    stats: PoolStats,
+    stats: [PoolStats; TIERS],
 }
 
 impl BufferPool {
@@ -164,7 +189,7 @@ impl BufferPool {
             max_idle_bytes,
             idle_bytes: 0,
             reserve,
-            stats: PoolStats::default(),
+            stats: Default::default(),
         };
         if !limits.fallback {
             for tier in &Tier::ALL[..TIERS - 1] {
@@ -180,7 +205,7 @@ impl BufferPool {
     pub fn try_take(&mut self, len: usize) -> Option<Arc<Vec<u8>>> {
         let tier = Tier::for_len(len);
         if !self.limits.fallback && tier != Tier::Oversize && self.free[tier.index()].is_empty() {
-            self.stats.exhausted += 1;
+            self.stats[tier.index()].exhausted += 1;
             return None;
         }
         Some(self.take(len))
@@ -205,7 +230,7 @@ impl BufferPool {
         };
         match found {
             Some(buf) => {
-                self.stats.reuses += 1;
+                self.stats[tier.index()].reuses += 1;
                 if self.limits.fallback || tier == Tier::Oversize {
                     let capacity = buf.capacity() as u64;
                     self.idle_bytes -= capacity;
@@ -216,7 +241,7 @@ impl BufferPool {
                 buf
             }
             None => {
-                self.stats.allocations += 1;
+                self.stats[tier.index()].allocations += 1;
                 Arc::new(Vec::with_capacity(tier.capacity_for(len)))
             }
         }
@@ -225,16 +250,18 @@ impl BufferPool {
     /// Return a vector. It is emptied and kept if its tier has room and no
     /// other reference to it is alive; otherwise it is freed.
     pub fn give(&mut self, mut buf: Arc<Vec<u8>>) {
+        let tier = Tier::for_len(buf.capacity());
+        let stats = &mut self.stats[tier.index()];
+        stats.returned += 1;
         let Some(bytes) = Arc::get_mut(&mut buf) else {
-            self.stats.discarded += 1;
+            stats.discarded += 1;
             return;
         };
         bytes.clear();
         let capacity = bytes.capacity() as u64;
-        let tier = Tier::for_len(bytes.capacity());
         let list = &mut self.free[tier.index()];
         if list.len() >= self.limits.kept[tier.index()] {
-            self.stats.discarded += 1;
+            stats.discarded += 1;
             return;
         }
         // Without fallback a tier's buffers are all there is: they are kept
@@ -251,13 +278,27 @@ impl BufferPool {
             list.push(buf);
             self.idle_bytes += capacity;
         } else {
-            self.stats.discarded += 1;
+            self.stats[tier.index()].discarded += 1;
         }
     }
 
-    /// Counters since creation.
+    /// Counters since creation, all tiers together.
     pub fn stats(&self) -> PoolStats {
-        self.stats
+        let mut total = PoolStats::default();
+        for s in &self.stats {
+            total.add(s);
+        }
+        total
+    }
+
+    /// Each tier now (Small … Oversize).
+    pub fn tiers(&self) -> [TierSnapshot; TIERS] {
+        std::array::from_fn(|i| TierSnapshot {
+            tier: Tier::ALL[i].name(),
+            capacity: self.limits.kept[i] as u64,
+            available: self.free[i].len() as u64,
+            stats: self.stats[i],
+        })
     }
 
     /// Idle buffers held, per tier (Small … Oversize).

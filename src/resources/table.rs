@@ -107,6 +107,12 @@ impl BufferTable {
         self.budgets.get(stage.index()).map_or(0, Budget::allocations)
     }
 
+    /// Bytes of capacity the stages' live buffers hold (what their budgets
+    /// are charged).
+    pub fn held_bytes(&self) -> u64 {
+        self.budgets.iter().map(|b| b.held().1).sum()
+    }
+
     /// Buffers and bytes a stage currently holds.
     pub fn budget_held(&self, stage: StageId) -> (u64, u64) {
         self.budgets.get(stage.index()).map(Budget::held).unwrap_or((0, 0))
