@@ -24,6 +24,15 @@
 #define TORVYN_VERSION_PATCH 0
 
 
+// `TORVYN_OBSERVABILITY_OFF`: nothing beyond the end-of-flow summary.
+#define TORVYN_OBSERVABILITY_OFF 0
+
+// `TORVYN_OBSERVABILITY_PRODUCTION`: counters and (sampled) histograms.
+#define TORVYN_OBSERVABILITY_PRODUCTION 1
+
+// `TORVYN_OBSERVABILITY_DIAGNOSTIC`: every call timed.
+#define TORVYN_OBSERVABILITY_DIAGNOSTIC 2
+
 // Version of the C ABI. It changes whenever a signature, struct layout or
 // enum value of this header changes incompatibly; the Python and Go
 // wrappers refuse a library whose ABI version differs from theirs.
@@ -301,6 +310,36 @@ torvyn_status torvyn_log_set_callback(torvyn_log_fn callback,
                                       void *user_data,
                                       torvyn_free_fn user_data_free,
                                       torvyn_error **out_error);
+
+// The flow's metrics now as JSON in `*out_json` (counts, histograms with
+// p50/p90/p99/p999/max, per node, edge and pool tier; see
+// docs/observability.md). Free with `torvyn_string_free`. Thread-safe;
+// never waits for the flow's worker.
+torvyn_status torvyn_flow_metrics_json(const torvyn_flow *flow,
+                                       char **out_json,
+                                       torvyn_error **out_error);
+
+// What the flow records from now on: one of `TORVYN_OBSERVABILITY_OFF`,
+// `_PRODUCTION`, `_DIAGNOSTIC` (anything else is
+// `TORVYN_STATUS_INVALID_ARGUMENT`). Thread-safe.
+torvyn_status torvyn_flow_set_observability_level(const torvyn_flow *flow,
+                                                  uint32_t level,
+                                                  torvyn_error **out_error);
+
+// Every flow's metrics and the host's own (active flows and components,
+// memory, scheduler) as JSON in `*out_json`. Free with
+// `torvyn_string_free`. Thread-safe.
+torvyn_status torvyn_host_metrics_json(const torvyn_host *host,
+                                       char **out_json,
+                                       torvyn_error **out_error);
+
+// The same as Prometheus (OpenMetrics) text in `*out_text`, ready to
+// serve from the embedder's own `/metrics` (content type
+// `application/openmetrics-text; version=1.0.0; charset=utf-8`). Free with
+// `torvyn_string_free`. Thread-safe.
+torvyn_status torvyn_host_metrics_text(const torvyn_host *host,
+                                       char **out_text,
+                                       torvyn_error **out_error);
 
 // Load a manifest from `path`: a `Torvyn.toml`, a `.json` file, or a folder
 // holding `Torvyn.toml`. On success `*out_pipeline` owns a new pipeline:

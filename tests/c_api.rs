@@ -121,6 +121,26 @@ fn embed_example_pushes_through_wasm_and_reads_back_in_place() {
 }
 
 #[test]
+fn metrics_as_json_and_prometheus_text_and_the_level_from_c() {
+    let exe = compile(&["tests/c/metrics.c"], "metrics");
+    let (code, out, err) = run(&exe, &[root().to_str().unwrap(), "25"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let line = |key: &str| out.lines().find_map(|l| l.strip_prefix(key)).unwrap_or_else(|| panic!("no {key} in {out}")).to_string();
+    let running: serde_json::Value = serde_json::from_str(&line("host-running ")).unwrap();
+    assert_eq!(running["flows_active"], 1);
+    assert!(running["components_active"].as_u64().unwrap() >= 1);
+    let flow: serde_json::Value = serde_json::from_str(&line("flow ")).unwrap();
+    assert_eq!((flow["level"].as_str(), flow["elements"].as_u64(), flow["state"].as_str()), (Some("diagnostic"), Some(25), Some("completed")));
+    // Diagnostic: every element timed.
+    assert_eq!(flow["latency_ns"]["count"], 25);
+    let processor = flow["nodes"].as_array().unwrap().iter().find(|n| n["instance"] == true).unwrap();
+    assert_eq!((processor["invocations"].as_u64(), processor["processing_ns"]["count"].as_u64()), (Some(25), Some(25)));
+    let text = line("text ").replace('|', "\n");
+    assert!(text.contains(&format!("torvyn_flow_elements_total{{flow=\"main\",flow_id=\"{}\"}} 25", flow["flow_id"])), "{text}");
+    assert!(text.ends_with("# EOF\n"), "{text}");
+}
+
+#[test]
 fn a_log_callback_may_call_torvyn_without_deadlocking_the_worker() {
     let exe = compile(&["tests/c/log_reentry.c"], "log_reentry");
     let (code, out, err) = run(&exe, &[root().to_str().unwrap()]);

@@ -146,3 +146,45 @@ func (f *Flow) Close() error {
 	}
 	return nil
 }
+
+// ObservabilityLevel is what a flow records.
+type ObservabilityLevel uint32
+
+const (
+	// ObservabilityOff records nothing beyond the end-of-flow summary.
+	ObservabilityOff ObservabilityLevel = C.TORVYN_OBSERVABILITY_OFF
+	// ObservabilityProduction records counters and sampled histograms.
+	ObservabilityProduction ObservabilityLevel = C.TORVYN_OBSERVABILITY_PRODUCTION
+	// ObservabilityDiagnostic times every call.
+	ObservabilityDiagnostic ObservabilityLevel = C.TORVYN_OBSERVABILITY_DIAGNOSTIC
+)
+
+// Metrics is the flow's metrics now (see docs/observability.md).
+func (f *Flow) Metrics() (map[string]any, error) {
+	var out *C.char
+	var cerr *C.torvyn_error
+	err := check(C.torvyn_flow_metrics_json(f.ptr(), &out, &cerr), cerr)
+	runtime.KeepAlive(f)
+	if err != nil {
+		return nil, err
+	}
+	return takeJSON(out)
+}
+
+// SetObservabilityLevel changes what the flow records from now on.
+func (f *Flow) SetObservabilityLevel(level ObservabilityLevel) error {
+	var cerr *C.torvyn_error
+	err := check(C.torvyn_flow_set_observability_level(f.ptr(), C.uint32_t(level), &cerr), cerr)
+	runtime.KeepAlive(f)
+	return err
+}
+
+// takeJSON decodes and frees a JSON string the library returned.
+func takeJSON(out *C.char) (map[string]any, error) {
+	defer C.torvyn_string_free(out)
+	var m map[string]any
+	if err := json.Unmarshal([]byte(C.GoString(out)), &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}

@@ -201,6 +201,31 @@ func (h *Host) Shutdown(timeout time.Duration) error {
 	return err
 }
 
+// Metrics is every flow's metrics and the host's own.
+func (h *Host) Metrics() (map[string]any, error) {
+	var out *C.char
+	var cerr *C.torvyn_error
+	err := check(C.torvyn_host_metrics_json(h.ptr(), &out, &cerr), cerr)
+	runtime.KeepAlive(h)
+	if err != nil {
+		return nil, err
+	}
+	return takeJSON(out)
+}
+
+// MetricsText is the same in the Prometheus (OpenMetrics) text format.
+func (h *Host) MetricsText() (string, error) {
+	var out *C.char
+	var cerr *C.torvyn_error
+	err := check(C.torvyn_host_metrics_text(h.ptr(), &out, &cerr), cerr)
+	runtime.KeepAlive(h)
+	if err != nil {
+		return "", err
+	}
+	defer C.torvyn_string_free(out)
+	return C.GoString(out), nil
+}
+
 // Close shuts the host down and frees it. Closing twice is harmless.
 func (h *Host) Close() error {
 	if t := h.h.take(); t != 0 {

@@ -325,3 +325,41 @@ func TestTenThousandFlowsOnOneHost(t *testing.T) {
 		t.Fatalf("resident memory grew by %d KiB over %d flows on one host", after-before, flows-warmup)
 	}
 }
+
+func TestMetricsAndLevel(t *testing.T) {
+	h := must(NewHost(HostOptions{}))
+	defer h.Close()
+	p := must(LoadPipeline(filepath.Join(root, "examples", "embed")))
+	defer p.Close()
+	f := must(h.Start(p, "main"))
+	defer f.Close()
+	if err := f.SetObservabilityLevel(ObservabilityLevel(9)); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("level 9: %v", err)
+	}
+	if err := f.SetObservabilityLevel(ObservabilityDiagnostic); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 30; i++ {
+		if err := f.Push("input", []byte(fmt.Sprintf("record %d", i)), "", Forever); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Next("output", 30*time.Second, func([]byte) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if hm := must(h.Metrics()); hm["flows_active"] != 1.0 {
+		t.Fatalf("host metrics while running: %v", hm["flows_active"])
+	}
+	f.CloseInput("input")
+	must(f.Wait(time.Minute))
+	m := must(f.Metrics())
+	latency := m["latency_ns"].(map[string]any)
+	if m["level"] != "diagnostic" || m["elements"] != 30.0 || latency["count"] != 30.0 {
+		t.Fatalf("metrics %v %v %v", m["level"], m["elements"], latency["count"])
+	}
+	text := must(h.MetricsText())
+	want := fmt.Sprintf("torvyn_flow_elements_total{flow=\"main\",flow_id=\"%v\"} 30\n", m["flow_id"])
+	if !strings.Contains(text, want) || !strings.HasSuffix(text, "# EOF\n") {
+		t.Fatalf("no %q in\n%s", want, text)
+	}
+}

@@ -20,6 +20,7 @@ mod error;
 mod flow;
 mod host;
 mod log;
+mod metrics;
 mod pipeline;
 mod registry;
 mod string;

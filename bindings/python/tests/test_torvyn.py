@@ -29,6 +29,28 @@ def test_hello_world_runs_to_completion():
     assert summary["copies"] == 10
 
 
+def test_metrics_as_dicts_and_prometheus_text_with_the_level_set_at_run_time():
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    with Host() as host, Pipeline.load(ROOT / "examples" / "embed") as p, host.start(p) as flow:
+        with pytest.raises(ValueError, match="not one of off, production, diagnostic"):
+            flow.set_observability_level("verbose")
+        flow.set_observability_level("diagnostic")
+        for i in range(40):
+            flow.push(f"record {i}".encode(), timeout=30)
+            flow.next(timeout=30).release()
+        running = host.metrics()
+        assert running["flows_active"] == 1
+        flow.close_input()
+        flow.wait(timeout=60)
+        m = flow.metrics()
+        text = host.metrics_text()
+    assert (m["level"], m["elements"], m["latency_ns"]["count"]) == ("diagnostic", 40, 40)
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    elements = [s for s in families["torvyn_flow_elements"].samples if s.labels["flow_id"] == str(m["flow_id"])]
+    assert [s.value for s in elements] == [40.0]
+
+
 def test_push_through_wasm_and_read_back_in_place():
     with Host() as host, Pipeline.load(ROOT / "examples" / "embed") as p, host.start(p) as flow:
         def produce():

@@ -130,6 +130,18 @@ class Host(_Handle):
         """Cancel every flow and stop the threads; the host refuses new flows."""
         _call(lib.torvyn_host_shutdown, self.handle, _ms(timeout))
 
+    def metrics(self) -> dict:
+        """Every flow's metrics and the host's own (see docs/observability.md)."""
+        out = c_void_p()
+        _call(lib.torvyn_host_metrics_json, self.handle, byref(out))
+        return json.loads(_take_string(out))
+
+    def metrics_text(self) -> str:
+        """The same in the Prometheus (OpenMetrics) text format."""
+        out = c_void_p()
+        _call(lib.torvyn_host_metrics_text, self.handle, byref(out))
+        return _take_string(out)
+
 
 class Pipeline(_Handle):
     """A loaded manifest."""
@@ -194,6 +206,20 @@ class Flow(_Handle):
         out = c_void_p()
         _call(lib.torvyn_flow_summary_json, self.handle, byref(out))
         return json.loads(_take_string(out))
+
+    def metrics(self) -> dict:
+        """The flow's metrics now (counts, histograms, nodes, edges, pool tiers)."""
+        out = c_void_p()
+        _call(lib.torvyn_flow_metrics_json, self.handle, byref(out))
+        return json.loads(_take_string(out))
+
+    _LEVELS = {"off": 0, "production": 1, "diagnostic": 2}
+
+    def set_observability_level(self, level: str) -> None:
+        """What the flow records from now on: ``off``, ``production`` or ``diagnostic``."""
+        if level not in self._LEVELS:
+            raise ValueError(f"observability level {level!r} is not one of off, production, diagnostic")
+        _call(lib.torvyn_flow_set_observability_level, self.handle, self._LEVELS[level])
 
     def push(self, data, port: str = "input", content_type: str = "", timeout: float = None) -> None:
         """Copy ``data`` (bytes-like) into ingress ``port``, waiting up to
