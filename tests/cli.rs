@@ -273,3 +273,40 @@ fn ctrl_c_cancels_a_flow_blocked_in_a_guest_and_exits_130() {
     assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
     assert!(stdout.contains("flow `main` cancelled"), "the summary is printed: {stdout}\n{stderr}");
 }
+
+#[test]
+fn link_draws_the_flow_graph_as_dot_and_mermaid() {
+    let (code, dot, err) = torvyn(&["--format", "dot", "link", "examples/fan-out"]);
+    assert_eq!(code, 0, "{err}");
+    // Graphviz's language, read back by pydot's parser.
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/py/bin/python");
+    assert!(python.exists(), "run ./scripts/test-all, which makes target/py with pydot");
+    let script = "import sys, json, pydot\n(g,) = pydot.graph_from_dot_data(sys.stdin.read())\nprint(json.dumps({'nodes': sorted(n.get_name().strip('\"') for n in g.get_nodes() if n.get_name() != 'node'), 'edges': sorted([e.get_source().strip('\"'), e.get_destination().strip('\"'), e.get_label().strip('\"')] for e in g.get_edges())}))";
+    let mut child = Command::new(&python)
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), dot.as_bytes()).unwrap();
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "pydot refused:\n{dot}");
+    let g: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(g["nodes"], serde_json::json!(["errors", "info", "logs", "pager", "quiet", "route", "warnings"]));
+    assert_eq!(g["edges"].as_array().unwrap().len(), 6);
+    assert!(g["edges"].as_array().unwrap().contains(&serde_json::json!(["route", "quiet", "other · queue 16 · block"])), "{}", g["edges"]);
+    assert!(dot.contains("\"route\\nrouter · prefix-router.wasm\""), "{dot}");
+
+    let (code, mermaid, err) = torvyn(&["--format", "mermaid", "link", "examples/fan-out"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = mermaid.lines().collect();
+    assert_eq!(lines[1], "flowchart LR");
+    assert!(lines.contains(&"  n1[\"route<br/>router · prefix-router.wasm\"]"), "{mermaid}");
+    assert!(lines.contains(&"  n1 -->|\"warnings · queue 16 · block\"| n4"), "{mermaid}");
+    assert_eq!(lines.iter().filter(|l| l.contains("-->")).count(), 6);
+
+    let (code, _, err) = torvyn(&["--format", "dot", "check", "examples/fan-out"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("only `torvyn link` takes them"), "{err}");
+}

@@ -41,7 +41,10 @@ pub fn use_components_dir(pipeline: &mut PipelineDef, dir: &std::path::Path) {
     }
 }
 
-pub fn link(args: LinkArgs) -> i32 {
+pub use super::picture::Picture;
+
+/// `picture`: draw the graph instead of listing it.
+pub fn link(args: LinkArgs, picture: Option<Picture>) -> i32 {
     let mut pipeline = match args.manifest.load() {
         Ok(p) => p,
         Err(code) => return code,
@@ -111,6 +114,10 @@ pub fn link(args: LinkArgs) -> i32 {
             })
         })
         .collect();
+    if let Some(picture) = picture {
+        print!("{}", super::picture::draw(picture, &linked.name, &nodes, &edges));
+        return 0;
+    }
     match output::format() {
         Format::Json => output::result(json!({"flow": linked.name, "nodes": nodes, "edges": edges})),
         Format::Human => {

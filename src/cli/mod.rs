@@ -13,6 +13,7 @@ mod link;
 mod logger;
 mod manifest;
 mod output;
+mod picture;
 mod run;
 mod run_io;
 mod style;
@@ -26,6 +27,17 @@ pub enum Format {
     Human,
     /// One JSON document on stdout (guest output goes to stderr).
     Json,
+}
+
+/// What `--format` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CliFormat {
+    Human,
+    Json,
+    /// A Graphviz picture of the flow (`torvyn link` only).
+    Dot,
+    /// A Mermaid flowchart of the flow (`torvyn link` only).
+    Mermaid,
 }
 
 /// When to colour human output.
@@ -54,9 +66,10 @@ struct Cli {
     /// Only errors and what the command exists to print.
     #[arg(short, long, global = true)]
     quiet: bool,
-    /// Output format.
+    /// Output format: human, json; `torvyn link` also draws the graph as
+    /// dot (Graphviz) or mermaid.
     #[arg(long, value_enum, default_value = "human", global = true)]
-    format: Format,
+    format: CliFormat,
     /// Colour: auto (a terminal without NO_COLOR), always, never.
     #[arg(long, value_enum, default_value = "auto", global = true)]
     color: Color,
@@ -105,26 +118,36 @@ pub fn main() -> i32 {
         }
     };
     style::set(cli.color);
-    output::configure(cli.format, cli.quiet);
+    let (format, picture) = match cli.format {
+        CliFormat::Human => (Format::Human, None),
+        CliFormat::Json => (Format::Json, None),
+        CliFormat::Dot => (Format::Human, Some(link::Picture::Dot)),
+        CliFormat::Mermaid => (Format::Human, Some(link::Picture::Mermaid)),
+    };
+    output::configure(format, cli.quiet);
+    if picture.is_some() && !matches!(cli.command, Command::Link(_)) {
+        output::error("--format dot and --format mermaid draw a flow's graph: only `torvyn link` takes them");
+        return output::finish(manifest::USAGE);
+    }
     let log_level = match &cli.command {
         Command::Run(args) => args.log_level.clone(),
         _ => None,
     };
-    if let Err(e) = logger::install(cli.verbose, cli.quiet, log_level.as_deref(), cli.format == Format::Json) {
+    if let Err(e) = logger::install(cli.verbose, cli.quiet, log_level.as_deref(), format == Format::Json) {
         output::error(e);
         return output::finish(manifest::USAGE);
     }
     let code = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::check(args),
-        Command::Link(args) => link::link(args),
+        Command::Link(args) => link::link(args, picture),
         Command::Inspect(args) => inspect::inspect(args),
         Command::Init(args) => init::init(args),
         Command::Build(args) => build::build(args),
         Command::Doctor(args) => doctor::doctor(args),
         Command::Schema => {
             let schema = crate::config::schema::json_schema();
-            match cli.format {
+            match format {
                 Format::Json => output::result(serde_json::json!({ "schema": schema })),
                 Format::Human => println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default()),
             }
