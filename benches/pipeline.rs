@@ -146,7 +146,7 @@ fn floor_run(engine: &Engine, size: usize, n: u64, record: bool) -> (Duration, u
     let mut elements = 0u64;
     while let Some(out) = source.pull().expect("pull") {
         table.lock().lend(out.handle).expect("lend");
-        let lent = Lent { handle: out.handle, sequence: elements, timestamp_ns: 0, content_type: out.content_type, born: Default::default() };
+        let lent = Lent { handle: out.handle, sequence: elements, timestamp_ns: 0, content_type: out.content_type, born: Default::default(), span: 0 };
         let next = pass.process(&lent).expect("process").expect("emits");
         {
             let mut t = table.lock();
@@ -154,7 +154,7 @@ fn floor_run(engine: &Engine, size: usize, n: u64, record: bool) -> (Duration, u
             t.release(out.handle, Owner::Host).expect("release");
             t.lend(next.handle).expect("lend");
         }
-        let lent = Lent { handle: next.handle, sequence: elements, timestamp_ns: 0, content_type: next.content_type, born: Default::default() };
+        let lent = Lent { handle: next.handle, sequence: elements, timestamp_ns: 0, content_type: next.content_type, born: Default::default(), span: 0 };
         sink.push(&lent).expect("push");
         let mut t = table.lock();
         t.end_borrow(next.handle).expect("end");

@@ -196,6 +196,24 @@ torvyn_status torvyn_flow_start(torvyn_host *host,
                                 torvyn_flow **out_flow,
                                 torvyn_error **out_error);
 
+// `torvyn_flow_start`, continuing the W3C trace `traceparent`
+// (`00-<32 hex>-<16 hex>-<2 hex>`; NULL: a new trace). A malformed one is
+// `TORVYN_STATUS_INVALID_ARGUMENT` and nothing starts. Thread-safe.
+torvyn_status torvyn_flow_start_traced(torvyn_host *host,
+                                       const torvyn_pipeline *pipeline,
+                                       const char *flow_name,
+                                       const char *traceparent,
+                                       torvyn_flow **out_flow,
+                                       torvyn_error **out_error);
+
+// The flow's trace as JSON in `*out_json`: `trace_id`, `traceparent` (its
+// root span, to pass on), `sampled`, `promoted`, and the `spans` it keeps
+// (recorded at the diagnostic level, or with `tracing_enabled`). Free with
+// `torvyn_string_free`. Thread-safe.
+torvyn_status torvyn_flow_trace_json(const torvyn_flow *flow,
+                                     char **out_json,
+                                     torvyn_error **out_error);
+
 // The flow's current state in `*out_state`. Thread-safe.
 torvyn_status torvyn_flow_get_state(const torvyn_flow *flow,
                                     torvyn_flow_state *out_state,

@@ -32,7 +32,7 @@ pub mod types;
 pub mod cli;
 
 pub use config::PipelineDef;
-pub use host::{Flow, Host, HostBuilder, HostError, ShutdownReport};
+pub use host::{Flow, FlowOptions, Host, HostBuilder, HostError, ShutdownReport};
 pub use reactor::FlowSummary;
 pub use types::{FlowId, FlowState};
 

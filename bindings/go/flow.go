@@ -171,6 +171,18 @@ func (f *Flow) Metrics() (map[string]any, error) {
 	return takeJSON(out)
 }
 
+// Trace is the flow's trace id, traceparent, sampling and kept spans.
+func (f *Flow) Trace() (map[string]any, error) {
+	var out *C.char
+	var cerr *C.torvyn_error
+	err := check(C.torvyn_flow_trace_json(f.ptr(), &out, &cerr), cerr)
+	runtime.KeepAlive(f)
+	if err != nil {
+		return nil, err
+	}
+	return takeJSON(out)
+}
+
 // SetObservabilityLevel changes what the flow records from now on.
 func (f *Flow) SetObservabilityLevel(level ObservabilityLevel) error {
 	var cerr *C.torvyn_error

@@ -193,6 +193,29 @@ func (h *Host) Start(p *Pipeline, flow string) (*Flow, error) {
 	return f, nil
 }
 
+// StartTraced starts a flow that continues the W3C trace traceparent
+// ("00-<trace id>-<parent id>-<flags>").
+func (h *Host) StartTraced(p *Pipeline, flow, traceparent string) (*Flow, error) {
+	var name *C.char
+	if flow != "" {
+		name = C.CString(flow)
+		defer C.free(unsafe.Pointer(name))
+	}
+	tp := C.CString(traceparent)
+	defer C.free(unsafe.Pointer(tp))
+	var out *C.torvyn_flow
+	var cerr *C.torvyn_error
+	err := check(C.torvyn_flow_start_traced(h.ptr(), p.ptr(), name, tp, &out, &cerr), cerr)
+	runtime.KeepAlive(h)
+	runtime.KeepAlive(p)
+	if err != nil {
+		return nil, err
+	}
+	f := &Flow{h: handle{tok: uintptr(unsafe.Pointer(out))}}
+	runtime.SetFinalizer(f, func(f *Flow) { f.Close() })
+	return f, nil
+}
+
 // Shutdown cancels every flow and stops the host's threads.
 func (h *Host) Shutdown(timeout time.Duration) error {
 	var cerr *C.torvyn_error

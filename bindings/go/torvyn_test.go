@@ -363,3 +363,41 @@ func TestMetricsAndLevel(t *testing.T) {
 		t.Fatalf("no %q in\n%s", want, text)
 	}
 }
+
+func TestTraceparent(t *testing.T) {
+	h := must(NewHost(HostOptions{}))
+	defer h.Close()
+	p := must(LoadPipeline(filepath.Join(root, "examples", "embed")))
+	defer p.Close()
+	if _, err := h.StartTraced(p, "", "00-bad"); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("bad traceparent: %v", err)
+	}
+	f := must(h.StartTraced(p, "", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"))
+	defer f.Close()
+	if err := f.SetObservabilityLevel(ObservabilityDiagnostic); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Push("input", []byte("x"), "", Forever); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Next("output", 30*time.Second, func([]byte) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	f.CloseInput("input")
+	must(f.Wait(time.Minute))
+	tr := must(f.Trace())
+	if tr["trace_id"] != "0af7651916cd43dd8448eb211c80319c" || tr["sampled"] != true {
+		t.Fatalf("trace %v", tr)
+	}
+	spans := tr["spans"].([]any)
+	found := false
+	for _, s := range spans {
+		m := s.(map[string]any)
+		if m["node"] == "upper" && m["call"] == "process" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no process span of upper in %v", spans)
+	}
+}

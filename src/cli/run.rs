@@ -47,6 +47,13 @@ pub struct RunArgs {
     /// `[observability] metrics_endpoint`.
     #[arg(long, value_name = "HOST:PORT")]
     pub metrics_addr: Option<String>,
+    /// Continue this W3C trace: 00-<trace id>-<parent id>-<flags>.
+    #[arg(long, value_name = "TRACEPARENT", value_parser = parse_traceparent)]
+    pub traceparent: Option<crate::observability::TraceParent>,
+}
+
+fn parse_traceparent(text: &str) -> Result<crate::observability::TraceParent, String> {
+    text.parse().map_err(|e: crate::observability::TraceParentError| e.to_string())
 }
 
 /// Exit code after Ctrl-C (128 + SIGINT, as shells report it).
@@ -185,7 +192,8 @@ pub fn run(args: RunArgs) -> i32 {
         };
         outputs.push((port, out, !matches!(to, Drain::File(_))));
     }
-    let flow = match host.start_flow(&pipeline, &flow_name) {
+    let options = crate::FlowOptions { traceparent: args.traceparent };
+    let flow = match host.start_flow_with(&pipeline, &flow_name, &options) {
         Ok(f) => f,
         Err(e) => {
             output::error(e);

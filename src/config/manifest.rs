@@ -101,6 +101,7 @@ fn resolve(cx: &Cx<'_>) -> Result<PipelineDef, ConfigError> {
             _ => crate::observability::Level::Production,
         };
         runtime.prometheus_addr = super::settings::prometheus_addr(cx, o)?;
+        runtime.tracing = super::settings::tracing(cx, o)?;
     }
     let flows = super::flows::flows(cx, &m, &components)?;
     super::settings::warn_inert(cx);

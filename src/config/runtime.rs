@@ -59,6 +59,8 @@ pub struct RuntimeConfig {
     /// Where `torvyn run` serves `/metrics` (`prometheus_enabled`, or
     /// `metrics_exporter = "prometheus"`, at `metrics_endpoint`).
     pub prometheus_addr: Option<String>,
+    /// Span recording, sampling and promotion (`[observability]`).
+    pub tracing: crate::observability::TraceSettings,
 }
 
 /// `[runtime.pools]`: buffers kept per size tier.
@@ -110,6 +112,7 @@ impl Default for RuntimeConfig {
             compilation_cache_dir: None,
             observability: crate::observability::Level::Production,
             prometheus_addr: None,
+            tracing: Default::default(),
         }
     }
 }

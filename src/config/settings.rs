@@ -166,7 +166,7 @@ pub(super) fn runtime(cx: &Cx<'_>, t: Option<&RuntimeTable>) -> Result<RuntimeCo
 /// subsystem does not exist yet: each gets a warning naming it.
 const INERT: &[(&str, &str)] = &[
     ("runtime.compilation_cache_dir", "compiled components are not kept on disk yet (packaging)"),
-    ("observability", "OTLP export and tracing are not built yet (`level`, `metrics_enabled`, `prometheus_enabled`, `metrics_exporter` and `metrics_endpoint` work)"),
+    ("observability", "OTLP metrics export is not built yet (levels, Prometheus and tracing work)"),
     ("registry", "the packaging subsystem (OCI registries) is not built yet"),
     ("security.audit_enabled", "the security audit trail is not built yet"),
     ("security.audit_target", "the security audit trail is not built yet"),
@@ -181,7 +181,67 @@ const EFFECTIVE: &[&str] = &[
     "observability.prometheus_enabled",
     "observability.metrics_exporter",
     "observability.metrics_endpoint",
+    "observability.tracing_enabled",
+    "observability.tracing_exporter",
+    "observability.tracing_endpoint",
+    "observability.sample_rate",
+    "observability.tracing_sample_rate",
+    "observability.error_promote",
+    "observability.latency_promote_threshold_ms",
+    "observability.ring_buffer_capacity",
+    "observability.otlp_protocol",
 ];
+
+/// Span recording, sampling, promotion and export from `[observability]`.
+pub(super) fn tracing(cx: &Cx<'_>, o: &crate::config::schema::subsystems::ObservabilityTable) -> Result<crate::observability::TraceSettings, ConfigError> {
+    use crate::config::schema::subsystems::{OtlpProtocol, TracingExporter as E};
+    use crate::observability::{OtlpEncoding, SpanDestination};
+    let mut t = crate::observability::TraceSettings { enabled: o.tracing_enabled.unwrap_or(false), ..Default::default() };
+    if let Some((key, rate)) = pick(cx, ("observability.tracing_sample_rate", o.tracing_sample_rate), ("observability.sample_rate", o.sample_rate)) {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(cx.err(&key, format!("{rate} is not a probability; give a number from 0 (no flow) to 1 (every flow)")));
+        }
+        t.sample_rate = rate;
+    }
+    t.error_promote = o.error_promote.unwrap_or(true);
+    t.latency_promote_ns = o.latency_promote_threshold_ms.unwrap_or(0).saturating_mul(1_000_000);
+    if let Some(n) = o.ring_buffer_capacity {
+        if n == 0 || n > 1 << 24 {
+            return Err(cx.err("observability.ring_buffer_capacity", format!("{n} spans; give 1 to 16777216")));
+        }
+        t.ring_capacity = n;
+    }
+    let endpoint = o.tracing_endpoint.clone();
+    t.destination = match o.tracing_exporter {
+        None | Some(E::None) => None,
+        Some(E::OtlpGrpc) => {
+            return Err(cx.err(
+                "observability.tracing_exporter",
+                "`otlp-grpc` is not built into this Torvyn; use `otlp-http` (the same collectors accept it, usually on port 4318)",
+            ))
+        }
+        Some(E::Stdout) => Some(SpanDestination::Stdout),
+        Some(E::File) => {
+            let Some(path) = endpoint else {
+                return Err(cx.err("observability.tracing_exporter", "the `file` exporter writes to `tracing_endpoint`; give it a path"));
+            };
+            Some(SpanDestination::File(cx.base.join(path.strip_prefix("file://").unwrap_or(&path))))
+        }
+        Some(E::OtlpHttp) => {
+            let base = endpoint.unwrap_or_else(|| "http://127.0.0.1:4318".into());
+            if !base.starts_with("http://") {
+                return Err(cx.err("observability.tracing_endpoint", format!("`{base}` is not an http:// URL (https is not built in); e.g. http://127.0.0.1:4318")));
+            }
+            let url = if base.ends_with("/v1/traces") { base } else { format!("{}/v1/traces", base.trim_end_matches('/')) };
+            let encoding = match o.otlp_protocol {
+                Some(OtlpProtocol::HttpJson) => OtlpEncoding::Json,
+                _ => OtlpEncoding::Protobuf,
+            };
+            Some(SpanDestination::OtlpHttp { url, encoding })
+        }
+    };
+    Ok(t)
+}
 
 /// The address `/metrics` is served at, if the manifest asks for it:
 /// `prometheus_enabled = true` or `metrics_exporter = "prometheus"`, at

@@ -223,7 +223,8 @@ fn define_flow_context(types: &mut LinkerInstance<'_, StageState>) -> Result<()>
         Ok((cx.data().context.trace_id.clone(),))
     })?;
     types.func_wrap("[method]flow-context.span-id", |cx: Cx<'_>, (_c,): (Resource<FlowContextRes>,)| {
-        Ok((cx.data().context.span_id.clone(),))
+        let span = cx.data().span;
+        Ok((if span == 0 { String::new() } else { crate::observability::hex(&span.to_be_bytes()) },))
     })?;
     types.func_wrap("[method]flow-context.deadline-ns", |cx: Cx<'_>, (_c,): (Resource<FlowContextRes>,)| {
         Ok((cx.data().clock.deadline_unix_ns(),))

@@ -65,6 +65,8 @@ pub struct Lent {
     /// When it entered the flow (a source's call ended, or an embedder
     /// pushed it), for end-to-end latency; `Tick::NONE` when not recorded.
     pub born: Tick,
+    /// The span of the call that emitted it (0: none recorded).
+    pub span: u64,
 }
 
 /// An element a stage produced; the host owns its buffer.
@@ -312,6 +314,12 @@ impl Stage {
         (self.store.data().clock.started(), self.ended)
     }
 
+    /// The span id of the last per-element call.
+    #[inline]
+    pub fn last_span(&self) -> u64 {
+        self.store.data().span
+    }
+
     /// Time the next per-element call (its element is a timed one).
     #[inline]
     pub fn time_next_call(&mut self) {
@@ -353,6 +361,9 @@ impl Stage {
             if let Err(e) = self.store.set_fuel(budget) {
                 return Err(CallError::Trap(format!("cannot set fuel: {e}")));
             }
+        }
+        if call == CallKind::Element {
+            self.store.data_mut().span = crate::observability::span_id();
         }
         let forced = std::mem::take(&mut self.time_next);
         let timed = call == CallKind::Element

@@ -16,8 +16,8 @@ use crate::types::StageId;
 #[derive(Debug, Clone, Default)]
 pub struct FlowContextInfo {
     pub flow_id: String,
+    /// The flow's W3C trace id, 32 hex digits.
     pub trace_id: String,
-    pub span_id: String,
 }
 
 /// Store data of one stage (one component instance in one flow).
@@ -36,6 +36,9 @@ pub struct StageState {
     pub(crate) limits: super::limits::StageLimits,
     /// The call in progress: its deadline and the flow's cancel flag.
     pub(crate) clock: CallClock,
+    /// The span id of the per-element call in progress (or the last one);
+    /// 0 before the first.
+    pub(crate) span: u64,
     wasi: WasiCtx,
     table: ResourceTable,
 }
@@ -60,6 +63,7 @@ impl StageState {
             grants,
             limits,
             clock,
+            span: 0,
             wasi,
             table: ResourceTable::new(),
         }

@@ -66,6 +66,55 @@ pub unsafe extern "C" fn torvyn_flow_start(
     })
 }
 
+/// `torvyn_flow_start`, continuing the W3C trace `traceparent`
+/// (`00-<32 hex>-<16 hex>-<2 hex>`; NULL: a new trace). A malformed one is
+/// `TORVYN_STATUS_INVALID_ARGUMENT` and nothing starts. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn torvyn_flow_start_traced(
+    host: *mut torvyn_host,
+    pipeline: *const torvyn_pipeline,
+    flow_name: *const c_char,
+    traceparent: *const c_char,
+    out_flow: *mut *mut torvyn_flow,
+    out_error: *mut *mut torvyn_error,
+) -> torvyn_status {
+    ffi_guard!(out_error, {
+        if out_flow.is_null() {
+            return Err(FfiError::invalid("out-parameter `out_flow` is null"));
+        }
+        let h = registry::host(host as usize)?;
+        let p = registry::pipeline(pipeline as usize)?;
+        let traceparent = match unsafe { arg_opt_str(traceparent, "traceparent") }? {
+            Some(t) => Some(t.parse::<crate::observability::TraceParent>().map_err(|e| FfiError::invalid(e.to_string()))?),
+            None => None,
+        };
+        let name = match unsafe { arg_opt_str(flow_name, "flow_name") }? {
+            Some(name) => name.to_string(),
+            None => p.default_flow().map(|f| f.name.clone()).ok_or_else(|| crate::HostError::NoDefaultFlow {
+                known: p.flows.iter().map(|f| f.name.clone()).collect::<Vec<_>>().join(", "),
+            })?,
+        };
+        let flow = h.start_flow_with(&p, &name, &crate::FlowOptions { traceparent })?;
+        let token = registry::insert(Object::Flow(flow));
+        unsafe { put(out_flow, token as *mut torvyn_flow, "out_flow") }
+    })
+}
+
+/// The flow's trace as JSON in `*out_json`: `trace_id`, `traceparent` (its
+/// root span, to pass on), `sampled`, `promoted`, and the `spans` it keeps
+/// (recorded at the diagnostic level, or with `tracing_enabled`). Free with
+/// `torvyn_string_free`. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn torvyn_flow_trace_json(flow: *const torvyn_flow, out_json: *mut *mut c_char, out_error: *mut *mut torvyn_error) -> torvyn_status {
+    ffi_guard!(out_error, {
+        let f = registry::flow(flow as usize)?;
+        if out_json.is_null() {
+            return Err(FfiError::invalid("out-parameter `out_json` is null"));
+        }
+        unsafe { put(out_json, string::give(f.trace().to_string()), "out_json") }
+    })
+}
+
 /// The flow's current state in `*out_state`. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn torvyn_flow_get_state(

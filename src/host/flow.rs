@@ -38,6 +38,39 @@ impl Flow {
         self.shared.metrics_snapshot()
     }
 
+    /// The flow's W3C trace id (32 hex digits).
+    pub fn trace_id(&self) -> String {
+        self.shared.trace.trace_id_hex()
+    }
+
+    /// A `traceparent` naming the flow's root span, for calls the program
+    /// makes on its behalf (they become the flow's children).
+    pub fn traceparent(&self) -> String {
+        let t = &self.shared.trace;
+        crate::observability::TraceParent { trace_id: t.trace_id, parent_id: t.root_span.to_be_bytes(), sampled: t.sampled }.to_string()
+    }
+
+    /// The flow's trace as JSON-ready data: ids, whether its spans are
+    /// exported (sampled, or promoted by an error or a slow element), and
+    /// the spans it keeps now (those not yet handed to an exporter).
+    pub fn trace(&self) -> serde_json::Value {
+        let t = &self.shared.trace;
+        serde_json::json!({
+            "trace_id": t.trace_id_hex(),
+            "traceparent": self.traceparent(),
+            "root_span_id": crate::observability::hex(&t.root_span.to_be_bytes()),
+            "sampled": t.sampled,
+            "promoted": t.promoted(),
+            "spans_overwritten": t.overwritten(),
+            "spans": t.spans(),
+        })
+    }
+
+    /// The spans the flow keeps now.
+    pub fn spans(&self) -> Vec<crate::observability::SpanRecord> {
+        self.shared.trace.spans()
+    }
+
     /// What the flow records from now on (`Off` records nothing).
     pub fn set_observability_level(&self, level: crate::observability::Level) {
         self.shared.metrics.set_level(level);

@@ -19,6 +19,7 @@ pub use builder::HostBuilder;
 pub use error::HostError;
 pub use flow::Flow;
 
+
 use crate::config::PipelineDef;
 use crate::contracts::Role;
 use crate::engine::Engine;
@@ -90,9 +91,19 @@ fn snapshot(inner: &Mutex<Inner>, reserve: &PoolReserve) -> HostSnapshot {
         memory_host_bytes,
         memory_total_bytes: memory_linear_bytes + memory_host_bytes,
         scheduler,
-        spans_dropped: 0,
+        spans_dropped: crate::observability::spans_dropped(),
         flows,
     }
+}
+
+/// How to start a flow, beyond what its manifest says.
+#[derive(Debug, Clone, Default)]
+pub struct FlowOptions {
+    /// Continue this W3C trace (`"00-<trace id>-<parent id>-<flags>"`
+    /// parsed with `str::parse`): the flow's trace id is its trace id, its
+    /// root span's parent is its parent id, and its sampled flag decides
+    /// export.
+    pub traceparent: Option<crate::observability::TraceParent>,
 }
 
 /// A Torvyn runtime embedded in this process.
@@ -167,6 +178,12 @@ impl Host {
     /// Link flow `flow` of `pipeline` (compiling its components, checking
     /// roles) and start it on a worker. Errors here mean nothing ran.
     pub fn start_flow(&self, pipeline: &PipelineDef, flow: &str) -> Result<Flow, HostError> {
+        self.start_flow_with(pipeline, flow, &FlowOptions::default())
+    }
+
+    /// [`Host::start_flow`], with `options` (a `traceparent` the flow's
+    /// trace continues).
+    pub fn start_flow_with(&self, pipeline: &PipelineDef, flow: &str, options: &FlowOptions) -> Result<Flow, HostError> {
         {
             let inner = self.inner.lock();
             if matches!(inner.state, HostState::ShuttingDown | HostState::Stopped) {
@@ -199,7 +216,7 @@ impl Host {
         }
         let id = FlowId(self.next_id.fetch_add(1, Ordering::Relaxed));
         let mailbox = reactor.pick();
-        let task = FlowTask::prepare(id, linked, Arc::clone(&mailbox), &self.pool_reserve);
+        let task = FlowTask::prepare(id, linked, Arc::clone(&mailbox), &self.pool_reserve, options.traceparent);
         let shared = Arc::clone(&task.shared);
         mailbox.send(Control::Start(Box::new(task)));
         inner.flows.retain(|_, f| f.strong_count() > 0);

@@ -4,17 +4,21 @@
 
 mod clock;
 mod error;
+mod export;
 mod histogram;
 mod host;
 mod http;
 mod metrics;
 mod prometheus;
+mod trace;
 
 pub use clock::{Tick, warm_up as warm_up_clock};
 pub use error::ObservabilityError;
+pub use export::{OtlpEncoding, SpanBatch, SpanDestination, otlp as otlp_traces, send as send_spans, spans_dropped};
 pub use host::{HostSnapshot, SchedulerStats};
 pub use http::{MetricsServer, SnapshotSource};
 pub use prometheus::{CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE, prometheus_text};
+pub use trace::{FlowTrace, SpanRecord, TraceParent, TraceParentError, TraceSettings, hex, span_id};
 pub use histogram::{BUCKETS, Histogram, HistogramSnapshot, RELATIVE_ERROR};
 pub use metrics::{TIMING_SAMPLE, EdgeMetrics, EdgeSnapshot, FlowMetrics, MetricsSnapshot, NodeMetrics, NodeSnapshot};
 

@@ -145,6 +145,7 @@ impl Ingress {
             timestamp_ns: unix_now_ns(),
             content_type,
             born: crate::observability::Tick::now(),
+            span: 0,
         });
         drop(st);
         self.mailbox.wake();

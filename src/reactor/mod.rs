@@ -47,7 +47,8 @@ impl FlowTask {
     /// Everything a flow needs before a worker takes it: its buffer table
     /// (endpoints use it from the program's threads at once) and endpoints.
     /// Idle pooled buffers count against the host's `reserve`.
-    pub fn prepare(id: FlowId, linked: LinkedFlow, mailbox: Arc<Mailbox>, reserve: &Arc<PoolReserve>) -> FlowTask {
+    /// `traceparent`: the trace the flow continues (else a new one).
+    pub fn prepare(id: FlowId, linked: LinkedFlow, mailbox: Arc<Mailbox>, reserve: &Arc<PoolReserve>, traceparent: Option<crate::observability::TraceParent>) -> FlowTask {
         let rt = &linked.runtime;
         let budgets = linked
             .stages
@@ -89,7 +90,8 @@ impl FlowTask {
             .map(|e| EdgeMetrics::new(&linked.stages[e.from].node.name, &e.port, &linked.stages[e.to].node.name))
             .collect();
         let metrics = Arc::new(FlowMetrics::new(rt.observability, nodes, edges));
-        let shared = Arc::new(FlowShared::new(id, linked.name.clone(), mailbox, ingress, egress, metrics, Arc::clone(&table)));
+        let trace = crate::observability::FlowTrace::new(traceparent, rt.tracing.clone());
+        let shared = Arc::new(FlowShared::new(id, linked.name.clone(), mailbox, ingress, egress, metrics, Arc::clone(&table), trace));
         FlowTask { shared, linked, table }
     }
 }

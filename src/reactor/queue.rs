@@ -179,6 +179,7 @@ mod tests {
             timestamp_ns: 0,
             content_type: Arc::from(""),
             born: Tick::NONE,
+            span: 0,
         }
     }
 

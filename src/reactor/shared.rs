@@ -34,6 +34,8 @@ pub struct FlowShared {
     /// under the lock the worker takes for each buffer operation.
     table: Arc<Mutex<BufferTable>>,
     started: std::time::Instant,
+    /// The flow's trace id, sampling decision and recorded spans.
+    pub trace: crate::observability::FlowTrace,
 }
 
 impl FlowShared {
@@ -45,6 +47,7 @@ impl FlowShared {
         egress: Vec<Arc<Egress>>,
         metrics: Arc<crate::observability::FlowMetrics>,
         table: Arc<Mutex<BufferTable>>,
+        trace: crate::observability::FlowTrace,
     ) -> Self {
         FlowShared {
             id,
@@ -61,6 +64,7 @@ impl FlowShared {
             metrics,
             table,
             started: std::time::Instant::now(),
+            trace,
         }
     }
 
@@ -115,6 +119,8 @@ impl FlowShared {
 
     /// Publish the final summary together with the terminal state.
     pub fn finish(&self, summary: FlowSummary) {
+        let duration = u64::try_from(summary.duration.as_nanos()).unwrap_or(u64::MAX);
+        self.trace.finish(&self.name, self.id.get(), duration, summary.state == FlowState::Completed);
         let mut s = self.status.lock();
         s.state = summary.state;
         s.summary = Some(summary);

@@ -51,6 +51,25 @@ def test_metrics_as_dicts_and_prometheus_text_with_the_level_set_at_run_time():
     assert [s.value for s in elements] == [40.0]
 
 
+def test_a_flow_continues_a_traceparent_and_keeps_its_spans():
+    tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    with Host() as host, Pipeline.load(ROOT / "examples" / "embed") as p:
+        with pytest.raises(torvyn.InvalidArgument, match="traceparent"):
+            host.start(p, traceparent="00-nope")
+        with host.start(p, traceparent=tp) as flow:
+            flow.set_observability_level("diagnostic")
+            flow.push(b"x", timeout=30)
+            flow.next(timeout=30).release()
+            flow.close_input()
+            flow.wait(timeout=60)
+            t = flow.trace()
+    assert t["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
+    assert t["sampled"] is True
+    assert t["traceparent"].startswith("00-0af7651916cd43dd8448eb211c80319c-")
+    calls = [(s["node"], s["call"]) for s in t["spans"]]
+    assert ("upper", "process") in calls, calls
+
+
 def test_push_through_wasm_and_read_back_in_place():
     with Host() as host, Pipeline.load(ROOT / "examples" / "embed") as p, host.start(p) as flow:
         def produce():

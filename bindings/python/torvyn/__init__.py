@@ -120,10 +120,15 @@ class Host(_Handle):
         _call(lib.torvyn_host_new, byref(opts), byref(handle))
         super().__init__(handle)
 
-    def start(self, pipeline: "Pipeline", flow: str = None) -> "Flow":
-        """Start a flow (default: ``main`` or the only one)."""
+    def start(self, pipeline: "Pipeline", flow: str = None, traceparent: str = None) -> "Flow":
+        """Start a flow (default: ``main`` or the only one), continuing the
+        W3C trace ``traceparent`` when given."""
         handle = c_void_p()
-        _call(lib.torvyn_flow_start, self.handle, pipeline.handle, flow.encode() if flow else None, byref(handle))
+        name = flow.encode() if flow else None
+        if traceparent is None:
+            _call(lib.torvyn_flow_start, self.handle, pipeline.handle, name, byref(handle))
+        else:
+            _call(lib.torvyn_flow_start_traced, self.handle, pipeline.handle, name, traceparent.encode(), byref(handle))
         return Flow(handle)
 
     def shutdown(self, timeout: float = 10.0) -> None:
@@ -205,6 +210,12 @@ class Flow(_Handle):
     def summary(self) -> dict:
         out = c_void_p()
         _call(lib.torvyn_flow_summary_json, self.handle, byref(out))
+        return json.loads(_take_string(out))
+
+    def trace(self) -> dict:
+        """The flow's trace id, ``traceparent``, sampling and the spans it keeps."""
+        out = c_void_p()
+        _call(lib.torvyn_flow_trace_json, self.handle, byref(out))
         return json.loads(_take_string(out))
 
     def metrics(self) -> dict:

@@ -80,6 +80,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         "torvyn_flow_close_input": ([c_void_p, c_char_p, err], status),
         "torvyn_flow_next": ([c_void_p, c_char_p, c_int64, POINTER(c_void_p), err], status),
         "torvyn_flow_free": ([c_void_p], None),
+        "torvyn_flow_start_traced": ([c_void_p, c_void_p, c_char_p, c_char_p, POINTER(c_void_p), err], status),
+        "torvyn_flow_trace_json": ([c_void_p, POINTER(c_void_p), err], status),
         "torvyn_flow_metrics_json": ([c_void_p, POINTER(c_void_p), err], status),
         "torvyn_flow_set_observability_level": ([c_void_p, ctypes.c_uint32, err], status),
         "torvyn_host_metrics_json": ([c_void_p, POINTER(c_void_p), err], status),

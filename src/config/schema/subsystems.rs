@@ -86,6 +86,16 @@ pub struct ObservabilityTable {
     pub ring_buffer_capacity: Option<usize>,
     pub metrics_exporter: Option<MetricsExporter>,
     pub metrics_endpoint: Option<String>,
+    /// OTLP/HTTP encoding: `http/protobuf` (the default) or `http/json`.
+    pub otlp_protocol: Option<OtlpProtocol>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum OtlpProtocol {
+    #[serde(rename = "http/protobuf")]
+    HttpProtobuf,
+    #[serde(rename = "http/json")]
+    HttpJson,
 }
 
 /// `[registry]`.

@@ -122,6 +122,11 @@ impl FlowDriver {
         // A timed element is queued when the producing call ended.
         let on = self.shared.metrics.on();
         let now = if on { self.call_ended(from, el) } else { Tick::NONE };
+        // Each element names the call that emitted it (its span's parent-to-be).
+        let span = match &self.stages[from].runner {
+            super::Runner::Wasm(s) => s.last_span(),
+            _ => el.span,
+        };
         let handle = el.handle;
         let mut t = self.table.lock();
         let mut failure = None;
@@ -135,7 +140,7 @@ impl FlowDriver {
                 failure = Some(format!("internal buffer error: {err}"));
                 break;
             }
-            let lent = Lent { sequence: 0, ..el.clone() };
+            let lent = Lent { sequence: 0, span, ..el.clone() };
             let offered = self.edges[e].offer(lent, now);
             if on {
                 let edge = &self.shared.metrics.edges[e];

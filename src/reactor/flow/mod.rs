@@ -22,12 +22,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use sha2::{Digest, Sha256};
 
 mod delivery;
 mod report;
 mod startup;
 mod steps;
+mod tracing;
 
 use startup::Startup;
 
@@ -42,7 +42,7 @@ use crate::engine::{CallError, Engine, FlowContextInfo, Lent, ProcessError, Stag
 use crate::pipeline::{GraphEdge, OutPort};
 use crate::resources::{BufferTable, Owner};
 use crate::observability::Tick;
-use crate::types::{FlowState, saturating_deadline, unix_now_ns};
+use crate::types::{FlowState, saturating_deadline};
 
 /// What one turn achieved.
 pub enum Turn {
@@ -164,11 +164,6 @@ fn weights(linked: &crate::linker::LinkedFlow) -> Vec<u32> {
 /// Wall-clock share of one turn: long calls end a turn early.
 const TURN_SLICE: Duration = Duration::from_millis(5);
 
-fn trace_id(flow: &str, id: u64) -> String {
-    let digest = Sha256::digest(format!("{flow}/{id}/{}", unix_now_ns()));
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn backoff(attempt: u32) -> Duration {
     Duration::from_millis((1u64 << attempt.min(7)).min(100))
 }
@@ -217,8 +212,7 @@ impl FlowDriver {
         driver.advance(FlowState::Initializing);
         let context = FlowContextInfo {
             flow_id: shared.id.to_string(),
-            trace_id: trace_id(&shared.name, shared.id.get()),
-            span_id: String::new(),
+            trace_id: shared.trace.trace_id_hex(),
         };
         driver.startup = Some(Box::new(Startup {
             linked,
@@ -465,6 +459,9 @@ impl FlowDriver {
         } else {
             (state, error)
         };
+        if state == FlowState::Failed {
+            self.shared.trace.failed();
+        }
         match self.state.advance(state) {
             Ok(s) => self.state = s,
             Err(e) => {

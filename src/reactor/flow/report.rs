@@ -89,7 +89,7 @@ impl FlowDriver {
     }
 }
 
-fn stage_copies(ledger: &CopyLedger, i: usize) -> CopyCount {
+pub(super) fn stage_copies(ledger: &CopyLedger, i: usize) -> CopyCount {
     let mut c = CopyCount::default();
     for d in [CopyDirection::GuestToHost, CopyDirection::HostToGuest, CopyDirection::HostToHost] {
         let x = ledger.stage(StageId::new(i as u32), d);

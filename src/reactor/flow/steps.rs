@@ -81,10 +81,16 @@ impl FlowDriver {
         if blocked {
             return false;
         }
+        let begun = self.span_begin(i);
         let Some(stage) = self.wasm(i) else {
             return false;
         };
-        match stage.pull() {
+        let pulled = stage.pull();
+        let out_handle = pulled.as_ref().ok().and_then(|o| o.as_ref().map(|o| o.handle));
+        if !matches!(pulled, Ok(None)) {
+            self.span_end(i, begun, "pull", None, out_handle, self.stages[i].elements_out, pulled.is_ok());
+        }
+        match pulled {
             Ok(Some(out)) => {
                 self.stages[i].attempts = 0;
                 let el = Lent {
@@ -93,6 +99,7 @@ impl FlowDriver {
                     timestamp_ns: unix_now_ns(),
                     content_type: out.content_type,
                     born: self.wasm(i).map_or(Tick::NONE, |s| s.last_call().1),
+                    span: 0,
                 };
                 self.emit_from_source(i, &el)
             }
@@ -117,7 +124,9 @@ impl FlowDriver {
             m.delivered();
             let end = self.call_ended(i, input);
             if !end.is_none() {
-                m.latency(end.nanos_since(input.born));
+                let ns = end.nanos_since(input.born);
+                m.latency(ns);
+                self.shared.trace.latency(ns);
             }
         }
     }
@@ -152,6 +161,7 @@ impl FlowDriver {
         };
         let role = self.stages[i].role;
         self.time_if_timed(i, &input);
+        let begun = self.span_begin(i);
         let Some(stage) = self.wasm(i) else {
             return false;
         };
@@ -161,6 +171,11 @@ impl FlowDriver {
             Role::Filter => ("evaluate", stage.evaluate(&input).map(Answer::Pass)),
             _ => ("route", stage.route(&input).map(Answer::Ports)),
         };
+        let emitted = match &answer {
+            Ok(Answer::Emitted(Some(out))) => Some(out.handle),
+            _ => None,
+        };
+        self.span_end(i, begun, call, Some(&input), emitted, input.sequence, answer.is_ok());
         let outcome = answer.and_then(|a| self.outcome(i, a));
         match outcome {
             Ok(outcome) => self.deliver(i, e, &input, outcome),
@@ -216,6 +231,7 @@ impl FlowDriver {
                     timestamp_ns: input.timestamp_ns,
                     content_type: out.content_type,
                     born: input.born,
+                    span: 0,
                 };
                 self.put_out(i, &el)
             }
@@ -256,6 +272,7 @@ impl FlowDriver {
                     timestamp_ns: ts,
                     content_type: o.content_type,
                     born: Tick::NONE,
+                    span: 0,
                 }));
                 true
             }
@@ -306,10 +323,13 @@ impl FlowDriver {
             return false;
         };
         self.time_if_timed(i, &input);
+        let begun = self.span_begin(i);
         let Some(stage) = self.wasm(i) else {
             return false;
         };
-        match stage.push(&input) {
+        let pushed = stage.push(&input);
+        self.span_end(i, begun, "push", Some(&input), None, input.sequence, pushed.is_ok());
+        match pushed {
             Ok(signal) => {
                 self.stages[i].elements_in += 1;
                 self.delivered(i, &input);
