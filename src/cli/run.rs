@@ -192,6 +192,12 @@ pub fn run(args: RunArgs) -> i32 {
         };
         outputs.push((port, out, !matches!(to, Drain::File(_))));
     }
+    // stdout carrying data or the JSON document keeps it: spans for stdout go to stderr.
+    if data_on_stdout || output::format() == Format::Json {
+        if pipeline.runtime.tracing.destination == Some(crate::observability::SpanDestination::Stdout) {
+            pipeline.runtime.tracing.destination = Some(crate::observability::SpanDestination::Stderr);
+        }
+    }
     let options = crate::FlowOptions { traceparent: args.traceparent };
     let flow = match host.start_flow_with(&pipeline, &flow_name, &options) {
         Ok(f) => f,

@@ -32,6 +32,9 @@ pub enum OtlpEncoding {
 pub enum SpanDestination {
     /// One OTLP/JSON document per line on stdout.
     Stdout,
+    /// The same on stderr (`torvyn run` uses it when stdout carries data
+    /// or a JSON document).
+    Stderr,
     /// One OTLP/JSON document per line, appended to a file.
     File(PathBuf),
     /// POSTed to an OTLP/HTTP collector (`…/v1/traces`).
@@ -111,6 +114,11 @@ fn write(agent: &ureq::Agent, dest: &SpanDestination, batch: &SpanBatch) -> Resu
         SpanDestination::Stdout => {
             let line = serde_json::to_string(&request).map_err(|e| e.to_string())?;
             let mut out = std::io::stdout().lock();
+            writeln!(out, "{line}").map_err(|e| e.to_string())
+        }
+        SpanDestination::Stderr => {
+            let line = serde_json::to_string(&request).map_err(|e| e.to_string())?;
+            let mut out = std::io::stderr().lock();
             writeln!(out, "{line}").map_err(|e| e.to_string())
         }
         SpanDestination::File(path) => {
