@@ -12,6 +12,8 @@ struct CliLogger {
     level: LevelFilter,
     /// Keep stdout for the JSON result: guest stdout goes to stderr too.
     json: bool,
+    /// Whether guest output is printed at all.
+    guests: bool,
 }
 
 #[derive(Default)]
@@ -33,7 +35,7 @@ impl<'kvs> VisitSource<'kvs> for GuestFields {
 
 impl Log for CliLogger {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.target() == GUEST_LOG_TARGET || metadata.level() <= self.level
+        (self.guests && metadata.target() == GUEST_LOG_TARGET) || metadata.level() <= self.level
     }
 
     fn log(&self, record: &Record<'_>) {
@@ -67,7 +69,8 @@ impl Log for CliLogger {
 
 /// Install the logger. Torvyn's own level: `-v`/`-vv`/`-q` if given, else
 /// `--log-level`, else `TORVYN_LOG`, else warn.
-pub fn install(verbose: u8, quiet: bool, log_level: Option<&str>, json: bool) -> Result<(), String> {
+/// `guests`: print guest output (`torvyn bench` does not).
+pub fn install(verbose: u8, quiet: bool, log_level: Option<&str>, json: bool, guests: bool) -> Result<(), String> {
     let named = |origin: &str, text: &str| {
         text.trim().parse::<LevelFilter>().map_err(|_| {
             format!("{origin}: `{text}` is not a log level; use error, warn, info, debug or trace (or off)")
@@ -84,8 +87,8 @@ pub fn install(verbose: u8, quiet: bool, log_level: Option<&str>, json: bool) ->
             (None, None) => LevelFilter::Warn,
         },
     };
-    if log::set_boxed_logger(Box::new(CliLogger { level, json })).is_ok() {
-        log::set_max_level(LevelFilter::Trace.min(level.max(LevelFilter::Info)));
+    if log::set_boxed_logger(Box::new(CliLogger { level, json, guests })).is_ok() {
+        log::set_max_level(if guests { LevelFilter::Trace.min(level.max(LevelFilter::Info)) } else { level });
     }
     Ok(())
 }

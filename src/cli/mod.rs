@@ -4,6 +4,7 @@
 //! found something missing), 2 bad usage or missing input (and `check
 //! --strict` with warnings), 130 interrupted.
 
+mod bench;
 mod build;
 mod check;
 mod doctor;
@@ -93,6 +94,10 @@ enum Command {
     Build(build::BuildArgs),
     /// Report the toolchain, the wasm target and the cache, and how to fix what is missing.
     Doctor(doctor::DoctorArgs),
+    /// Measure a flow: throughput, latency percentiles, copies, queues, pool
+    /// reuse, time per node; save a baseline or compare with one (exit 3 on a
+    /// regression).
+    Bench(bench::BenchArgs),
     /// Print the JSON Schema of Torvyn.toml (for editors; JSON manifests may name it in "$schema").
     Schema,
 }
@@ -133,7 +138,8 @@ pub fn main() -> i32 {
         Command::Run(args) => args.log_level.clone(),
         _ => None,
     };
-    if let Err(e) = logger::install(cli.verbose, cli.quiet, log_level.as_deref(), format == Format::Json) {
+    let guests = !matches!(cli.command, Command::Bench(_));
+    if let Err(e) = logger::install(cli.verbose, cli.quiet, log_level.as_deref(), format == Format::Json, guests) {
         output::error(e);
         return output::finish(manifest::USAGE);
     }
@@ -144,6 +150,7 @@ pub fn main() -> i32 {
         Command::Inspect(args) => inspect::inspect(args),
         Command::Init(args) => init::init(args),
         Command::Build(args) => build::build(args),
+        Command::Bench(args) => bench::bench(args),
         Command::Doctor(args) => doctor::doctor(args),
         Command::Schema => {
             let schema = crate::config::schema::json_schema();

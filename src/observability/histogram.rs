@@ -88,38 +88,76 @@ impl Histogram {
 
     /// What the histogram holds now.
     pub fn snapshot(&self) -> HistogramSnapshot {
-        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
-        let count: u64 = counts.iter().sum();
-        let max = self.max.load(Ordering::Relaxed);
+        let buckets = self.buckets.iter().enumerate().map(|(i, b)| (upper(i), b.load(Ordering::Relaxed))).filter(|&(_, c)| c > 0).collect();
+        HistogramSnapshot::from_buckets(buckets, self.sum.load(Ordering::Relaxed), self.max.load(Ordering::Relaxed))
+    }
+}
+
+impl HistogramSnapshot {
+    /// The figures of non-empty `buckets` ((largest value, count),
+    /// ascending), `sum` and `max`.
+    pub fn from_buckets(buckets: Vec<(u64, u64)>, sum: u64, max: u64) -> HistogramSnapshot {
+        let count: u64 = buckets.iter().map(|b| b.1).sum();
         let quantile = |q: f64| -> u64 {
             if count == 0 {
                 return 0;
             }
             let rank = ((q * count as f64).ceil() as u64).clamp(1, count);
             let mut seen = 0;
-            for (i, &c) in counts.iter().enumerate() {
+            for &(top, c) in &buckets {
                 seen += c;
                 if seen >= rank {
-                    return upper(i).min(max);
+                    return top.min(max);
                 }
             }
             max
         };
         HistogramSnapshot {
             count,
-            sum: self.sum.load(Ordering::Relaxed),
+            sum,
             p50: quantile(0.50),
             p90: quantile(0.90),
             p99: quantile(0.99),
             p999: quantile(0.999),
             max,
-            buckets: counts.iter().enumerate().filter(|(_, &c)| c > 0).map(|(i, &c)| (upper(i), c)).collect(),
+            buckets,
         }
+    }
+
+    /// What was recorded after `earlier` (a snapshot of the same
+    /// histogram); the max is this snapshot's (a histogram keeps no
+    /// per-interval max).
+    pub fn since(&self, earlier: &HistogramSnapshot) -> HistogramSnapshot {
+        let buckets = self
+            .buckets
+            .iter()
+            .map(|&(top, c)| (top, c.saturating_sub(earlier.buckets.iter().find(|b| b.0 == top).map_or(0, |b| b.1))))
+            .filter(|b| b.1 > 0)
+            .collect();
+        HistogramSnapshot::from_buckets(buckets, self.sum.saturating_sub(earlier.sum), self.max)
+    }
+
+    /// Both together (two runs of a flow).
+    pub fn merge(&self, other: &HistogramSnapshot) -> HistogramSnapshot {
+        let mut buckets = self.buckets.clone();
+        for &(top, c) in &other.buckets {
+            match buckets.iter_mut().find(|b| b.0 == top) {
+                Some(b) => b.1 += c,
+                None => buckets.push((top, c)),
+            }
+        }
+        buckets.sort_unstable();
+        HistogramSnapshot::from_buckets(buckets, self.sum + other.sum, self.max.max(other.max))
+    }
+
+    /// The mean, ns (0 when empty).
+    pub fn mean(&self) -> f64 {
+        if self.count == 0 { 0.0 } else { self.sum as f64 / self.count as f64 }
     }
 }
 
 /// A histogram's figures at one moment, in nanoseconds.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HistogramSnapshot {
     pub count: u64,
     pub sum: u64,

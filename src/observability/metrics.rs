@@ -151,6 +151,10 @@ pub struct FlowMetrics {
     level: AtomicU8,
     /// Elements that reached a sink.
     elements: AtomicU64,
+    /// Timed elements that reached a sink, and their bytes (the mean
+    /// element size, without reading every element's size).
+    sized: AtomicU64,
+    sized_bytes: AtomicU64,
     /// Calls that failed, on any node.
     errors: AtomicU64,
     /// From a timed element entering the flow to a sink's call on it
@@ -165,6 +169,8 @@ impl FlowMetrics {
         FlowMetrics {
             level: AtomicU8::new(level.to_u8()),
             elements: AtomicU64::new(0),
+            sized: AtomicU64::new(0),
+            sized_bytes: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             latency: Histogram::default(),
             nodes,
@@ -193,10 +199,13 @@ impl FlowMetrics {
         bump(&self.elements, 1);
     }
 
-    /// A timed element reached a sink `ns` after it entered the flow.
+    /// A timed element of `bytes` reached a sink `ns` after it entered
+    /// the flow.
     #[inline]
-    pub fn latency(&self, ns: u64) {
+    pub fn latency(&self, ns: u64, bytes: u64) {
         self.latency.record(ns);
+        bump(&self.sized, 1);
+        bump(&self.sized_bytes, bytes);
     }
 
     /// A call of node `i` failed.
@@ -223,6 +232,10 @@ impl FlowMetrics {
             buffers_held_bytes: 0,
             level: self.level(),
             elements: get(&self.elements),
+            mean_element_bytes: match get(&self.sized) {
+                0 => 0.0,
+                n => get(&self.sized_bytes) as f64 / n as f64,
+            },
             errors: get(&self.errors),
             latency_ns: latency,
             nodes: self
@@ -279,6 +292,8 @@ pub struct MetricsSnapshot {
     pub bytes_copied: u64,
     pub level: Level,
     pub elements: u64,
+    /// Mean size of the elements that reached a sink (of the timed sample).
+    pub mean_element_bytes: f64,
     pub errors: u64,
     /// Source emit to sink take.
     pub latency_ns: HistogramSnapshot,

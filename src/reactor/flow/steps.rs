@@ -125,7 +125,8 @@ impl FlowDriver {
             let end = self.call_ended(i, input);
             if !end.is_none() {
                 let ns = end.nanos_since(input.born);
-                m.latency(ns);
+                let bytes = self.table.lock().size(input.handle).unwrap_or(0);
+                m.latency(ns, bytes);
                 self.shared.trace.latency(ns);
             }
         }
