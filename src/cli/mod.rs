@@ -18,6 +18,7 @@ mod picture;
 mod run;
 mod run_io;
 mod style;
+mod trace;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -98,6 +99,9 @@ enum Command {
     /// reuse, time per node; save a baseline or compare with one (exit 3 on a
     /// regression).
     Bench(bench::BenchArgs),
+    /// Run a flow at the diagnostic level and show each element's path:
+    /// time per stage, queue waits, copies, buffers, backpressure.
+    Trace(trace::TraceArgs),
     /// Print the JSON Schema of Torvyn.toml (for editors; JSON manifests may name it in "$schema").
     Schema,
 }
@@ -138,7 +142,7 @@ pub fn main() -> i32 {
         Command::Run(args) => args.log_level.clone(),
         _ => None,
     };
-    let guests = !matches!(cli.command, Command::Bench(_));
+    let guests = !matches!(cli.command, Command::Bench(_) | Command::Trace(_));
     if let Err(e) = logger::install(cli.verbose, cli.quiet, log_level.as_deref(), format == Format::Json, guests) {
         output::error(e);
         return output::finish(manifest::USAGE);
@@ -151,6 +155,7 @@ pub fn main() -> i32 {
         Command::Init(args) => init::init(args),
         Command::Build(args) => build::build(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Trace(args) => trace::trace(args),
         Command::Doctor(args) => doctor::doctor(args),
         Command::Schema => {
             let schema = crate::config::schema::json_schema();

@@ -63,7 +63,13 @@ impl Flow {
             "promoted": t.promoted(),
             "spans_overwritten": t.overwritten(),
             "spans": t.spans(),
+            "backpressure": t.episodes(),
         })
+    }
+
+    /// The backpressure episodes the flow keeps now (level diagnostic).
+    pub fn backpressure_episodes(&self) -> Vec<crate::observability::BackpressureEpisode> {
+        self.shared.trace.episodes()
     }
 
     /// The spans the flow keeps now.

@@ -18,7 +18,7 @@ pub use export::{OtlpEncoding, SpanBatch, SpanDestination, otlp as otlp_traces, 
 pub use host::{HostSnapshot, SchedulerStats};
 pub use http::{MetricsServer, SnapshotSource};
 pub use prometheus::{CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE, prometheus_text};
-pub use trace::{FlowTrace, SpanRecord, TraceParent, TraceParentError, TraceSettings, hex, span_id};
+pub use trace::{BackpressureEpisode, FlowTrace, SpanRecord, TraceParent, TraceParentError, TraceSettings, hex, span_id};
 pub use histogram::{BUCKETS, Histogram, HistogramSnapshot, RELATIVE_ERROR};
 pub use metrics::{TIMING_SAMPLE, EdgeMetrics, EdgeSnapshot, FlowMetrics, MetricsSnapshot, NodeMetrics, NodeSnapshot};
 

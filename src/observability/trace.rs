@@ -132,6 +132,17 @@ pub struct SpanRecord {
     pub bytes_copied: u64,
 }
 
+/// A time an edge's full queue held its producer (recorded at
+/// `diagnostic`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BackpressureEpisode {
+    pub from: String,
+    pub port: String,
+    pub to: String,
+    pub start_unix_ns: u64,
+    pub duration_ns: u64,
+}
+
 /// How a flow traces: fixed when it starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TraceSettings {
@@ -167,6 +178,7 @@ pub struct FlowTrace {
     pub settings: TraceSettings,
     promoted: AtomicBool,
     ring: Mutex<VecDeque<SpanRecord>>,
+    episodes: Mutex<VecDeque<BackpressureEpisode>>,
     /// Spans overwritten in the ring before anything took them.
     overwritten: AtomicU64,
     /// The clock reading and the wall time it corresponds to.
@@ -197,6 +209,7 @@ impl FlowTrace {
             settings,
             promoted: AtomicBool::new(false),
             ring: Mutex::new(VecDeque::new()),
+            episodes: Mutex::new(VecDeque::new()),
             overwritten: AtomicU64::new(0),
             anchor: (Tick::now(), crate::types::unix_now_ns()),
         }
@@ -268,6 +281,20 @@ impl FlowTrace {
 
     pub fn promoted(&self) -> bool {
         self.promoted.load(Ordering::Relaxed)
+    }
+
+    /// Keep a backpressure episode (bounded like the spans).
+    pub fn episode(&self, e: BackpressureEpisode) {
+        let mut q = self.episodes.lock();
+        if q.len() >= self.settings.ring_capacity.max(1) {
+            q.pop_front();
+        }
+        q.push_back(e);
+    }
+
+    /// The backpressure episodes kept now.
+    pub fn episodes(&self) -> Vec<BackpressureEpisode> {
+        self.episodes.lock().iter().cloned().collect()
     }
 
     /// The spans kept now (a copy).

@@ -82,7 +82,18 @@ impl FlowDriver {
             if !was_open && self.edges[e].has_credit() {
                 let since = std::mem::take(&mut self.backpressure_since[e]);
                 if !since.is_none() {
-                    edge.backpressure_ended(Tick::now().nanos_since(since));
+                    let ns = Tick::now().nanos_since(since);
+                    edge.backpressure_ended(ns);
+                    if m.level() == crate::observability::Level::Diagnostic {
+                        let trace = &self.shared.trace;
+                        trace.episode(crate::observability::BackpressureEpisode {
+                            from: edge.from.clone(),
+                            port: edge.port.clone(),
+                            to: edge.to.clone(),
+                            start_unix_ns: trace.unix_ns(since),
+                            duration_ns: ns,
+                        });
+                    }
                 }
             }
         }
