@@ -1,4 +1,4 @@
-//! Tracing: trace and span ids a guest sees through `flow-context`, a
+//! Tracing and OTLP export: trace and span ids a guest sees through `flow-context`, a
 //! `traceparent` continued, spans recorded per call with their parents,
 //! head sampling and promotion, and export to a file and to an OTLP/HTTP
 //! receiver that decodes with the official schema (protobuf and JSON); a
@@ -287,4 +287,50 @@ fn bad_tracing_settings_are_errors_naming_the_key() {
         let err = PipelineDef::from_toml_str(&text, env!("CARGO_MANIFEST_DIR")).unwrap_err().to_string();
         assert!(err.contains(needle), "{extra}: {err}");
     }
+}
+
+#[test]
+fn otlp_metrics_reach_a_collector_under_the_public_names() {
+    capture();
+    let rx = Receiver::start();
+    let dir = common::cli::temp_dir("otlp-metrics");
+    std::fs::write(
+        dir.join("Torvyn.toml"),
+        format!(
+            "{}\n[observability]\notlp_metrics_enabled = true\nmetrics_endpoint = \"http://127.0.0.1:{}\"\notlp_metrics_interval_s = 1\notlp_protocol = \"http/json\"\n",
+            common::linear(&[N("src", "counting-source", r#"{"count": 40}"#, ""), N("up", "uppercase", "{}", ""), N("sink", "printing-sink", "{}", "")], ""),
+            rx.port
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = common::cli::torvyn_in(&dir, &["--quiet", "run"], &[]);
+    assert_eq!(code, 0, "{err}");
+    // The push at the end carries the final figures.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen: Vec<Value> = Vec::new();
+    let find = |seen: &[Value], name: &str, attr: Option<(&str, &str)>| {
+        seen.iter().rev().find(|l| l["kind"] == "metric" && l["name"] == name && attr.is_none_or(|(k, v)| l["attributes"][k] == v)).cloned()
+    };
+    while find(&seen, "flow.elements.total", None).is_none_or(|l| l["value"] != 40) {
+        match rx.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(v) => seen.push(v),
+            Err(_) => panic!("no final flow.elements.total: {seen:#?}"),
+        }
+    }
+    // The rest of that push.
+    while let Ok(v) = rx.lines.recv_timeout(Duration::from_millis(300)) {
+        seen.push(v);
+    }
+    let total = find(&seen, "flow.elements.total", None).unwrap();
+    assert_eq!((total["type"].as_str(), total["monotonic"].as_bool()), (Some("sum"), Some(true)));
+    assert_eq!(total["attributes"]["flow"], "main");
+    assert_eq!(find(&seen, "component.invocations", Some(("component_id", "up"))).unwrap()["value"], 40);
+    let latency = find(&seen, "flow.latency", None).unwrap();
+    assert_eq!((latency["type"].as_str(), latency["unit"].as_str()), (Some("histogram"), Some("ns")));
+    assert_eq!(latency["count"], 5, "the production sample of 40 elements: 0, 8, …, 32");
+    assert_eq!(latency["buckets"].as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).sum::<u64>(), 5);
+    assert_eq!(find(&seen, "stream.elements.transferred", Some(("stream_id", "up.output->sink"))).unwrap()["value"], 40);
+    assert!(find(&seen, "pool.allocated", Some(("tier", "small"))).is_some());
+    assert!(find(&seen, "system.scheduler.wakeups", None).is_some());
+    std::fs::remove_dir_all(&dir).unwrap();
 }

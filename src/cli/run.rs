@@ -122,6 +122,17 @@ pub fn run(args: RunArgs) -> i32 {
         },
         None => None,
     };
+    // Pushed every interval and once more at the end (dropped after the summary).
+    let _pusher = match &pipeline.runtime.otlp_metrics {
+        Some(o) => match host.push_metrics_otlp(&o.url, o.encoding, o.interval) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                output::error(e);
+                return FAILURE;
+            }
+        },
+        None => None,
+    };
     let roles = match host.node_roles(&pipeline, &flow_name) {
         Ok(r) => r,
         Err(e) => {

@@ -102,6 +102,7 @@ fn resolve(cx: &Cx<'_>) -> Result<PipelineDef, ConfigError> {
         };
         runtime.prometheus_addr = super::settings::prometheus_addr(cx, o)?;
         runtime.tracing = super::settings::tracing(cx, o)?;
+        runtime.otlp_metrics = super::settings::otlp_metrics(cx, o)?;
     }
     let flows = super::flows::flows(cx, &m, &components)?;
     super::settings::warn_inert(cx);

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 pub use error::{ConfigError, ConfigWarning};
 pub use overrides::{Override, OverrideValue, Overrides, settable};
-pub use runtime::{MAX_QUEUE_DEPTH, MAX_WORKER_THREADS, MIN_MEMORY_LIMIT, PoolSizes, QueueSpec, RuntimeConfig};
+pub use runtime::{MAX_QUEUE_DEPTH, MAX_WORKER_THREADS, MIN_MEMORY_LIMIT, OtlpMetrics, PoolSizes, QueueSpec, RuntimeConfig};
 pub use schema::runtime::{ExhaustionPolicy, SchedulingPolicy};
 pub use schema::values::BackpressurePolicy;
 pub use size::parse_size;

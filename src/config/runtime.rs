@@ -59,6 +59,10 @@ pub struct RuntimeConfig {
     /// Where `torvyn run` serves `/metrics` (`prometheus_enabled`, or
     /// `metrics_exporter = "prometheus"`, at `metrics_endpoint`).
     pub prometheus_addr: Option<String>,
+    /// Where and how often `torvyn run` pushes OTLP metrics
+    /// (`otlp_metrics_enabled` or `metrics_exporter = "otlp"`, at
+    /// `metrics_endpoint`, every `otlp_metrics_interval_s`).
+    pub otlp_metrics: Option<OtlpMetrics>,
     /// Span recording, sampling and promotion (`[observability]`).
     pub tracing: crate::observability::TraceSettings,
 }
@@ -112,7 +116,17 @@ impl Default for RuntimeConfig {
             compilation_cache_dir: None,
             observability: crate::observability::Level::Production,
             prometheus_addr: None,
+            otlp_metrics: None,
             tracing: Default::default(),
         }
     }
+}
+
+/// An OTLP/HTTP metrics destination.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtlpMetrics {
+    /// `…/v1/metrics`.
+    pub url: String,
+    pub encoding: crate::observability::OtlpEncoding,
+    pub interval: std::time::Duration,
 }

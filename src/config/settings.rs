@@ -166,7 +166,6 @@ pub(super) fn runtime(cx: &Cx<'_>, t: Option<&RuntimeTable>) -> Result<RuntimeCo
 /// subsystem does not exist yet: each gets a warning naming it.
 const INERT: &[(&str, &str)] = &[
     ("runtime.compilation_cache_dir", "compiled components are not kept on disk yet (packaging)"),
-    ("observability", "OTLP metrics export is not built yet (levels, Prometheus and tracing work)"),
     ("registry", "the packaging subsystem (OCI registries) is not built yet"),
     ("security.audit_enabled", "the security audit trail is not built yet"),
     ("security.audit_target", "the security audit trail is not built yet"),
@@ -190,7 +189,37 @@ const EFFECTIVE: &[&str] = &[
     "observability.latency_promote_threshold_ms",
     "observability.ring_buffer_capacity",
     "observability.otlp_protocol",
+    "observability.otlp_metrics_enabled",
+    "observability.otlp_metrics_interval_s",
 ];
+
+/// OTLP metrics push from `[observability]`: `otlp_metrics_enabled = true`
+/// or `metrics_exporter = "otlp"`, to `metrics_endpoint` (default
+/// `http://127.0.0.1:4318`), every `otlp_metrics_interval_s` (default 10).
+pub(super) fn otlp_metrics(cx: &Cx<'_>, o: &crate::config::schema::subsystems::ObservabilityTable) -> Result<Option<super::OtlpMetrics>, ConfigError> {
+    use crate::config::schema::subsystems::{MetricsExporter as E, OtlpProtocol};
+    if o.otlp_metrics_enabled != Some(true) && o.metrics_exporter != Some(E::Otlp) {
+        return Ok(None);
+    }
+    let base = match &o.metrics_endpoint {
+        Some(e) if e.contains("://") => e.clone(),
+        Some(e) if o.metrics_exporter == Some(E::Otlp) => format!("http://{e}"),
+        _ => "http://127.0.0.1:4318".into(),
+    };
+    if !base.starts_with("http://") {
+        return Err(cx.err("observability.metrics_endpoint", format!("`{base}` is not an http:// URL (https is not built in); e.g. http://127.0.0.1:4318")));
+    }
+    let url = if base.ends_with("/v1/metrics") { base } else { format!("{}/v1/metrics", base.trim_end_matches('/')) };
+    let secs = o.otlp_metrics_interval_s.unwrap_or(10);
+    if secs == 0 || secs > 86_400 {
+        return Err(cx.err("observability.otlp_metrics_interval_s", format!("{secs} s; give 1 to 86400")));
+    }
+    let encoding = match o.otlp_protocol {
+        Some(OtlpProtocol::HttpJson) => crate::observability::OtlpEncoding::Json,
+        _ => crate::observability::OtlpEncoding::Protobuf,
+    };
+    Ok(Some(super::OtlpMetrics { url, encoding, interval: Duration::from_secs(secs) }))
+}
 
 /// Span recording, sampling, promotion and export from `[observability]`.
 pub(super) fn tracing(cx: &Cx<'_>, o: &crate::config::schema::subsystems::ObservabilityTable) -> Result<crate::observability::TraceSettings, ConfigError> {
@@ -250,8 +279,8 @@ pub(super) fn tracing(cx: &Cx<'_>, o: &crate::config::schema::subsystems::Observ
 pub(super) fn prometheus_addr(cx: &Cx<'_>, o: &crate::config::schema::subsystems::ObservabilityTable) -> Result<Option<String>, ConfigError> {
     use crate::config::schema::subsystems::MetricsExporter as E;
     let wanted = o.prometheus_enabled == Some(true) || o.metrics_exporter == Some(E::Prometheus);
-    if let Some(e) = o.metrics_exporter.filter(|e| !matches!(e, E::Prometheus | E::None)) {
-        cx.warn("observability.metrics_exporter", format!("`{}` export is not built yet; `prometheus` is", exporter_name(e)));
+    if let Some(e) = o.metrics_exporter.filter(|e| matches!(e, E::Stdout | E::File)) {
+        cx.warn("observability.metrics_exporter", format!("`{}` metrics export is not built; `prometheus` and `otlp` are", exporter_name(e)));
     }
     if !wanted {
         return Ok(None);

@@ -92,6 +92,7 @@ fn snapshot(inner: &Mutex<Inner>, reserve: &PoolReserve) -> HostSnapshot {
         memory_total_bytes: memory_linear_bytes + memory_host_bytes,
         scheduler,
         spans_dropped: crate::observability::spans_dropped(),
+        metric_pushes_failed: crate::observability::metric_pushes_failed(),
         flows,
     }
 }
@@ -146,6 +147,15 @@ impl Host {
     pub fn serve_metrics(&self, addr: &str) -> Result<MetricsServer, HostError> {
         let (inner, reserve) = (Arc::clone(&self.inner), Arc::clone(&self.pool_reserve));
         Ok(MetricsServer::start(addr, Arc::new(move || snapshot(&inner, &reserve)))?)
+    }
+
+    /// Push [`Host::metrics`] to an OTLP/HTTP collector (`url` ending in
+    /// `/v1/metrics`) every `interval`, and once more when the returned
+    /// pusher is dropped. Pushing runs on its own thread.
+    pub fn push_metrics_otlp(&self, url: &str, encoding: crate::observability::OtlpEncoding, interval: Duration) -> Result<crate::observability::MetricsPusher, HostError> {
+        let (inner, reserve) = (Arc::clone(&self.inner), Arc::clone(&self.pool_reserve));
+        crate::observability::MetricsPusher::start(url.to_string(), encoding, interval, Arc::new(move || snapshot(&inner, &reserve)))
+            .map_err(|e| HostError::Start(format!("cannot start the metrics pusher: {e}")))
     }
 
     /// Reactor threads.

@@ -31,6 +31,8 @@ pub struct HostSnapshot {
     pub scheduler: SchedulerStats,
     /// Trace spans dropped because their exporter could not keep up.
     pub spans_dropped: u64,
+    /// OTLP metric pushes that failed (the endpoint was slow or gone).
+    pub metric_pushes_failed: u64,
     /// Every flow the host still knows (running, or ended and still held).
     pub flows: Vec<MetricsSnapshot>,
 }

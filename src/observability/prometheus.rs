@@ -200,6 +200,7 @@ impl Collector for Snapshot {
         family(e, "torvyn_scheduler_wakeups", "Times a worker slept with nothing to do and woke.", None, one(Value::Count(h.scheduler.wakeups)))?;
         family(e, "torvyn_scheduler_idle", "Time workers spent asleep.", Some(Unit::Seconds), one(Value::Seconds(h.scheduler.idle_ns)))?;
         family(e, "torvyn_spans_dropped", "Trace spans dropped because their exporter could not keep up.", None, one(Value::Count(h.spans_dropped)))?;
+        family(e, "torvyn_metric_pushes_failed", "OTLP metric pushes that failed.", None, one(Value::Count(h.metric_pushes_failed)))?;
         Ok(())
     }
 }

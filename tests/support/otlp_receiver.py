@@ -1,4 +1,5 @@
-"""A test OTLP/HTTP receiver. Listens on 127.0.0.1 (port in argv[1], 0 for
+"""A test OTLP/HTTP receiver (traces; metrics on /v1/metrics print one
+line per data point with "kind": "metric"). Listens on 127.0.0.1 (port in argv[1], 0 for
 any), prints `port N`, then for each POST to /v1/traces decodes the body
 with the official schema (the opentelemetry-proto package: protobuf as is;
 OTLP/JSON through protobuf's JSON parser, after turning its hex ids into the
@@ -11,6 +12,7 @@ import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from google.protobuf import json_format
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -35,9 +37,37 @@ def value(v):
 
 
 class Handler(BaseHTTPRequestHandler):
+    def metrics(self, body, kind):
+        request = ExportMetricsServiceRequest()
+        if kind == "application/x-protobuf":
+            request.ParseFromString(body)
+        else:
+            json_format.Parse(body, request)
+        for rm in request.resource_metrics:
+            for sm in rm.scope_metrics:
+                for m in sm.metrics:
+                    data = m.WhichOneof("data")
+                    points = getattr(m, data).data_points
+                    for p in points:
+                        line = {"kind": "metric", "name": m.name, "unit": m.unit, "type": data,
+                                "attributes": {a.key: value(a.value) for a in p.attributes}}
+                        if data == "histogram":
+                            line.update(count=p.count, sum=p.sum, buckets=list(p.bucket_counts), bounds=list(p.explicit_bounds))
+                        else:
+                            line["value"] = p.as_int if p.WhichOneof("value") == "as_int" else p.as_double
+                        if data == "sum":
+                            line["monotonic"] = m.sum.is_monotonic
+                        print(json.dumps(line), flush=True)
+
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         kind = self.headers.get("Content-Type", "")
+        if self.path == "/v1/metrics":
+            self.metrics(body, kind)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         request = ExportTraceServiceRequest()
         if kind == "application/x-protobuf":
             request.ParseFromString(body)
