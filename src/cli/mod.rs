@@ -57,7 +57,7 @@ pub enum Color {
     name = "torvyn",
     version,
     about,
-    after_help = "Exit codes: 0 success; 1 the pipeline or a check failed; 2 bad usage, missing input, or warnings under check --strict; 130 interrupted.\n\
+    after_help = "Exit codes: 0 success; 1 the pipeline or a check failed; 2 bad usage, missing input, or warnings under check --strict; 3 bench --compare found a regression; 130 interrupted.\n\
 Settings, highest first: --config KEY=VALUE; TORVYN_<KEY PATH> (e.g. TORVYN_RUNTIME_WORKER_THREADS=2, or TORVYN_QUEUE_DEPTH for a [runtime] key); the manifest; $XDG_CONFIG_HOME/torvyn/config.toml (or ~/.config/torvyn/config.toml, or $TORVYN_HOME/config.toml); defaults.\n\
 TORVYN_LOG=error|warn|info|debug|trace sets Torvyn's log level; NO_COLOR turns colour off."
 )]
