@@ -94,15 +94,7 @@ fn resolve(cx: &Cx<'_>) -> Result<PipelineDef, ConfigError> {
     }
     let mut runtime = super::settings::runtime(cx, m.runtime.as_ref())?;
     if let Some(o) = &m.observability {
-        use super::schema::subsystems::ObservabilityLevel as L;
-        runtime.observability = match (o.metrics_enabled, o.level) {
-            (Some(false), _) | (_, Some(L::Off)) => crate::observability::Level::Off,
-            (_, Some(L::Diagnostic)) => crate::observability::Level::Diagnostic,
-            _ => crate::observability::Level::Production,
-        };
-        runtime.prometheus_addr = super::settings::prometheus_addr(cx, o)?;
-        runtime.tracing = super::settings::tracing(cx, o)?;
-        runtime.otlp_metrics = super::settings::otlp_metrics(cx, o)?;
+        super::observability::resolve(cx, o, &mut runtime)?;
     }
     let flows = super::flows::flows(cx, &m, &components)?;
     super::settings::warn_inert(cx);

@@ -7,6 +7,7 @@ mod doc;
 mod error;
 mod flows;
 mod manifest;
+mod observability;
 mod overrides;
 mod runtime;
 pub mod schema;
