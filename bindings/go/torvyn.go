@@ -175,37 +175,26 @@ func (h *Host) ptr() *C.torvyn_host { return (*C.torvyn_host)(unsafe.Pointer(h.h
 
 // Start starts a flow of the pipeline ("" = main, or the only flow).
 func (h *Host) Start(p *Pipeline, flow string) (*Flow, error) {
-	var name *C.char
-	if flow != "" {
-		name = C.CString(flow)
-		defer C.free(unsafe.Pointer(name))
-	}
-	var out *C.torvyn_flow
-	var cerr *C.torvyn_error
-	err := check(C.torvyn_flow_start(h.ptr(), p.ptr(), name, &out, &cerr), cerr)
-	runtime.KeepAlive(h)
-	runtime.KeepAlive(p)
-	if err != nil {
-		return nil, err
-	}
-	f := &Flow{h: handle{tok: uintptr(unsafe.Pointer(out))}}
-	runtime.SetFinalizer(f, func(f *Flow) { f.Close() })
-	return f, nil
+	return h.start(p, flow, nil)
 }
 
 // StartTraced starts a flow that continues the W3C trace traceparent
 // ("00-<trace id>-<parent id>-<flags>").
 func (h *Host) StartTraced(p *Pipeline, flow, traceparent string) (*Flow, error) {
+	tp := C.CString(traceparent)
+	defer C.free(unsafe.Pointer(tp))
+	return h.start(p, flow, tp)
+}
+
+func (h *Host) start(p *Pipeline, flow string, traceparent *C.char) (*Flow, error) {
 	var name *C.char
 	if flow != "" {
 		name = C.CString(flow)
 		defer C.free(unsafe.Pointer(name))
 	}
-	tp := C.CString(traceparent)
-	defer C.free(unsafe.Pointer(tp))
 	var out *C.torvyn_flow
 	var cerr *C.torvyn_error
-	err := check(C.torvyn_flow_start_traced(h.ptr(), p.ptr(), name, tp, &out, &cerr), cerr)
+	err := check(C.torvyn_flow_start_traced(h.ptr(), p.ptr(), name, traceparent, &out, &cerr), cerr)
 	runtime.KeepAlive(h)
 	runtime.KeepAlive(p)
 	if err != nil {

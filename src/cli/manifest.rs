@@ -138,3 +138,25 @@ impl ManifestArgs {
         }
     }
 }
+
+/// `torvyn bench` and `torvyn trace` run a flow on their own: one fed or
+/// drained by the embedding program (ingress/egress nodes) is refused.
+pub fn refuse_endpoints(pipeline: &crate::PipelineDef, flow: &str, command: &str) -> Result<(), i32> {
+    let endpoints: Vec<&str> = pipeline.flow(flow).map_or(Vec::new(), |f| f.nodes.iter().filter(|n| n.endpoint.is_some()).map(|n| n.name.as_str()).collect());
+    if endpoints.is_empty() {
+        return Ok(());
+    }
+    output::error(format!(
+        "flow `{flow}` is fed or drained by the embedding program ({}); torvyn {command} runs flows whose sources and sinks are components",
+        endpoints.join(", ")
+    ));
+    Err(USAGE)
+}
+
+/// Guests' stdout and stderr go to the log (which `bench` and `trace` do
+/// not print) instead of the terminal.
+pub fn quiet_guests(pipeline: &mut crate::PipelineDef) {
+    for node in pipeline.flows.iter_mut().flat_map(|f| f.nodes.iter_mut()) {
+        node.capabilities.retain(|c| c != "stdout" && c != "stderr");
+    }
+}

@@ -129,18 +129,14 @@ pub fn trace(args: TraceArgs) -> i32 {
         Ok(f) => f,
         Err(code) => return code,
     };
+    if let Err(code) = super::manifest::refuse_endpoints(&pipeline, &flow_name, "trace") {
+        return code;
+    }
+    super::manifest::quiet_guests(&mut pipeline);
     let Some(def) = pipeline.flows.iter_mut().find(|f| f.name == flow_name) else {
         return USAGE;
     };
-    let endpoints: Vec<String> = def.nodes.iter().filter(|n| n.endpoint.is_some()).map(|n| n.name.clone()).collect();
-    if !endpoints.is_empty() {
-        output::error(format!("flow `{flow_name}` is fed or drained by the embedding program ({}); torvyn trace runs flows whose sources and sinks are components", endpoints.join(", ")));
-        return USAGE;
-    }
     def.limit = Some(args.limit);
-    for node in &mut def.nodes {
-        node.capabilities.retain(|c| c != "stdout" && c != "stderr");
-    }
     let nodes = def.nodes.len() as u64;
     pipeline.runtime.observability = Level::Diagnostic;
     // Room for every span of the run (several calls per element per node).

@@ -51,19 +51,36 @@ pub unsafe extern "C" fn torvyn_flow_start(
     out_flow: *mut *mut torvyn_flow,
     out_error: *mut *mut torvyn_error,
 ) -> torvyn_status {
-    ffi_guard!(out_error, {
-        if out_flow.is_null() {
-            return Err(FfiError::invalid("out-parameter `out_flow` is null"));
-        }
-        let h = registry::host(host as usize)?;
-        let p = registry::pipeline(pipeline as usize)?;
-        let flow = match unsafe { arg_opt_str(flow_name, "flow_name") }? {
-            Some(name) => h.start_flow(&p, name)?,
-            None => h.start_default_flow(&p)?,
-        };
-        let token = registry::insert(Object::Flow(flow));
-        unsafe { put(out_flow, token as *mut torvyn_flow, "out_flow") }
-    })
+    ffi_guard!(out_error, { unsafe { start(host, pipeline, flow_name, std::ptr::null(), out_flow) } })
+}
+
+/// Both ways of starting a flow: arguments checked in order, nothing runs
+/// unless all are valid.
+unsafe fn start(
+    host: *mut torvyn_host,
+    pipeline: *const torvyn_pipeline,
+    flow_name: *const c_char,
+    traceparent: *const c_char,
+    out_flow: *mut *mut torvyn_flow,
+) -> Result<(), FfiError> {
+    if out_flow.is_null() {
+        return Err(FfiError::invalid("out-parameter `out_flow` is null"));
+    }
+    let h = registry::host(host as usize)?;
+    let p = registry::pipeline(pipeline as usize)?;
+    let traceparent = match unsafe { arg_opt_str(traceparent, "traceparent") }? {
+        Some(t) => Some(t.parse::<crate::observability::TraceParent>().map_err(|e| FfiError::invalid(e.to_string()))?),
+        None => None,
+    };
+    let name = match unsafe { arg_opt_str(flow_name, "flow_name") }? {
+        Some(name) => name.to_string(),
+        None => p.default_flow().map(|f| f.name.clone()).ok_or_else(|| crate::HostError::NoDefaultFlow {
+            known: p.flows.iter().map(|f| f.name.clone()).collect::<Vec<_>>().join(", "),
+        })?,
+    };
+    let flow = h.start_flow_with(&p, &name, &crate::FlowOptions { traceparent })?;
+    let token = registry::insert(Object::Flow(flow));
+    unsafe { put(out_flow, token as *mut torvyn_flow, "out_flow") }
 }
 
 /// `torvyn_flow_start`, continuing the W3C trace `traceparent`
@@ -78,26 +95,7 @@ pub unsafe extern "C" fn torvyn_flow_start_traced(
     out_flow: *mut *mut torvyn_flow,
     out_error: *mut *mut torvyn_error,
 ) -> torvyn_status {
-    ffi_guard!(out_error, {
-        if out_flow.is_null() {
-            return Err(FfiError::invalid("out-parameter `out_flow` is null"));
-        }
-        let h = registry::host(host as usize)?;
-        let p = registry::pipeline(pipeline as usize)?;
-        let traceparent = match unsafe { arg_opt_str(traceparent, "traceparent") }? {
-            Some(t) => Some(t.parse::<crate::observability::TraceParent>().map_err(|e| FfiError::invalid(e.to_string()))?),
-            None => None,
-        };
-        let name = match unsafe { arg_opt_str(flow_name, "flow_name") }? {
-            Some(name) => name.to_string(),
-            None => p.default_flow().map(|f| f.name.clone()).ok_or_else(|| crate::HostError::NoDefaultFlow {
-                known: p.flows.iter().map(|f| f.name.clone()).collect::<Vec<_>>().join(", "),
-            })?,
-        };
-        let flow = h.start_flow_with(&p, &name, &crate::FlowOptions { traceparent })?;
-        let token = registry::insert(Object::Flow(flow));
-        unsafe { put(out_flow, token as *mut torvyn_flow, "out_flow") }
-    })
+    ffi_guard!(out_error, { unsafe { start(host, pipeline, flow_name, traceparent, out_flow) } })
 }
 
 /// The flow's trace as JSON in `*out_json`: `trace_id`, `traceparent` (its

@@ -115,11 +115,8 @@ pub fn bench(args: BenchArgs) -> i32 {
         Ok(f) => f,
         Err(code) => return code,
     };
-    // Guests' stdout and stderr go to the log (which bench does not print)
-    // instead of the terminal: a benchmark measures the flow, not the terminal.
-    for node in pipeline.flows.iter_mut().flat_map(|f| f.nodes.iter_mut()) {
-        node.capabilities.retain(|c| c != "stdout" && c != "stderr");
-    }
+    // A benchmark measures the flow, not the terminal.
+    super::manifest::quiet_guests(&mut pipeline);
     if args.duration.is_zero() {
         output::error("--duration must be more than zero");
         return USAGE;
@@ -152,13 +149,8 @@ pub fn bench(args: BenchArgs) -> i32 {
             return FAILURE;
         }
     };
-    let endpoints: Vec<&str> = pipeline.flow(&flow_name).map_or(Vec::new(), |f| f.nodes.iter().filter(|n| n.endpoint.is_some()).map(|n| n.name.as_str()).collect());
-    if !endpoints.is_empty() {
-        output::error(format!(
-            "flow `{flow_name}` is fed or drained by the embedding program ({}); torvyn bench runs flows whose sources and sinks are components",
-            endpoints.join(", ")
-        ));
-        return USAGE;
+    if let Err(code) = super::manifest::refuse_endpoints(&pipeline, &flow_name, "bench") {
+        return code;
     }
     if !roles.iter().any(|(_, r)| *r == Role::Source) || !roles.iter().any(|(_, r)| *r == Role::Sink) {
         output::error(format!("flow `{flow_name}` needs a source and a sink component to be benchmarked (torvyn bench feeds and drains nothing itself)"));
