@@ -42,7 +42,9 @@ fn bench_reports_what_the_flow_did_and_compares_with_a_baseline() {
     let elements = r["elements"].as_f64().unwrap();
     assert!(elements > 100.0, "{r}");
     assert!((r["elements_per_s"].as_f64().unwrap() - elements / r["duration_s"].as_f64().unwrap()).abs() < 1e-6);
-    assert!((r["copies_per_element"].as_f64().unwrap() - copies_per_el).abs() < 0.01, "bench {} vs run {copies_per_el}", r["copies_per_element"]);
+    // Elements in flight at the window's edges were copied but not yet
+    // delivered (or the other way round): a small, bounded difference.
+    assert!((r["copies_per_element"].as_f64().unwrap() / copies_per_el - 1.0).abs() < 0.03, "bench {} vs run {copies_per_el}", r["copies_per_element"]);
     let l = &r["latency_ns"];
     assert!(l["count"].as_u64().unwrap() > 0 && l["p50"].as_u64() <= l["p99"].as_u64() && l["p99"].as_u64() <= l["max"].as_u64(), "{l}");
     assert!(r["bytes_per_s"].as_f64().unwrap() > 0.0 && r["mean_element_bytes"].as_f64().unwrap() > 0.0);
