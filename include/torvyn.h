@@ -332,7 +332,8 @@ torvyn_status torvyn_log_set_callback(torvyn_log_fn callback,
 // The flow's metrics now as JSON in `*out_json` (counts, histograms with
 // p50/p90/p99/p999/max, per node, edge and pool tier; see
 // docs/observability.md). Free with `torvyn_string_free`. Thread-safe;
-// never waits for the flow's worker.
+// takes the flow's buffer lock for a moment (as its worker does per buffer
+// operation).
 torvyn_status torvyn_flow_metrics_json(const torvyn_flow *flow,
                                        char **out_json,
                                        torvyn_error **out_error);

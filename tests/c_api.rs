@@ -135,6 +135,9 @@ fn metrics_as_json_and_prometheus_text_and_the_level_from_c() {
     assert_eq!(flow["latency_ns"]["count"], 25);
     let processor = flow["nodes"].as_array().unwrap().iter().find(|n| n["instance"] == true).unwrap();
     assert_eq!((processor["invocations"].as_u64(), processor["processing_ns"]["count"].as_u64()), (Some(25), Some(25)));
+    let trace: serde_json::Value = serde_json::from_str(&line("trace ")).unwrap();
+    assert_eq!(trace["trace_id"], "0af7651916cd43dd8448eb211c80319c");
+    assert_eq!(trace["spans"].as_array().unwrap().iter().filter(|s| s["call"] == "process").count(), 25, "diagnostic: a span per call");
     let text = line("text ").replace('|', "\n");
     assert!(text.contains(&format!("torvyn_flow_elements_total{{flow=\"main\",flow_id=\"{}\"}} 25", flow["flow_id"])), "{text}");
     assert!(text.ends_with("# EOF\n"), "{text}");

@@ -71,6 +71,9 @@ fn drops_and_backpressure_are_counted_per_edge() {
     assert_eq!(s.state, FlowState::Completed);
     assert_eq!((m.edges[0].dropped, m.edges[0].elements, m.elements), (87, 13, 13));
     assert_eq!(m.edges[0].backpressure_events, 0, "a lossy edge never stops its producer");
+    // Only elements whose entry was timed have a latency: no zero samples
+    // from a sink's own sample landing on untimed elements.
+    assert!(m.latency_ns.count <= m.elements && m.latency_ns.buckets.iter().all(|b| b.0 >= 100), "{:?}", m.latency_ns);
 
     let (s, m) = run(&fast_slow("m_block", ""));
     assert_eq!(s.state, FlowState::Completed);

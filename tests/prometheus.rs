@@ -187,11 +187,22 @@ fn every_metric_is_scraped_and_parsed_with_known_values() {
     let j: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(j["flows"].as_array().unwrap().len(), 4);
     assert!(get(&addr, "/nope").0.contains("404"));
+    // A client that connects and says nothing holds the endpoint for at most
+    // its timeout: the next scrape is answered, and dropping the server
+    // returns.
+    let stalled = std::net::TcpStream::connect(&addr).unwrap();
+    let started = std::time::Instant::now();
+    assert!(get(&addr, "/metrics").0.contains("200"));
+    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    let _stalled_again = std::net::TcpStream::connect(&addr).unwrap();
+    drop(stalled);
     // An address in use is a typed error naming it.
     let err = host.serve_metrics(&addr).unwrap_err().to_string();
     assert!(err.contains(&addr) && err.contains("cannot serve metrics"), "{err}");
+    let dropping = std::time::Instant::now();
     drop(server);
-    // Its listener closes as its accept thread wakes, a moment later.
+    assert!(dropping.elapsed() < Duration::from_secs(15), "drop waited {:?}", dropping.elapsed());
+    // Its listener is closed.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while std::net::TcpStream::connect(&addr).is_ok() {
         assert!(std::time::Instant::now() < deadline, "the server still listens after being dropped");

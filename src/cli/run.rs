@@ -277,6 +277,11 @@ pub fn run(args: RunArgs) -> i32 {
         }
     }
     host.shutdown(Duration::from_secs(10));
+    // The last metrics push sees the ended flow; the last spans are written.
+    drop(_pusher);
+    if !crate::observability::flush_spans(Duration::from_secs(5)) {
+        output::warning("some spans were still being exported when torvyn run ended");
+    }
     match output::format() {
         Format::Human if !output::quiet() => {
             let printed = if data_on_stdout { print_summary(&summary, &mut std::io::stderr().lock()) } else { print_summary(&summary, &mut std::io::stdout().lock()) };

@@ -30,10 +30,16 @@ fn otlp_metrics(cx: &Cx<'_>, o: &ObservabilityTable) -> Result<Option<super::Otl
     if o.otlp_metrics_enabled != Some(true) && o.metrics_exporter != Some(E::Otlp) {
         return Ok(None);
     }
+    if prometheus_wanted(o) && o.metrics_endpoint.is_some() {
+        return Err(cx.err(
+            "observability.metrics_endpoint",
+            "serves Prometheus and would also be where OTLP metrics are pushed; enable one of them, or serve Prometheus with `torvyn run --metrics-addr`",
+        ));
+    }
     let base = match &o.metrics_endpoint {
         Some(e) if e.contains("://") => e.clone(),
-        Some(e) if o.metrics_exporter == Some(E::Otlp) => format!("http://{e}"),
-        _ => "http://127.0.0.1:4318".into(),
+        Some(e) => format!("http://{e}"),
+        None => "http://127.0.0.1:4318".into(),
     };
     if !base.starts_with("http://") {
         return Err(cx.err("observability.metrics_endpoint", format!("`{base}` is not an http:// URL (https is not built in); e.g. http://127.0.0.1:4318")));
@@ -64,8 +70,8 @@ fn tracing(cx: &Cx<'_>, o: &ObservabilityTable) -> Result<crate::observability::
     t.error_promote = o.error_promote.unwrap_or(true);
     t.latency_promote_ns = o.latency_promote_threshold_ms.unwrap_or(0).saturating_mul(1_000_000);
     if let Some(n) = o.ring_buffer_capacity {
-        if n == 0 || n > 1 << 24 {
-            return Err(cx.err("observability.ring_buffer_capacity", format!("{n} spans; give 1 to 16777216")));
+        if n == 0 || n > 1 << 20 {
+            return Err(cx.err("observability.ring_buffer_capacity", format!("{n} spans; give 1 to 1048576")));
         }
         t.ring_capacity = n;
     }
@@ -107,7 +113,7 @@ fn tracing(cx: &Cx<'_>, o: &ObservabilityTable) -> Result<crate::observability::
 /// default `127.0.0.1:9464`).
 fn prometheus_addr(cx: &Cx<'_>, o: &ObservabilityTable) -> Result<Option<String>, ConfigError> {
     use crate::config::schema::subsystems::MetricsExporter as E;
-    let wanted = o.prometheus_enabled == Some(true) || o.metrics_exporter == Some(E::Prometheus);
+    let wanted = prometheus_wanted(o);
     if let Some(e) = o.metrics_exporter.filter(|e| matches!(e, E::Stdout | E::File)) {
         cx.warn("observability.metrics_exporter", format!("`{}` metrics export is not built; `prometheus` and `otlp` are", exporter_name(e)));
     }
@@ -139,3 +145,7 @@ fn exporter_name(e: crate::config::schema::subsystems::MetricsExporter) -> &'sta
     }
 }
 
+fn prometheus_wanted(o: &ObservabilityTable) -> bool {
+    use super::schema::subsystems::MetricsExporter as E;
+    o.prometheus_enabled == Some(true) || o.metrics_exporter == Some(E::Prometheus)
+}

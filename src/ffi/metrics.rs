@@ -24,7 +24,8 @@ fn give_out(out: *mut *mut c_char, text: String, name: &'static str) -> Result<(
 /// The flow's metrics now as JSON in `*out_json` (counts, histograms with
 /// p50/p90/p99/p999/max, per node, edge and pool tier; see
 /// docs/observability.md). Free with `torvyn_string_free`. Thread-safe;
-/// never waits for the flow's worker.
+/// takes the flow's buffer lock for a moment (as its worker does per buffer
+/// operation).
 #[no_mangle]
 pub unsafe extern "C" fn torvyn_flow_metrics_json(flow: *const torvyn_flow, out_json: *mut *mut c_char, out_error: *mut *mut torvyn_error) -> torvyn_status {
     ffi_guard!(out_error, {

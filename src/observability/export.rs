@@ -54,6 +54,10 @@ pub struct SpanBatch {
 }
 
 static DROPPED: AtomicU64 = AtomicU64::new(0);
+/// Spans handed to exporters and not yet written, all destinations.
+static PENDING: AtomicU64 = AtomicU64::new(0);
+/// Most spans waiting for exporters at once; beyond it batches are dropped.
+const MAX_PENDING: u64 = 1 << 20;
 
 /// Spans dropped because an exporter could not keep up (all destinations).
 pub fn spans_dropped() -> u64 {
@@ -63,14 +67,32 @@ pub fn spans_dropped() -> u64 {
 /// Batches an exporter holds before newer ones are dropped.
 const QUEUE: usize = 64;
 
+/// Wait up to `timeout` for every span handed over so far to be written
+/// (a program about to exit calls it, so a flow's last spans are not lost).
+/// Returns whether all were.
+pub fn flush_spans(timeout: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    while PENDING.load(Ordering::Acquire) > 0 {
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    true
+}
+
 fn senders() -> &'static Mutex<HashMap<SpanDestination, SyncSender<SpanBatch>>> {
     static S: OnceLock<Mutex<HashMap<SpanDestination, SyncSender<SpanBatch>>>> = OnceLock::new();
     S.get_or_init(Default::default)
 }
 
-/// Hand `batch` to `dest`'s exporter; never blocks.
+/// Hand `batch` to `dest`'s exporter; never blocks on the exporter.
 pub fn send(dest: &SpanDestination, batch: SpanBatch) {
     let n = batch.spans.len() as u64 + u64::from(batch.root.is_some());
+    if PENDING.load(Ordering::Relaxed).saturating_add(n) > MAX_PENDING {
+        DROPPED.fetch_add(n, Ordering::Relaxed);
+        return;
+    }
     let mut map = match senders().lock() {
         Ok(m) => m,
         Err(p) => p.into_inner(),
@@ -80,11 +102,20 @@ pub fn send(dest: &SpanDestination, batch: SpanBatch) {
         let d = dest.clone();
         let started = std::thread::Builder::new().name("torvyn-span-export".into()).spawn(move || {
             let agent = ureq::Agent::new_with_config(ureq::config::Config::builder().timeout_global(Some(Duration::from_secs(5))).build());
-            for batch in rx {
+            for batch in rx.iter() {
+                let n = batch.spans.len() as u64 + u64::from(batch.root.is_some());
                 if let Err(e) = write(&agent, &d, &batch) {
-                    DROPPED.fetch_add(batch.spans.len() as u64 + u64::from(batch.root.is_some()), Ordering::Relaxed);
+                    DROPPED.fetch_add(n, Ordering::Relaxed);
                     log::warn!("cannot export the spans of flow `{}`: {e}", batch.flow);
+                    // A failing destination does not get another timeout per
+                    // batch: what is queued now is dropped too.
+                    for stale in rx.try_iter() {
+                        let k = stale.spans.len() as u64 + u64::from(stale.root.is_some());
+                        DROPPED.fetch_add(k, Ordering::Relaxed);
+                        PENDING.fetch_sub(k, Ordering::AcqRel);
+                    }
                 }
+                PENDING.fetch_sub(n, Ordering::AcqRel);
             }
         });
         match started {
@@ -99,10 +130,18 @@ pub fn send(dest: &SpanDestination, batch: SpanBatch) {
         }
     }
     if let Some(tx) = map.get(dest) {
+        PENDING.fetch_add(n, Ordering::AcqRel);
         match tx.try_send(batch) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+            Err(TrySendError::Full(_)) => {
+                PENDING.fetch_sub(n, Ordering::AcqRel);
                 DROPPED.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                // Its thread is gone: the next batch starts a new one.
+                PENDING.fetch_sub(n, Ordering::AcqRel);
+                DROPPED.fetch_add(n, Ordering::Relaxed);
+                map.remove(dest);
             }
         }
     }

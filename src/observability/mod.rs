@@ -16,7 +16,7 @@ mod trace;
 pub use clock::{Tick, warm_up as warm_up_clock};
 pub use error::ObservabilityError;
 pub use otlp_metrics::{MetricsPusher, metric_pushes_failed, otlp_metrics};
-pub use export::{OtlpEncoding, SpanBatch, SpanDestination, otlp as otlp_traces, send as send_spans, spans_dropped};
+pub use export::{OtlpEncoding, SpanBatch, SpanDestination, flush_spans, otlp as otlp_traces, send as send_spans, spans_dropped};
 pub use host::{HostSnapshot, SchedulerStats};
 pub use http::{MetricsServer, SnapshotSource};
 pub use prometheus::{CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE, prometheus_text};

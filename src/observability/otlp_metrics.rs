@@ -172,11 +172,25 @@ pub fn otlp_metrics(host: &HostSnapshot, start: u64, now: u64) -> ExportMetricsS
     m.number("pool.returned", "{buffer}", Some(true), tiers.iter().map(|(f, t)| (tier_attrs(f, t), t.stats.returned as f64)).collect());
     m.number("pool.fallback_count", "{buffer}", Some(true), tiers.iter().map(|(f, t)| (tier_attrs(f, t), t.stats.allocations as f64)).collect());
     m.number("pool.exhaustion_events", "{event}", Some(true), tiers.iter().map(|(f, t)| (tier_attrs(f, t), t.stats.exhausted as f64)).collect());
+    m.number(
+        "pool.reuse_rate",
+        "1",
+        None,
+        tiers
+            .iter()
+            .map(|(f, t)| {
+                let handed = t.stats.allocations + t.stats.reuses;
+                (tier_attrs(f, t), if handed == 0 { 0.0 } else { t.stats.reuses as f64 / handed as f64 })
+            })
+            .collect(),
+    );
     let one = |v: f64| vec![(Vec::new(), v)];
     m.number("system.flows.active", "{flow}", None, one(host.flows_active as f64));
     m.number("system.components.active", "{component}", None, one(host.components_active as f64));
     m.number("system.memory.total", "By", None, one(host.memory_total_bytes as f64));
     m.number("system.memory.host", "By", None, one(host.memory_host_bytes as f64));
+    m.number("system.memory.linear", "By", None, one(host.memory_linear_bytes as f64));
+    m.number("system.metric_pushes_failed", "{push}", Some(true), one(host.metric_pushes_failed as f64));
     m.number("system.scheduler.wakeups", "{wakeup}", Some(true), one(host.scheduler.wakeups as f64));
     m.number("system.scheduler.idle_ns", "ns", Some(true), one(host.scheduler.idle_ns as f64));
     m.number("system.spans_dropped", "{span}", Some(true), one(host.spans_dropped as f64));
@@ -202,8 +216,10 @@ pub struct MetricsPusher {
 }
 
 impl MetricsPusher {
-    /// Push `source()` to `url` (`…/v1/metrics`) every `interval`.
+    /// Push `source()` to `url` (`…/v1/metrics`) every `interval` (at
+    /// least a second: shorter ones are taken as one second).
     pub fn start(url: String, encoding: OtlpEncoding, interval: Duration, source: SnapshotSource) -> std::io::Result<MetricsPusher> {
+        let interval = interval.max(Duration::from_secs(1));
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let pushed = Arc::new(AtomicBool::new(false));
         let (s, p) = (Arc::clone(&stop), Arc::clone(&pushed));

@@ -14,7 +14,8 @@ int main(int argc, char **argv) {
     torvyn_flow *flow = NULL;
     EXPECT_STATUS(TORVYN_STATUS_OK, "", torvyn_host_new(NULL, &host, ERR));
     EXPECT_STATUS(TORVYN_STATUS_OK, "", torvyn_pipeline_load_file(manifest, &p, ERR));
-    EXPECT_STATUS(TORVYN_STATUS_OK, "", torvyn_flow_start(host, p, NULL, &flow, ERR));
+    EXPECT_STATUS(TORVYN_STATUS_INVALID_ARGUMENT, "traceparent `00-x` is not valid", torvyn_flow_start_traced(host, p, NULL, "00-x", &flow, ERR));
+    EXPECT_STATUS(TORVYN_STATUS_OK, "", torvyn_flow_start_traced(host, p, NULL, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", &flow, ERR));
     EXPECT_STATUS(TORVYN_STATUS_INVALID_ARGUMENT, "is not one of TORVYN_OBSERVABILITY_OFF", torvyn_flow_set_observability_level(flow, 7, ERR));
     EXPECT_STATUS(TORVYN_STATUS_OK, "", torvyn_flow_set_observability_level(flow, TORVYN_OBSERVABILITY_DIAGNOSTIC, ERR));
     for (int i = 0; i < n; i++) {
@@ -37,6 +38,11 @@ int main(int argc, char **argv) {
     printf("flow %s\n", json);
     torvyn_string_free(json);
     EXPECT_STATUS(TORVYN_STATUS_INVALID_ARGUMENT, "out_json", torvyn_flow_metrics_json(flow, NULL, ERR));
+    char *trace = NULL;
+    EXPECT_STATUS(TORVYN_STATUS_INVALID_ARGUMENT, "out_json", torvyn_flow_trace_json(flow, NULL, ERR));
+    EXPECT_STATUS(TORVYN_STATUS_OK, "", torvyn_flow_trace_json(flow, &trace, ERR));
+    printf("trace %s\n", trace);
+    torvyn_string_free(trace);
     EXPECT_STATUS(TORVYN_STATUS_INVALID_ARGUMENT, "", torvyn_host_metrics_text(NULL, &text, ERR));
     EXPECT_STATUS(TORVYN_STATUS_OK, "", torvyn_host_metrics_text(host, &text, ERR));
     /* One line for the Rust side: newlines as '|'. */

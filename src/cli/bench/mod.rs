@@ -115,8 +115,11 @@ pub fn bench(args: BenchArgs) -> i32 {
         Ok(f) => f,
         Err(code) => return code,
     };
-    // A benchmark measures the flow, not the terminal.
+    // A benchmark measures the flow, not the terminal, and at the level
+    // flows run at in production, exporting nothing.
     super::manifest::quiet_guests(&mut pipeline);
+    pipeline.runtime.observability = crate::observability::Level::Production;
+    pipeline.runtime.tracing.destination = None;
     if args.duration.is_zero() {
         output::error("--duration must be more than zero");
         return USAGE;

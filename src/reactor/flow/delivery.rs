@@ -71,6 +71,10 @@ impl FlowDriver {
         let queued_at = self.edges[e].front_queued_at();
         let was_open = self.edges[e].has_credit();
         self.edges[e].pop();
+        let reopened = !was_open && self.edges[e].has_credit();
+        // Cleared on reopening whatever the level, so a level switched off
+        // and on again never charges the time in between.
+        let since = if reopened { std::mem::take(&mut self.backpressure_since[e]) } else { Tick::NONE };
         let m = &self.shared.metrics;
         if m.on() {
             let edge = &m.edges[e];
@@ -79,21 +83,18 @@ impl FlowDriver {
                 // Waiting ended when the call that took the element began.
                 edge.waited(self.call_started(i).nanos_since(queued_at));
             }
-            if !was_open && self.edges[e].has_credit() {
-                let since = std::mem::take(&mut self.backpressure_since[e]);
-                if !since.is_none() {
-                    let ns = Tick::now().nanos_since(since);
-                    edge.backpressure_ended(ns);
-                    if m.level() == crate::observability::Level::Diagnostic {
-                        let trace = &self.shared.trace;
-                        trace.episode(crate::observability::BackpressureEpisode {
-                            from: edge.from.clone(),
-                            port: edge.port.clone(),
-                            to: edge.to.clone(),
-                            start_unix_ns: trace.unix_ns(since),
-                            duration_ns: ns,
-                        });
-                    }
+            if !since.is_none() {
+                let ns = Tick::now().nanos_since(since);
+                edge.backpressure_ended(ns);
+                if m.level() == crate::observability::Level::Diagnostic {
+                    let trace = &self.shared.trace;
+                    trace.episode(crate::observability::BackpressureEpisode {
+                        from: edge.from.clone(),
+                        port: edge.port.clone(),
+                        to: edge.to.clone(),
+                        start_unix_ns: trace.unix_ns(since),
+                        duration_ns: ns,
+                    });
                 }
             }
         }

@@ -122,7 +122,9 @@ impl FlowDriver {
         let m = &self.shared.metrics;
         if m.on() {
             m.delivered();
-            let end = self.call_ended(i, input);
+            // Only an element whose entry was timed has a latency (a sink's
+            // own sample may time its call on an untimed element).
+            let end = if input.born.is_none() { Tick::NONE } else { self.call_ended(i, input) };
             if !end.is_none() {
                 let ns = end.nanos_since(input.born);
                 let bytes = self.table.lock().size(input.handle).unwrap_or(0);
