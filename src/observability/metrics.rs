@@ -151,10 +151,11 @@ pub struct FlowMetrics {
     level: AtomicU8,
     /// Elements that reached a sink.
     elements: AtomicU64,
-    /// Timed elements that reached a sink, and their bytes (the mean
+    /// Sampled elements that reached a sink, and their bytes (the mean
     /// element size, without reading every element's size).
     sized: AtomicU64,
     sized_bytes: AtomicU64,
+    timed_deliveries: AtomicU64,
     /// Calls that failed, on any node.
     errors: AtomicU64,
     /// From a timed element entering the flow to a sink's call on it
@@ -171,6 +172,7 @@ impl FlowMetrics {
             elements: AtomicU64::new(0),
             sized: AtomicU64::new(0),
             sized_bytes: AtomicU64::new(0),
+            timed_deliveries: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             latency: Histogram::default(),
             nodes,
@@ -199,11 +201,23 @@ impl FlowMetrics {
         bump(&self.elements, 1);
     }
 
-    /// A timed element of `bytes` reached a sink `ns` after it entered
-    /// the flow.
+    /// A timed element reached a sink `ns` after it entered the flow.
     #[inline]
-    pub fn latency(&self, ns: u64, bytes: u64) {
+    pub fn latency(&self, ns: u64) {
         self.latency.record(ns);
+    }
+
+    /// Whether to read this timed element's size: one in 8 of them (one
+    /// element in 64 at `production`), as reading it takes the buffer lock.
+    #[inline]
+    pub fn wants_size(&self) -> bool {
+        let n = get(&self.timed_deliveries);
+        self.timed_deliveries.store(n.wrapping_add(1), Ordering::Relaxed);
+        n % 8 == 0
+    }
+
+    /// One sampled element's size.
+    pub fn sized(&self, bytes: u64) {
         bump(&self.sized, 1);
         bump(&self.sized_bytes, bytes);
     }

@@ -127,8 +127,10 @@ impl FlowDriver {
             let end = if input.born.is_none() { Tick::NONE } else { self.call_ended(i, input) };
             if !end.is_none() {
                 let ns = end.nanos_since(input.born);
-                let bytes = self.table.lock().size(input.handle).unwrap_or(0);
-                m.latency(ns, bytes);
+                m.latency(ns);
+                if m.wants_size() {
+                    m.sized(self.table.lock().size(input.handle).unwrap_or(0));
+                }
                 self.shared.trace.latency(ns);
             }
         }

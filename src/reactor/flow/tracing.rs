@@ -14,6 +14,7 @@ impl FlowDriver {
     /// Called before a per-element call of node `i`. Spans are recorded at
     /// `diagnostic`, and with `tracing_enabled` at `production` (for the
     /// calls the sample times).
+    #[inline]
     pub(super) fn span_begin(&self, i: usize) -> SpanStart {
         let level = self.shared.metrics.level();
         let traced = level == Level::Diagnostic || (level == Level::Production && self.shared.trace.settings.enabled);
