@@ -380,14 +380,11 @@ impl Stage {
             }
         }
         self.ended = Tick::NONE;
-        if call == CallKind::Element {
-            if let Some(node) = self.metrics.as_ref().filter(|(m, _)| m.on()).and_then(|(m, i)| m.nodes.get(*i)) {
-                node.set_memory(self.store.data().limits.memory_bytes());
-            }
-        }
         if timed {
             self.ended = Tick::now();
             if let Some(node) = self.metrics.as_ref().and_then(|(m, i)| m.nodes.get(*i)) {
+                // The memory gauge follows the sample (a node's first call is timed).
+                node.set_memory(self.store.data().limits.memory_bytes());
                 node.timed(self.ended.nanos_since(self.store.data().clock.started()));
             }
         }
