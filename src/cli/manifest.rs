@@ -112,6 +112,13 @@ impl ManifestArgs {
     }
 
     /// The flow to use: the one named, else `main`, else the only one.
+    /// [`ManifestArgs::load`], then [`ManifestArgs::pick_flow`].
+    pub fn load_flow(&self) -> Result<(PipelineDef, String), i32> {
+        let pipeline = self.load()?;
+        let flow = self.pick_flow(&pipeline)?;
+        Ok((pipeline, flow))
+    }
+
     pub fn pick_flow(&self, pipeline: &PipelineDef) -> Result<String, i32> {
         if let Some(f) = self.flow() {
             if pipeline.flow(&f).is_none() {

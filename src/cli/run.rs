@@ -83,12 +83,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: RunArgs) -> i32 {
-    let pipeline = match args.manifest.load() {
+    let (pipeline, flow_name) = match args.manifest.load_flow() {
         Ok(p) => p,
-        Err(code) => return code,
-    };
-    let flow_name = match args.manifest.pick_flow(&pipeline) {
-        Ok(f) => f,
         Err(code) => return code,
     };
     let memory = pipeline

@@ -121,12 +121,8 @@ fn pretty(trace_id: &str, spans: &[SpanRecord], episodes: &[BackpressureEpisode]
 }
 
 pub fn trace(args: TraceArgs) -> i32 {
-    let mut pipeline = match args.manifest.load() {
+    let (mut pipeline, flow_name) = match args.manifest.load_flow() {
         Ok(p) => p,
-        Err(code) => return code,
-    };
-    let flow_name = match args.manifest.pick_flow(&pipeline) {
-        Ok(f) => f,
         Err(code) => return code,
     };
     if let Err(code) = super::manifest::refuse_endpoints(&pipeline, &flow_name, "trace") {
@@ -180,15 +176,7 @@ pub fn trace(args: TraceArgs) -> i32 {
                 + "\n"
         }
         TraceFormat::Otlp => {
-            let t = flow.trace();
-            let trace_id: [u8; 16] = {
-                let mut id = [0u8; 16];
-                let hex = t["trace_id"].as_str().unwrap_or_default();
-                for (i, b) in id.iter_mut().enumerate() {
-                    *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2).unwrap_or("00"), 16).unwrap_or(0);
-                }
-                id
-            };
+            let trace_id = flow.trace_parent().trace_id;
             let batch = SpanBatch { flow: flow_name.clone(), flow_id: flow.id().get(), trace_id, root: None, spans };
             serde_json::to_string(&crate::observability::otlp_traces(&batch)).unwrap_or_default() + "\n"
         }

@@ -46,8 +46,13 @@ impl Flow {
     /// A `traceparent` naming the flow's root span, for calls the program
     /// makes on its behalf (they become the flow's children).
     pub fn traceparent(&self) -> String {
+        self.trace_parent().to_string()
+    }
+
+    /// The same, as its parts.
+    pub fn trace_parent(&self) -> crate::observability::TraceParent {
         let t = &self.shared.trace;
-        crate::observability::TraceParent { trace_id: t.trace_id, parent_id: t.root_span.to_be_bytes(), sampled: t.sampled }.to_string()
+        crate::observability::TraceParent { trace_id: t.trace_id, parent_id: t.root_span.to_be_bytes(), sampled: t.sampled }
     }
 
     /// The flow's trace as JSON-ready data: ids, whether its spans are

@@ -107,12 +107,8 @@ impl Window {
 }
 
 pub fn bench(args: BenchArgs) -> i32 {
-    let mut pipeline = match args.manifest.load() {
+    let (mut pipeline, flow_name) = match args.manifest.load_flow() {
         Ok(p) => p,
-        Err(code) => return code,
-    };
-    let flow_name = match args.manifest.pick_flow(&pipeline) {
-        Ok(f) => f,
         Err(code) => return code,
     };
     // A benchmark measures the flow, not the terminal, and at the level
@@ -180,12 +176,10 @@ pub fn bench(args: BenchArgs) -> i32 {
                 return FAILURE;
             }
         };
-        // The snapshot the window starts from (none: the run began inside it).
-        let mut base: Option<MetricsSnapshot> = (Instant::now() < measure_from).then(|| flow.metrics());
+        // The snapshot the window starts from: taken when a run crosses into
+        // the window; none for a run that began inside it.
+        let mut base: Option<MetricsSnapshot> = None;
         let mut measuring = Instant::now() >= measure_from;
-        if measuring {
-            base = None;
-        }
         let ended = loop {
             let done = flow.wait(Some(Duration::from_millis(50))).is_ok();
             let now = Instant::now();
@@ -198,7 +192,7 @@ pub fn bench(args: BenchArgs) -> i32 {
                 let m = flow.metrics();
                 let so_far = total.elements + Window::between(&m, base.as_ref()).elements;
                 let dt = now.duration_since(last_tick).as_secs_f64();
-                timeline.push((now.duration_since(measure_from).as_secs_f64(), (so_far - last_count.min(so_far)) as f64 / dt));
+                timeline.push((now.duration_since(measure_from).as_secs_f64(), so_far.saturating_sub(last_count) as f64 / dt));
                 (last_tick, last_count) = (now, so_far);
             }
             if progress {
