@@ -78,6 +78,19 @@ fn every_template_inits_checks_before_building_builds_and_runs() {
         assert_eq!(&got, lines, "{template}: {out}");
         assert!(out.contains("flow `main` completed"), "{out}");
     }
+    // The rest of the public quickstart, in its order: trace, then bench.
+    let project = dir.join("my-transform");
+    let (code, out, err) = here(&project, &["trace", "--limit", "3"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("element ")).count(), 3, "{out}");
+    for stage in ["source", "transform", "sink"] {
+        assert_eq!(out.lines().filter(|l| l.trim_start().starts_with(stage)).count(), 3, "{stage}: {out}");
+    }
+    let (code, out, err) = here(&project, &["bench", "--duration", "1s", "--warmup", "0s"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("copies            4.00 per element"), "{out}");
+    let rate: f64 = out.split("throughput").nth(1).and_then(|t| t.split_whitespace().next()).and_then(|n| n.parse().ok()).unwrap_or(0.0);
+    assert!(rate > 0.0, "{out}");
     // The solo transform runs between the built-in source and sink.
     let solo = dir.join("solo");
     let (code, out, err) = here(&solo, &["build", "--component", "transform"]);
