@@ -22,20 +22,33 @@ fn probe(node: &str, config: &str, grants: &str) -> torvyn::PipelineDef {
     )
 }
 
+/// The clocks every probe imports.
+const CLOCKS: &str = r#""clock:monotonic", "clock:wall""#;
+
 #[test]
 fn a_component_needing_ungranted_capabilities_is_refused_before_it_runs() {
     let p = probe("cap_none", "{}", "");
     let host = Host::builder().build().unwrap();
     let err = host.start_flow(&p, "main").err().expect("refused").to_string();
-    assert_eq!(
-        err,
-        "2 problems:\n  - node `cap_none`: `wasi-probe.wasm` (torvyn:streaming/managed-transform) imports wasi:filesystem/types@0.2.12, wasi:filesystem/preopens@0.2.12 and so needs capability `filesystem`, which the node is not granted; add \"filesystem\" to its `capabilities` if it should have it, or rebuild the component without it\n  - node `cap_none`: `wasi-probe.wasm` (torvyn:streaming/managed-transform) imports wasi:sockets/network@0.2.12, wasi:sockets/instance-network@0.2.12, wasi:sockets/udp@0.2.12 and 4 more and so needs capability `network`, which the node is not granted; add \"network\" to its `capabilities` if it should have it, or rebuild the component without it"
-    );
+    assert!(err.starts_with("4 problems:"), "{err}");
+    for (import, grant) in [
+        ("wasi:clocks/monotonic-clock@0.2.12", "clock:monotonic"),
+        ("wasi:clocks/wall-clock@0.2.12", "clock:wall"),
+        ("wasi:filesystem/types@0.2.12, wasi:filesystem/preopens@0.2.12", "filesystem:read:<path or glob>"),
+        ("wasi:sockets/network@0.2.12, wasi:sockets/instance-network@0.2.12, wasi:sockets/udp@0.2.12 and 4 more", "network:tcp-connect:<host>:<port>"),
+    ] {
+        let line = err.lines().find(|l| l.contains(import)).unwrap_or_else(|| panic!("{import}: {err}"));
+        assert!(line.contains("node `cap_none`: `wasi-probe.wasm`") && line.contains(&format!("add e.g. \"{grant}\"")), "{line}");
+    }
     assert!(host.list_flows().is_empty());
-    // One grant is not enough.
-    let p = probe("cap_half", "{}", r#""network""#);
+    // Some grants are not enough.
+    let p = probe("cap_half", "{}", &format!(r#"{CLOCKS}, "network""#));
     let err = host.start_flow(&p, "main").err().expect("refused").to_string();
-    assert!(err.starts_with("node `cap_half`: `wasi-probe.wasm`") && err.contains("capability `filesystem`"), "{err}");
+    assert!(err.starts_with("node `cap_half`: `wasi-probe.wasm`") && err.contains("wasi:filesystem/types"), "{err}");
+    // A misspelt grant is refused by name, with the closest one.
+    let text = common::graph_text(&[N("a", "counting-source", "{}", r#"capabilities = ["clock:wal"]"#), N("b", "printing-sink", "{}", "")], &[("a", "b")], "");
+    let err = torvyn::PipelineDef::from_toml_str(&text, ".").unwrap_err().to_string();
+    assert!(err.contains("flow.main.nodes.a.capabilities[0]") && err.contains("did you mean `clock:wall`"), "{err}");
 }
 
 #[test]
@@ -49,8 +62,8 @@ fn granted_capabilities_open_exactly_what_they_name() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let d = dir.display();
-    let config = format!(r#"{{"dir": "{d}", "connect": "{addr}", "ask": "metrics,network,filesystem,admin"}}"#);
-    let p = probe("cap_all", &config, &format!(r#""filesystem:{d}", "network", "metrics""#));
+    let config = format!(r#"{{"dir": "{d}", "connect": "{addr}", "ask": "filesystem:read,network:tcp-connect,network:tcp-listen,wasi-filesystem-read,torvyn:custom-metrics,admin"}}"#);
+    let p = probe("cap_all", &config, &format!(r#"{CLOCKS}, "filesystem:{d}", "network:tcp-connect:127.0.0.1:{}", "torvyn:custom-metrics""#, addr.port()));
     let host = Host::builder().build().unwrap();
     let s = host.start_flow(&p, "main").unwrap().wait(Some(Duration::from_secs(60))).unwrap();
     assert_eq!(s.state, FlowState::Completed, "{:?}", s.error);
@@ -62,9 +75,11 @@ fn granted_capabilities_open_exactly_what_they_name() {
             "root: Err(NotFound)".to_string(),
             "env vars: 0; args: 0".to_string(),
             format!("connect {addr}: Ok(())"),
-            "has metrics: true".to_string(),
-            "has network: true".to_string(),
-            "has filesystem: true".to_string(),
+            "has filesystem:read: true".to_string(),
+            "has network:tcp-connect: true".to_string(),
+            "has network:tcp-listen: false".to_string(),
+            "has wasi-filesystem-read: true".to_string(),
+            "has torvyn:custom-metrics: true".to_string(),
             "has admin: false".to_string(),
         ]
     );
@@ -74,7 +89,7 @@ fn granted_capabilities_open_exactly_what_they_name() {
 #[test]
 fn a_filesystem_grant_without_a_directory_opens_nothing() {
     capture();
-    let p = probe("cap_bare", r#"{"dir": "/tmp", "ask": "filesystem,network"}"#, r#""filesystem", "network""#);
+    let p = probe("cap_bare", r#"{"dir": "/tmp", "ask": "filesystem,network"}"#, &format!(r#"{CLOCKS}, "filesystem", "network""#));
     let host = Host::builder().build().unwrap();
     let s = host.start_flow(&p, "main").unwrap().wait(Some(Duration::from_secs(60))).unwrap();
     assert_eq!(s.state, FlowState::Completed, "{:?}", s.error);

@@ -245,7 +245,7 @@ fn ctrl_c_cancels_a_flow_blocked_in_a_guest_and_exits_130() {
         common::linear(
             &[
                 common::N("src", "counting-source", r#"{"count": 5}"#, ""),
-                common::N("stuck", "blocking-guest", r#"{"wait": "block", "at": 0}"#, ""),
+                common::N("stuck", "blocking-guest", r#"{"wait": "block", "at": 0}"#, r#"capabilities = ["clock:monotonic"]"#),
                 common::N("sink", "printing-sink", "", ""),
             ],
             "call_timeout_ms = 600000",

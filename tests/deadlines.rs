@@ -17,7 +17,7 @@ fn waiting_flow(node: &str, wait: &str, runtime: &str) -> PipelineDef {
     pipeline(
         &[
             N(&format!("{node}_src"), "counting-source", r#"{"count": 5}"#, ""),
-            N(node, "blocking-guest", &format!(r#"{{"wait": "{wait}", "at": 1}}"#), ""),
+            N(node, "blocking-guest", &format!(r#"{{"wait": "{wait}", "at": 1}}"#), r#"capabilities = ["clock:monotonic"]"#),
             N(&format!("{node}_sink"), "slow-sink", r#"{"pause_every": 1000000}"#, ""),
         ],
         runtime,
@@ -100,7 +100,7 @@ fn an_init_that_overruns_fails_the_flow_and_uninitialised_stages_get_no_teardown
     let p = pipeline(
         &[
             N("td_src", "counting-source", r#"{"count": 5}"#, ""),
-            N("td_block", "blocking-guest", r#"{"wait": "sleep", "in_init": true}"#, ""),
+            N("td_block", "blocking-guest", r#"{"wait": "sleep", "in_init": true}"#, r#"capabilities = ["clock:monotonic"]"#),
             N("td_after", "faulty-processor", "{}", ""),
             N("td_sink", "slow-sink", r#"{"pause_every": 1000000}"#, ""),
         ],
@@ -132,9 +132,9 @@ fn a_flow_starting_up_delays_another_by_at_most_one_call() {
     let slow = pipeline(
         &[
             N("su_src", "counting-source", r#"{"count": 3}"#, ""),
-            N("su_a", "blocking-guest", slow_init, ""),
-            N("su_b", "blocking-guest", slow_init, ""),
-            N("su_c", "blocking-guest", slow_init, ""),
+            N("su_a", "blocking-guest", slow_init, r#"capabilities = ["clock:monotonic"]"#),
+            N("su_b", "blocking-guest", slow_init, r#"capabilities = ["clock:monotonic"]"#),
+            N("su_c", "blocking-guest", slow_init, r#"capabilities = ["clock:monotonic"]"#),
             N("su_sink", "slow-sink", r#"{"pause_every": 1000000}"#, ""),
         ],
         "",
@@ -172,7 +172,7 @@ fn a_cancel_waits_for_at_most_one_call_of_another_flow_on_the_worker() {
     let slow = pipeline(
         &[
             N("ts_src", "counting-source", r#"{"count": 1000}"#, ""),
-            N("ts_slow", "blocking-guest", r#"{"wait": "sleep", "ms": 100, "every": true}"#, ""),
+            N("ts_slow", "blocking-guest", r#"{"wait": "sleep", "ms": 100, "every": true}"#, r#"capabilities = ["clock:monotonic"]"#),
             N("ts_sink", "slow-sink", r#"{"pause_every": 1000000}"#, ""),
         ],
         "",
@@ -216,7 +216,7 @@ fn a_guest_blocked_opening_a_named_pipe_is_stopped_by_its_deadline_and_by_cancel
                     node,
                     "wasi-probe",
                     &format!(r#"{{"read": "{}"}}"#, fifo.display()),
-                    &format!(r#"capabilities = ["network", "filesystem:{}"]"#, dir.display()),
+                    &format!(r#"capabilities = ["network", "filesystem:{}", "clock:monotonic", "clock:wall"]"#, dir.display()),
                 ),
                 N(&format!("{node}_sink"), "slow-sink", r#"{"pause_every": 1000000}"#, ""),
             ],
@@ -266,7 +266,7 @@ fn a_guest_dropping_a_socket_stream_its_peer_never_reads_is_stopped_by_its_deadl
     let p = pipeline(
         &[
             N("flood_src", "counting-source", r#"{"count": 3}"#, ""),
-            N("flood", "wasi-probe", &format!(r#"{{"flood": "{addr}"}}"#), r#"capabilities = ["network", "filesystem"]"#),
+            N("flood", "wasi-probe", &format!(r#"{{"flood": "{addr}"}}"#), r#"capabilities = ["network", "filesystem", "clock:monotonic", "clock:wall"]"#),
             N("flood_sink", "slow-sink", r#"{"pause_every": 1000000}"#, ""),
         ],
         "call_timeout_ms = 5000",

@@ -18,7 +18,7 @@ fn a_spinning_call_runs_out_of_fuel_long_before_its_deadline() {
     let p = pipeline(
         &[
             N("fuel_src", "counting-source", r#"{"count": 5}"#, ""),
-            N("fuel_spin", "blocking-guest", r#"{"wait": "spin", "at": 2}"#, "fuel_budget = 2_000_000"),
+            N("fuel_spin", "blocking-guest", r#"{"wait": "spin", "at": 2}"#, "fuel_budget = 2_000_000\ncapabilities = [\"clock:monotonic\"]"),
             N("fuel_sink", "printing-sink", "{}", ""),
         ],
         "call_timeout_ms = 60000",

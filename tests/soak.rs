@@ -38,13 +38,13 @@ fn kinds() -> Vec<(&'static str, PipelineDef)> {
         linear("healthy", N("pass", "passthrough", "", ""), ""),
         linear("trap", N("mid", "faulty-processor", r#"{"trap_at": 50}"#, ""), ""),
         linear("hoard", N("mid", "faulty-processor", r#"{"hoard_buffers_at": 10}"#, "max_buffers = 64"), ""),
-        linear("spin-deadline", N("mid", "blocking-guest", r#"{"wait": "spin", "at": 20}"#, ""), "call_timeout_ms = 100"),
-        linear("sleep-deadline", N("mid", "blocking-guest", r#"{"wait": "sleep", "at": 20}"#, ""), "call_timeout_ms = 100"),
-        linear("poll-cancelled", N("mid", "blocking-guest", r#"{"wait": "poll", "at": 20}"#, ""), "call_timeout_ms = 600000"),
-        linear("block-cancelled", N("mid", "blocking-guest", r#"{"wait": "block", "at": 20}"#, ""), "call_timeout_ms = 600000"),
+        linear("spin-deadline", N("mid", "blocking-guest", r#"{"wait": "spin", "at": 20}"#, r#"capabilities = ["clock:monotonic"]"#), "call_timeout_ms = 100"),
+        linear("sleep-deadline", N("mid", "blocking-guest", r#"{"wait": "sleep", "at": 20}"#, r#"capabilities = ["clock:monotonic"]"#), "call_timeout_ms = 100"),
+        linear("poll-cancelled", N("mid", "blocking-guest", r#"{"wait": "poll", "at": 20}"#, r#"capabilities = ["clock:monotonic"]"#), "call_timeout_ms = 600000"),
+        linear("block-cancelled", N("mid", "blocking-guest", r#"{"wait": "block", "at": 20}"#, r#"capabilities = ["clock:monotonic"]"#), "call_timeout_ms = 600000"),
         linear(
             "slow-init",
-            N("mid", "blocking-guest", r#"{"wait": "sleep", "ms": 50, "in_init": true}"#, ""),
+            N("mid", "blocking-guest", r#"{"wait": "sleep", "ms": 50, "in_init": true}"#, r#"capabilities = ["clock:monotonic"]"#),
             "",
         ),
     ]

@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 use super::manifest::{FAILURE, USAGE};
 use super::{Format, output};
 use crate::engine::{Engine, EngineSettings};
-use crate::security::Capability;
 
 /// What to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -74,7 +73,7 @@ pub fn inspect(args: InspectArgs) -> i32 {
         Ok(c) => json!({"world": c.world(), "role": c.role.interface(), "package": c.role.package(), "version": c.version.to_string()}),
         Err(e) => json!({"error": e.to_string()}),
     };
-    let mut needs: Vec<&str> = found.imports.iter().filter_map(|i| Capability::needed_by(i)).map(Capability::name).collect();
+    let mut needs: Vec<&str> = found.imports.iter().filter_map(|i| crate::security::needs(i)).map(|n| n.suggest).collect();
     needs.sort_unstable();
     needs.dedup();
     let all = json!({

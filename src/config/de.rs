@@ -103,7 +103,7 @@ pub(super) fn suggest(word: &str, known: &[&str], list_label: &str) -> String {
 }
 
 /// Edit distance, for "did you mean" suggestions.
-pub(super) fn distance(a: &str, b: &str) -> usize {
+pub(crate) fn distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

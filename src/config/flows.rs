@@ -28,7 +28,7 @@ pub(super) fn flows(cx: &Cx<'_>, m: &ManifestTable, components: &[ComponentDef])
     let mut flows = Vec::new();
     for (name, table) in &m.flow {
         let mut flow = flow(cx, name, table, components)?;
-        grant(m, &mut flow);
+        grant(cx, m, &mut flow)?;
         flows.push(flow);
     }
     if flows.is_empty() {
@@ -157,7 +157,7 @@ fn node(cx: &Cx<'_>, key: &str, name: &str, t: &NodeTable, components: &[Compone
         endpoint: None,
         interface,
         config: t.config.clone().map(|c| c.0).or(default_config).unwrap_or_default(),
-        capabilities: t.capabilities.clone(),
+        capabilities: grants(cx, &format!("{key}.capabilities"), &t.capabilities)?,
         on_error: match &t.on_error {
             Some(p) => policy(cx, &format!("{key}.on_error"), p)?,
             None => ErrorPolicy::default(),
@@ -221,25 +221,27 @@ fn port(cx: &Cx<'_>, key: &str, p: &PortEntry, default_port: &str, nodes: &[Node
     Ok(PortRef { node: p.node.clone(), port: p.port.clone().unwrap_or_else(|| default_port.to_string()) })
 }
 
+/// Grants as written, each checked against the vocabulary.
+fn grants(cx: &Cx<'_>, key: &str, list: &[String]) -> Result<Vec<String>, ConfigError> {
+    for (i, g) in list.iter().enumerate() {
+        crate::security::Capability::parse(g).map_err(|e| cx.err(&format!("{key}[{i}]"), e.to_string()))?;
+    }
+    Ok(list.to_vec())
+}
+
 /// `[security.grants.X]`: X names a node of the flow, or a `[[component]]`
-/// (every node running it). Public grant names with a short equivalent
-/// here get it too (`stdio:stdout` → `stdout`).
-fn grant(m: &ManifestTable, flow: &mut FlowDef) {
-    let Some(security) = &m.security else { return };
+/// (every node running it); each grant is checked against the vocabulary.
+fn grant(cx: &Cx<'_>, m: &ManifestTable, flow: &mut FlowDef) -> Result<(), ConfigError> {
+    let Some(security) = &m.security else { return Ok(()) };
     for (target, g) in &security.grants {
+        let list = grants(cx, &format!("security.grants.{target}.capabilities"), &g.capabilities)?;
         for n in flow.nodes.iter_mut().filter(|n| n.name == *target || (n.endpoint.is_none() && n.component == *target)) {
-            for c in &g.capabilities {
-                let short = match c.as_str() {
-                    "stdio:stdout" => Some("stdout"),
-                    "stdio:stderr" => Some("stderr"),
-                    _ => None,
-                };
-                for name in std::iter::once(c.as_str()).chain(short) {
-                    if !n.capabilities.iter().any(|have| have == name) {
-                        n.capabilities.push(name.to_string());
-                    }
+            for c in &list {
+                if !n.capabilities.contains(c) {
+                    n.capabilities.push(c.clone());
                 }
             }
         }
     }
+    Ok(())
 }

@@ -96,6 +96,9 @@ fn resolve(cx: &Cx<'_>) -> Result<PipelineDef, ConfigError> {
     if let Some(o) = &m.observability {
         super::observability::resolve(cx, o, &mut runtime)?;
     }
+    if let Some(sec) = &m.security {
+        runtime.audit = audit(cx, sec)?;
+    }
     let flows = super::flows::flows(cx, &m, &components)?;
     super::settings::warn_inert(cx);
     Ok(PipelineDef {
@@ -275,4 +278,28 @@ pub(super) fn crate_wasm_name(folder: &Path) -> Option<String> {
     let value: toml::Table = text.parse().ok()?;
     let name = value.get("package")?.get("name")?.as_str()?;
     Some(format!("{}.wasm", name.replace('-', "_")))
+}
+
+/// `[security] audit_*`.
+fn audit(cx: &Cx<'_>, sec: &super::schema::subsystems::SecurityTable) -> Result<crate::security::AuditConfig, ConfigError> {
+    use super::schema::subsystems::AuditTarget;
+    use crate::security::AuditDestination;
+    let enabled = sec.audit_enabled.unwrap_or(true);
+    let file_keys = sec.audit_file.is_some() || sec.audit_max_bytes.is_some() || sec.audit_max_files.is_some();
+    if file_keys && sec.audit_target != Some(AuditTarget::File) {
+        return Err(cx.err("security.audit_file", "`audit_file`, `audit_max_bytes` and `audit_max_files` need `audit_target = \"file\"`"));
+    }
+    let destination = match sec.audit_target {
+        None | Some(AuditTarget::EventSink) => None,
+        Some(AuditTarget::Stdout) => Some(AuditDestination::Stdout),
+        Some(AuditTarget::File) => {
+            let path = cx.base.join(sec.audit_file.as_deref().unwrap_or(".torvyn/audit.log"));
+            let max_bytes = sec.audit_max_bytes.map_or(10 << 20, |b| b.0);
+            if max_bytes < 4096 {
+                return Err(cx.err("security.audit_max_bytes", format!("{max_bytes} bytes is too small to hold audit events; give at least 4 KiB")));
+            }
+            Some(AuditDestination::File { path, max_bytes, max_files: sec.audit_max_files.unwrap_or(5).min(1000) })
+        }
+    };
+    Ok(crate::security::AuditConfig { enabled, destination })
 }

@@ -3,6 +3,7 @@
 //! column, and the key.
 
 mod de;
+pub(crate) use de::distance as edit_distance;
 mod doc;
 mod error;
 mod flows;

@@ -65,6 +65,8 @@ pub struct RuntimeConfig {
     pub otlp_metrics: Option<OtlpMetrics>,
     /// Span recording, sampling and promotion (`[observability]`).
     pub tracing: crate::observability::TraceSettings,
+    /// The audit trail (`[security] audit_enabled`, `audit_target`).
+    pub audit: crate::security::AuditConfig,
 }
 
 /// `[runtime.pools]`: buffers kept per size tier.
@@ -118,6 +120,7 @@ impl Default for RuntimeConfig {
             prometheus_addr: None,
             otlp_metrics: None,
             tracing: Default::default(),
+            audit: Default::default(),
         }
     }
 }

@@ -167,8 +167,6 @@ pub(super) fn runtime(cx: &Cx<'_>, t: Option<&RuntimeTable>) -> Result<RuntimeCo
 const INERT: &[(&str, &str)] = &[
     ("runtime.compilation_cache_dir", "compiled components are not kept on disk yet (packaging)"),
     ("registry", "the packaging subsystem (OCI registries) is not built yet"),
-    ("security.audit_enabled", "the security audit trail is not built yet"),
-    ("security.audit_target", "the security audit trail is not built yet"),
     ("capabilities", "a component's declared capabilities are not checked against its grants yet (security)"),
     ("test", "there is no `torvyn test` command"),
 ];

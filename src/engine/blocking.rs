@@ -54,7 +54,9 @@ macro_rules! waiting {
 }
 
 /// Every function shadowed here, by interface.
-const SHADOWED: [(&str, &[&str]); 3] = [
+const SHADOWED: [(&str, &[&str]); 5] = [
+    (super::scoped::LOOKUP, &["resolve-addresses"]),
+    (super::scoped::PREOPENS, &["get-directories"]),
     (super::blocking_fs::TYPES, super::blocking_fs::SHADOWED),
     (POLL, &["poll", "[method]pollable.block"]),
     (
@@ -138,6 +140,7 @@ pub fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
     shadow_drop!("output-stream", DynOutputStream);
     shadow_drop!("input-stream", DynInputStream);
     super::blocking_fs::add_to_linker(linker)?;
+    super::scoped::add_to_linker(linker)?;
     linker.allow_shadowing(false);
     Ok(())
 }

@@ -18,6 +18,7 @@ use wasmtime_wasi::p2::FsResult;
 use wasmtime_wasi::p2::bindings::filesystem::types::{HostDescriptor as _, HostDirectoryEntryStream as _};
 use wasmtime_wasi::p2::bindings::sync::filesystem::types as fs;
 
+use super::scoped::PathUse as Use;
 use super::state::StageState;
 
 pub(super) const TYPES: &str = "wasi:filesystem/types@0.2.12";
@@ -75,6 +76,23 @@ macro_rules! shadow {
     };
 }
 
+/// Like `shadow!`, after checking each `(descriptor, path, use)` against
+/// the node's filesystem grants ([`super::scoped::check_path`]).
+macro_rules! shadow_at {
+    ($inst:expr, $name:literal, ($($arg:ident : $ty:ty),*), [$(($d:ident, $p:ident, $u:expr)),*], |$v:ident| $op:expr, $conv:expr) => {
+        $inst.func_wrap($name, |mut cx: Cx<'_>, ($($arg,)*): ($($ty,)*)| {
+            $(
+                if let Err(code) = super::scoped::check_path(cx.data(), $d.rep(), &$p, $u) {
+                    return Ok((Err(code),));
+                }
+            )*
+            let (clock, mut $v) = cx.data_mut().clock_and_filesystem();
+            let r = clock.wait($op).map_err(wasmtime::Error::new)?;
+            Ok((lower(&mut $v, r.map($conv))?,))
+        })?;
+    };
+}
+
 /// Shadow every waiting `wasi:filesystem` function (after WASI was added).
 pub(super) fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
     let mut t = linker.instance(TYPES)?;
@@ -90,34 +108,50 @@ pub(super) fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
     shadow!(t, "[method]descriptor.write", (d: Descriptor, buf: Vec<u8>, off: u64), |v| v.write(d, buf, off), |x| x);
     shadow!(t, "[method]descriptor.read-directory", (d: Descriptor), |v| v.read_directory(d), |x| x);
     shadow!(t, "[method]descriptor.sync", (d: Descriptor), |v| v.sync(d), |x| x);
-    shadow!(t, "[method]descriptor.create-directory-at", (d: Descriptor, path: String),
+    shadow_at!(t, "[method]descriptor.create-directory-at", (d: Descriptor, path: String), [(d, path, Use::Write)],
         |v| v.create_directory_at(d, path), |x| x);
     shadow!(t, "[method]descriptor.stat", (d: Descriptor), |v| v.stat(d), fs::DescriptorStat::from);
-    shadow!(t, "[method]descriptor.stat-at", (d: Descriptor, pf: fs::PathFlags, path: String),
+    shadow_at!(t, "[method]descriptor.stat-at", (d: Descriptor, pf: fs::PathFlags, path: String), [(d, path, Use::Look)],
         |v| v.stat_at(d, pf.into(), path), fs::DescriptorStat::from);
-    shadow!(t, "[method]descriptor.set-times-at",
-        (d: Descriptor, pf: fs::PathFlags, path: String, a: fs::NewTimestamp, m: fs::NewTimestamp),
+    shadow_at!(t, "[method]descriptor.set-times-at",
+        (d: Descriptor, pf: fs::PathFlags, path: String, a: fs::NewTimestamp, m: fs::NewTimestamp), [(d, path, Use::Write)],
         |v| v.set_times_at(d, pf.into(), path, a.into(), m.into()), |x| x);
-    shadow!(t, "[method]descriptor.link-at", (d: Descriptor, pf: fs::PathFlags, old: String, to: Descriptor, new: String),
-        |v| v.link_at(d, pf.into(), old, to, new), |x| x);
-    shadow!(t, "[method]descriptor.open-at",
-        (d: Descriptor, pf: fs::PathFlags, path: String, of: fs::OpenFlags, fl: fs::DescriptorFlags),
-        |v| v.open_at(d, pf.into(), path, of.into(), fl.into()), |x| x);
-    shadow!(t, "[method]descriptor.readlink-at", (d: Descriptor, path: String), |v| v.readlink_at(d, path), |x| x);
-    shadow!(t, "[method]descriptor.remove-directory-at", (d: Descriptor, path: String),
+    shadow_at!(t, "[method]descriptor.link-at", (d: Descriptor, pf: fs::PathFlags, old: String, to: Descriptor, new: String),
+        [(d, old, Use::Read), (to, new, Use::Write)], |v| v.link_at(d, pf.into(), old, to, new), |x| x);
+    t.func_wrap("[method]descriptor.open-at",
+        |mut cx: Cx<'_>, (d, pf, path, of, fl): (Descriptor, fs::PathFlags, String, fs::OpenFlags, fs::DescriptorFlags)| {
+            let write = fl.intersects(fs::DescriptorFlags::WRITE | fs::DescriptorFlags::MUTATE_DIRECTORY)
+                || of.intersects(fs::OpenFlags::CREATE | fs::OpenFlags::TRUNCATE);
+            let directory = of.contains(fs::OpenFlags::DIRECTORY);
+            let full = match super::scoped::check_path(cx.data(), d.rep(), &path, Use::Open { write, directory }) {
+                Ok(full) => full,
+                Err(code) => return Ok((Err(code),)),
+            };
+            let (clock, mut v) = cx.data_mut().clock_and_filesystem();
+            let r = clock.wait(v.open_at(d, pf.into(), path, of.into(), fl.into())).map_err(wasmtime::Error::new)?;
+            let r = lower(&mut v, r)?;
+            if let Ok(opened) = &r {
+                cx.data_mut().fs_paths.insert(opened.rep(), full);
+            }
+            Ok((r,))
+        })?;
+    shadow_at!(t, "[method]descriptor.readlink-at", (d: Descriptor, path: String), [(d, path, Use::Look)],
+        |v| v.readlink_at(d, path), |x| x);
+    shadow_at!(t, "[method]descriptor.remove-directory-at", (d: Descriptor, path: String), [(d, path, Use::Write)],
         |v| v.remove_directory_at(d, path), |x| x);
-    shadow!(t, "[method]descriptor.rename-at", (d: Descriptor, old: String, to: Descriptor, new: String),
-        |v| v.rename_at(d, old, to, new), |x| x);
-    shadow!(t, "[method]descriptor.symlink-at", (d: Descriptor, src: String, dst: String),
+    shadow_at!(t, "[method]descriptor.rename-at", (d: Descriptor, old: String, to: Descriptor, new: String),
+        [(d, old, Use::Write), (to, new, Use::Write)], |v| v.rename_at(d, old, to, new), |x| x);
+    shadow_at!(t, "[method]descriptor.symlink-at", (d: Descriptor, src: String, dst: String), [(d, dst, Use::Write)],
         |v| v.symlink_at(d, src, dst), |x| x);
-    shadow!(t, "[method]descriptor.unlink-file-at", (d: Descriptor, path: String), |v| v.unlink_file_at(d, path), |x| x);
+    shadow_at!(t, "[method]descriptor.unlink-file-at", (d: Descriptor, path: String), [(d, path, Use::Write)],
+        |v| v.unlink_file_at(d, path), |x| x);
     t.func_wrap("[method]descriptor.is-same-object", |mut cx: Cx<'_>, (a, b): (Descriptor, Descriptor)| {
         let (clock, mut v) = cx.data_mut().clock_and_filesystem();
         let same = clock.wait(v.is_same_object(a, b)).map_err(wasmtime::Error::new)??;
         Ok((same,))
     })?;
     shadow!(t, "[method]descriptor.metadata-hash", (d: Descriptor), |v| v.metadata_hash(d), fs::MetadataHashValue::from);
-    shadow!(t, "[method]descriptor.metadata-hash-at", (d: Descriptor, pf: fs::PathFlags, path: String),
+    shadow_at!(t, "[method]descriptor.metadata-hash-at", (d: Descriptor, pf: fs::PathFlags, path: String), [(d, path, Use::Look)],
         |v| v.metadata_hash_at(d, pf.into(), path), fs::MetadataHashValue::from);
     shadow!(t, "[method]directory-entry-stream.read-directory-entry", (s: Resource<fs::DirectoryEntryStream>),
         |v| v.read_directory_entry(s), |e: Option<_>| e.map(fs::DirectoryEntry::from));

@@ -85,7 +85,7 @@ pub fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
         let mut caps = linker.instance(name(CAPABILITIES))?;
         caps.func_wrap("has-capability", |cx: Cx<'_>, (name,): (WasmStr,)| {
             let name = name.to_str(&cx)?;
-            Ok((crate::security::Grants(&cx.data().grants).answers(&name),))
+            Ok((cx.data().grants.answers(&name),))
         })?;
     }
     Ok(())

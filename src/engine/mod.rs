@@ -12,6 +12,7 @@ mod handles;
 mod host_types;
 mod interrupt;
 mod limits;
+mod scoped;
 mod stage;
 mod state;
 mod ticker;

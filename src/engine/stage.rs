@@ -37,8 +37,10 @@ pub struct StageSpec {
     pub node: Arc<str>,
     /// Passed to `lifecycle.init`.
     pub config: String,
-    /// Capability names granted to the node.
-    pub grants: Arc<[String]>,
+    /// What the node is granted.
+    pub grants: crate::security::GrantSet,
+    /// Where its capability uses are counted and audited.
+    pub audit: Option<Arc<crate::security::NodeAudit>>,
     /// Linear-memory limit of this instance.
     pub memory_limit: u64,
     pub init_timeout: Duration,
@@ -202,13 +204,14 @@ impl Stage {
                 .memory_size(memory)
                 .trap_on_grow_failure(true)
                 .build();
-            let wasi = wasi::context(&spec.node, &spec.grants).map_err(&fail)?;
+            let wasi = wasi::context(&spec.node, &spec.grants, spec.audit.clone()).map_err(&fail)?;
             let state = StageState::new(
                 spec.stage,
                 Arc::clone(&spec.node),
                 Arc::clone(&buffers),
                 spec.context.clone(),
-                Arc::clone(&spec.grants),
+                spec.grants.clone(),
+                spec.audit.clone(),
                 super::limits::StageLimits::new(limits),
                 CallClock::new(Arc::clone(&spec.cancel)),
                 wasi,

@@ -31,8 +31,13 @@ pub struct StageState {
     pub(crate) buffers: Arc<Mutex<BufferTable>>,
     pub(crate) handles: HandleMap,
     pub(crate) context: FlowContextInfo,
-    /// Capability names granted to this node.
-    pub(crate) grants: Arc<[String]>,
+    /// What this node is granted.
+    pub(crate) grants: crate::security::GrantSet,
+    /// Where its capability uses are counted and audited.
+    pub(crate) audit: Option<Arc<crate::security::NodeAudit>>,
+    /// The absolute path of every filesystem descriptor the guest was
+    /// given, by resource rep (for the path checks of [`super::scoped`]).
+    pub(crate) fs_paths: std::collections::HashMap<u32, String>,
     pub(crate) limits: super::limits::StageLimits,
     /// The call in progress: its deadline and the flow's cancel flag.
     pub(crate) clock: CallClock,
@@ -49,7 +54,8 @@ impl StageState {
         node: Arc<str>,
         buffers: Arc<Mutex<BufferTable>>,
         context: FlowContextInfo,
-        grants: Arc<[String]>,
+        grants: crate::security::GrantSet,
+        audit: Option<Arc<crate::security::NodeAudit>>,
         limits: super::limits::StageLimits,
         clock: CallClock,
         wasi: WasiCtx,
@@ -61,6 +67,8 @@ impl StageState {
             handles: HandleMap::default(),
             context,
             grants,
+            audit,
+            fs_paths: Default::default(),
             limits,
             clock,
             span: 0,
@@ -86,6 +94,16 @@ impl StageState {
                 table: &mut self.table,
             },
         )
+    }
+
+    /// The WASI filesystem view (no call clock).
+    pub(crate) fn filesystem_view(&mut self) -> WasiFilesystemCtxView<'_> {
+        WasiFilesystemCtxView { ctx: self.wasi.filesystem(), table: &mut self.table }
+    }
+
+    /// The WASI sockets context and the resource table.
+    pub(crate) fn sockets_and_table(&mut self) -> (&mut wasmtime_wasi::sockets::WasiSocketsCtx, &mut ResourceTable) {
+        (self.wasi.sockets(), &mut self.table)
     }
 
     pub(crate) fn table(&mut self) -> &mut ResourceTable {

@@ -1,6 +1,6 @@
-//! WASI 0.2 for components, with nothing granted.
+//! WASI 0.2 for components, with only what their grants name.
 //!
-//! No files, no environment, no arguments, no network. A component's stdout
+//! Without grants: no files, no environment, no arguments, no network. A component's stdout
 //! and stderr are captured line by line into the `log` facade (target
 //! `torvyn::guest`, key-values `node` and `stream`) unless its node was
 //! granted `stdout` / `stderr`, in which case it writes to the host's stream
@@ -15,39 +15,45 @@ use parking_lot::Mutex;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::pipe::AsyncWriteStream;
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
-use crate::security::{Capability, Grants};
+use crate::security::{GrantSet, NodeAudit};
 
 /// Log target of captured guest output.
 pub const GUEST_LOG_TARGET: &str = "torvyn::guest";
 
 /// The WASI context for one stage: exactly what `grants` name (see
-/// [`crate::security`]), nothing else.
-pub fn context(node: &Arc<str>, grants: &[String]) -> Result<WasiCtx, String> {
-    let grants = Grants(grants);
+/// [`crate::security`]), nothing else. Socket uses outside the grants are
+/// refused (and audited) by the address check; name lookups, paths and the
+/// environment are checked by the shadowed calls in [`super::scoped`].
+pub fn context(node: &Arc<str>, grants: &GrantSet, audit: Option<Arc<NodeAudit>>) -> Result<WasiCtx, String> {
     let mut b = WasiCtxBuilder::new();
-    if grants.inherits("stdout") {
+    if grants.stdout() {
         b.stdout(HostStdio::Stdout);
     } else {
         b.stdout(LineLog::new(node, "stdout"));
     }
-    if grants.inherits("stderr") {
+    if grants.stderr() {
         b.stderr(HostStdio::Stderr);
     } else {
         b.stderr(LineLog::new(node, "stderr"));
     }
-    let network = grants.allows(Capability::Network);
-    if network {
+    if grants.tcp() || grants.udp() {
         b.inherit_network();
+        let check = grants.clone();
+        let resolved = Arc::new(super::scoped::Resolved::default());
+        b.socket_addr_check(move |addr, used| {
+            let (grants, audit, resolved) = (check.clone(), audit.clone(), Arc::clone(&resolved));
+            Box::pin(async move { super::scoped::socket_allowed(&grants, audit.as_deref(), &resolved, addr, used).await })
+        });
     }
-    b.allow_ip_name_lookup(network);
-    b.allow_tcp(network);
-    b.allow_udp(network);
-    for dir in grants.directories() {
-        let guest = dir.to_string_lossy().into_owned();
-        b.preopened_dir(&dir, &guest, FsPerms::ReadOnly)
-            .map_err(|e| format!("cannot open granted directory `{}`: {e}", dir.display()))?;
+    b.allow_tcp(grants.tcp());
+    b.allow_udp(grants.udp());
+    b.allow_ip_name_lookup(grants.lookup());
+    let host_env = std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+    b.envs(&grants.environment(host_env));
+    for (dir, perms) in super::scoped::preopens(grants) {
+        b.preopened_dir(&dir, &dir, perms).map_err(|e| format!("cannot open granted directory `{dir}`: {e}"))?;
     }
     Ok(b.build())
 }

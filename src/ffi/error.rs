@@ -151,6 +151,7 @@ fn link_status(e: &LinkError) -> torvyn_status {
     match e {
         LinkError::UnknownFlow { .. } | LinkError::NotBuilt { .. } => TORVYN_STATUS_NOT_FOUND,
         LinkError::InterfaceMismatch { .. } | LinkError::MissingCapability { .. } => TORVYN_STATUS_CONTRACT_MISMATCH,
+        LinkError::Grant { .. } => TORVYN_STATUS_INVALID_ARGUMENT,
         LinkError::Component { source, .. } => match source {
             EngineError::Read { .. } => TORVYN_STATUS_IO,
             EngineError::Contract(_) | EngineError::Compile { .. } | EngineError::Link { .. } | EngineError::MissingImports { .. } => {

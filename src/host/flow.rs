@@ -72,6 +72,18 @@ impl Flow {
         })
     }
 
+    /// The flow's audit trail: its last 4,096 capability events (every
+    /// denial, the first exercise of each grant per node).
+    pub fn audit_events(&self) -> Vec<crate::security::AuditEvent> {
+        self.shared.audit.events()
+    }
+
+    /// Audit events this flow did not keep or could not hand to its
+    /// destination.
+    pub fn audit_events_dropped(&self) -> u64 {
+        self.shared.audit.dropped()
+    }
+
     /// The backpressure episodes the flow keeps now (level diagnostic).
     pub fn backpressure_episodes(&self) -> Vec<crate::observability::BackpressureEpisode> {
         self.shared.trace.episodes()

@@ -24,13 +24,24 @@ pub enum LinkError {
         component: String,
         actual: Role,
     },
-    #[error("node `{node}`: `{component}` ({world}) imports {} and so needs capability `{capability}`, which the node is not granted; add \"{capability}\" to its `capabilities` if it should have it, or rebuild the component without it", list(.imports))]
+    #[error("node `{node}`: `{component}` ({world}) imports {} and so needs a grant of {any_of}, which the node does not have; add e.g. \"{capability}\" to its `capabilities` (or `[security.grants.{node}]`) if it should have it, or rebuild the component without it", list(.imports))]
     MissingCapability {
         node: String,
         component: String,
         world: String,
+        /// The grant to suggest.
         capability: &'static str,
+        /// Every capability kind that would allow the imports.
+        any_of: String,
         imports: Vec<String>,
+        /// The component's SHA-256, for the audit trail.
+        digest: String,
+    },
+    #[error("node `{node}`: {source}")]
+    Grant {
+        node: String,
+        #[source]
+        source: crate::security::SecurityError,
     },
     #[error("node `{node}`: component `{component}` is not built yet (no {}); run `torvyn build` (or `cargo build --release --target wasm32-wasip2` in {})", wasm.display(), krate.display())]
     NotBuilt {

@@ -13,7 +13,7 @@ use crate::config::{EndpointKind, FlowDef, NodeDef, PipelineDef, RuntimeConfig};
 use crate::contracts::Role;
 use crate::engine::{CompiledComponent, Engine};
 use crate::pipeline::Graph;
-use crate::security::{Capability, Grants};
+use crate::security::{GrantSet, Need};
 
 /// A flow ready to run: its nodes (indexed like the manifest's nodes and
 /// the graph's) and the checked graph between them.
@@ -152,23 +152,28 @@ fn link_node(engine: &Engine, node: &NodeDef) -> Result<LinkedStage, Vec<LinkErr
         }
     }
     if let Some(c) = &component {
-        let mut needed: Vec<(Capability, Vec<String>)> = Vec::new();
-        for import in &c.imports {
-            let Some(cap) = Capability::needed_by(import) else { continue };
-            match needed.iter_mut().find(|(n, _)| *n == cap) {
-                Some((_, list)) => list.push(import.clone()),
-                None => needed.push((cap, vec![import.clone()])),
-            }
-        }
-        for (capability, imports) in needed {
-            if !Grants(&node.capabilities).allows(capability) {
-                errors.push(LinkError::MissingCapability {
-                    node: node.name.clone(),
-                    component: node.component.clone(),
-                    world: c.exports.world().to_string(),
-                    capability: capability.name(),
-                    imports,
-                });
+        match GrantSet::parse(&node.capabilities) {
+            Err(e) => errors.push(LinkError::Grant { node: node.name.clone(), source: e }),
+            Ok(grants) => {
+                let mut needed: Vec<(Need, Vec<String>)> = Vec::new();
+                for import in &c.imports {
+                    let Err(need) = grants.allows_import(import) else { continue };
+                    match needed.iter_mut().find(|(n, _)| *n == need) {
+                        Some((_, list)) => list.push(import.clone()),
+                        None => needed.push((need, vec![import.clone()])),
+                    }
+                }
+                for (need, imports) in needed {
+                    errors.push(LinkError::MissingCapability {
+                        node: node.name.clone(),
+                        component: node.component.clone(),
+                        world: c.exports.world().to_string(),
+                        capability: need.suggest,
+                        any_of: need.any_of.join(", "),
+                        imports,
+                        digest: hex(&c.digest),
+                    });
+                }
             }
         }
     }
@@ -181,4 +186,9 @@ fn link_node(engine: &Engine, node: &NodeDef) -> Result<LinkedStage, Vec<LinkErr
     } else {
         Err(errors)
     }
+}
+
+/// Lower-case hex of a digest.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

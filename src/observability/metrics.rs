@@ -244,6 +244,7 @@ impl FlowMetrics {
             pools: Vec::new(),
             buffers_live: 0,
             buffers_held_bytes: 0,
+            capabilities: Vec::new(),
             level: self.level(),
             elements: get(&self.elements),
             mean_element_bytes: match get(&self.sized) {
@@ -318,6 +319,9 @@ pub struct MetricsSnapshot {
     /// Live buffers, and the bytes of capacity they hold.
     pub buffers_live: u64,
     pub buffers_held_bytes: u64,
+    /// Per node and capability kind: uses its grants allowed, and uses
+    /// they refused (at any level, `off` included: they are security facts).
+    pub capabilities: Vec<crate::security::CapabilityUse>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

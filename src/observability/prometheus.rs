@@ -168,6 +168,22 @@ impl Collector for Snapshot {
         family(e, "torvyn_stream_queue_wait", "Time elements spent queued (a sample at level production).", Some(Unit::Seconds), per_edge(&|s| Value::Histogram(&s.queue_wait_ns)))?;
         family(e, "torvyn_stream_dropped", "Elements dropped by drop-oldest or drop-newest.", None, per_edge(&|s| Value::Count(s.dropped)))?;
 
+        let per_capability = |f: &dyn Fn(&crate::security::CapabilityUse) -> Value| -> Vec<(Labels, Value)> {
+            flows
+                .iter()
+                .flat_map(|x| {
+                    x.capabilities.iter().map(move |c| {
+                        let mut l = flow_labels(x);
+                        l.push(("node", escape(&c.node)));
+                        l.push(("capability", escape(&c.capability)));
+                        (l, f(c))
+                    })
+                })
+                .collect()
+        };
+        family(e, "torvyn_capability_exercises", "Uses of a capability its grants allowed.", None, per_capability(&|c| Value::Count(c.exercises)))?;
+        family(e, "torvyn_capability_denials", "Uses of a capability no grant allowed.", None, per_capability(&|c| Value::Count(c.denials)))?;
+
         let per_tier = |f: &dyn Fn(&crate::resources::TierSnapshot) -> Value| -> Vec<(Labels, Value)> {
             flows
                 .iter()

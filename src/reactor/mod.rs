@@ -91,7 +91,8 @@ impl FlowTask {
             .collect();
         let metrics = Arc::new(FlowMetrics::new(rt.observability, nodes, edges));
         let trace = crate::observability::FlowTrace::new(traceparent, rt.tracing.clone());
-        let shared = Arc::new(FlowShared::new(id, linked.name.clone(), mailbox, ingress, egress, metrics, Arc::clone(&table), trace));
+        let audit = crate::security::AuditLog::new(&linked.name, id.get(), &linked.runtime.audit);
+        let shared = Arc::new(FlowShared::new(id, linked.name.clone(), mailbox, ingress, egress, metrics, Arc::clone(&table), trace, audit));
         FlowTask { shared, linked, table }
     }
 }

@@ -36,6 +36,8 @@ pub struct FlowShared {
     started: std::time::Instant,
     /// The flow's trace id, sampling decision and recorded spans.
     pub trace: crate::observability::FlowTrace,
+    /// The flow's audit trail and per-capability counts.
+    pub audit: Arc<crate::security::AuditLog>,
 }
 
 impl FlowShared {
@@ -48,6 +50,7 @@ impl FlowShared {
         metrics: Arc<crate::observability::FlowMetrics>,
         table: Arc<Mutex<BufferTable>>,
         trace: crate::observability::FlowTrace,
+        audit: Arc<crate::security::AuditLog>,
     ) -> Self {
         FlowShared {
             id,
@@ -65,6 +68,7 @@ impl FlowShared {
             table,
             started: std::time::Instant::now(),
             trace,
+            audit,
         }
     }
 
@@ -86,6 +90,8 @@ impl FlowShared {
         m.pools = t.pool().tiers().to_vec();
         m.buffers_live = t.live() as u64;
         m.buffers_held_bytes = t.held_bytes();
+        drop(t);
+        m.capabilities = self.audit.capability_uses();
         m
     }
 

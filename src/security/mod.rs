@@ -1,11 +1,24 @@
-//! Capabilities: what a node is granted, and what a component needs.
+//! The security module: the capability vocabulary, a node's grants and
+//! what they open, and the audit trail.
 //!
-//! A component gets nothing it was not given. Its imports say what it could
-//! reach for; the node's `capabilities` say what it may have. The linker
-//! refuses a node whose component imports an interface that needs a
-//! capability the node lacks (before anything is instantiated), and the
-//! WASI context of a stage opens exactly what the grants name.
+//! A component gets nothing it was not given (deny-all). Its imports say
+//! what it could reach for; the node's grants say what it may have. The
+//! linker refuses a node whose component imports an interface no grant
+//! allows, naming the import and the grant that would allow it, before
+//! anything is instantiated. At run time the WASI context opens exactly
+//! what the grants name: sockets only to granted peers, names looked up
+//! only for granted hosts, files only under granted paths with the granted
+//! mode, environment variables only by granted name. Every denial and the
+//! first exercise of each grant per node is an audit event.
 
+mod audit;
+mod capability;
+mod error;
 mod grants;
+mod scope;
 
-pub use grants::{Capability, Grants};
+pub use audit::{AuditConfig, AuditDestination, AuditEvent, AuditKind, AuditLog, CapabilityCounts, CapabilityUse, NodeAudit, audit_events_dropped};
+pub use capability::{Capability, Peer};
+pub use error::SecurityError;
+pub use grants::{Access, GrantSet, Need, feature_kinds, needs};
+pub use scope::PathScope;

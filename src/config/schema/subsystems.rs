@@ -15,8 +15,18 @@ use super::values::ByteSize;
 pub struct SecurityTable {
     /// Only `deny-all` is accepted: a component gets what it is granted.
     pub default_capability_policy: Option<String>,
+    /// Keep an audit trail (default true).
     pub audit_enabled: Option<bool>,
+    /// Where events go besides each flow's own trail: `file`, `stdout`, or
+    /// `event-sink` (the embedding program's callback).
     pub audit_target: Option<AuditTarget>,
+    /// With `audit_target = "file"`: the file (default `.torvyn/audit.log`
+    /// beside the manifest).
+    pub audit_file: Option<String>,
+    /// Rotate the file when it passes this size (default 10 MiB).
+    pub audit_max_bytes: Option<ByteSize>,
+    /// Rotated files kept (`audit.log.1` …; default 5).
+    pub audit_max_files: Option<u32>,
     /// `[security.grants.COMPONENT]`.
     #[serde(default)]
     pub grants: IndexMap<String, GrantTable>,

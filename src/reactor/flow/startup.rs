@@ -77,7 +77,8 @@ impl FlowDriver {
             stage: StageId::new(i as u32),
             node: Arc::from(ls.node.name.as_str()),
             config: ls.node.config.clone(),
-            grants: Arc::from(ls.node.capabilities.clone()),
+            grants: crate::security::GrantSet::parse(&ls.node.capabilities).map_err(|e| (Some(FailureKind::Instantiate), e.to_string()))?,
+            audit: ls.component.as_ref().map(|c| self.shared.audit.node(&ls.node.name, &c.name, &crate::linker::hex(&c.digest))),
             memory_limit: ls.node.memory_limit.unwrap_or(rt.memory_limit),
             // A metered flow gives every call a budget; 0 means unlimited.
             fuel: linked.engine.as_ref().map(|_| ls.node.fuel.or(rt.fuel).filter(|&b| b > 0).unwrap_or(u64::MAX)),

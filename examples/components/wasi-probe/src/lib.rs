@@ -6,8 +6,13 @@
 //! - `env vars: N; args: N`;
 //! - `connect <addr>: Ok(())` or `Err(<kind>)` for `"connect"` in the config;
 //! - `has <name>: <bool>` for every name in `"ask"` (comma-separated);
-//! - `read <path>: Ok(<bytes>)` or `Err(<kind>)` for `"read"` in the config
-//!   (a named pipe nobody writes to blocks it in `open`);
+//! - `read <path>: Ok(<bytes>)` or `Err(<kind>)` for each path in `"read"`
+//!   (comma-separated; a named pipe nobody writes to blocks it in `open`);
+//! - `write <path>: Ok(())` or `Err(<kind>)` for each path in `"write"`;
+//! - `env <NAME>: Ok(<value>)` or `Err(NotPresent)` for each name in `"env"`;
+//! - `resolve <host>: Ok(<addresses>)` or `Err(<kind>)` for `"resolve"`;
+//! - `listen <addr>: Ok(())` or `Err(<kind>)` for `"listen"`;
+//! - `udp <addr>: Ok(<bytes sent>)` or `Err(<kind>)` for `"udp"`;
 //! - for `"flood": "<ipv4>:<port>"` (last): connects, writes until the peer,
 //!   which never reads, has taken all it will, then drops the stream (whose
 //!   background write can never finish) and prints `flood dropped`.
@@ -55,9 +60,30 @@ fn probe() {
     for name in field("ask").unwrap_or_default().split(',').filter(|n| !n.is_empty()) {
         println!("has {name}: {}", has_capability(name));
     }
-    if let Some(path) = field("read") {
-        let r = std::fs::read(&path).map(|b| b.len()).map_err(|e| e.kind());
+    for path in field("read").unwrap_or_default().split(',').filter(|n| !n.is_empty()) {
+        let r = std::fs::read(path).map(|b| b.len()).map_err(|e| e.kind());
         println!("read {path}: {r:?}");
+    }
+    for path in field("write").unwrap_or_default().split(',').filter(|n| !n.is_empty()) {
+        let r = std::fs::write(path, b"written by wasi-probe").map_err(|e| e.kind());
+        println!("write {path}: {r:?}");
+    }
+    for name in field("env").unwrap_or_default().split(',').filter(|n| !n.is_empty()) {
+        let r = std::env::var(name).map_err(|_| "NotPresent");
+        println!("env {name}: {r:?}");
+    }
+    if let Some(host) = field("resolve") {
+        use std::net::ToSocketAddrs;
+        let r = (host.as_str(), 80).to_socket_addrs().map(|a| a.count()).map_err(|e| e.kind());
+        println!("resolve {host}: {r:?}");
+    }
+    if let Some(addr) = field("listen") {
+        let r = std::net::TcpListener::bind(&addr).map(|_| ()).map_err(|e| e.kind());
+        println!("listen {addr}: {r:?}");
+    }
+    if let Some(addr) = field("udp") {
+        let r = std::net::UdpSocket::bind("0.0.0.0:0").and_then(|s| s.send_to(b"probe", &addr)).map_err(|e| e.kind());
+        println!("udp {addr}: {r:?}");
     }
     if let Some(addr) = field("flood") {
         match flood(&addr) {

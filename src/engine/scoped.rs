@@ -1,0 +1,237 @@
+//! Grants checked where the guest uses them: socket addresses, name
+//! lookups and filesystem paths. Each allowed use counts as an exercise of
+//! the grant that allowed it (an audit event the first time per node);
+//! each refused one is a denial (an audit event every time) and the guest
+//! gets WASI's own refusal (`access-denied`, `access`).
+//!
+//! Paths: a granted directory is opened with wasmtime-wasi's read-only or
+//! read-write permissions (which confine every path to it, symlinks
+//! included); inside it, each `*-at` call is checked against the grants'
+//! paths and globs, by the absolute path the guest names (the descriptor's
+//! own path, recorded when it was opened, joined with the relative one).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use wasmtime::component::{Linker, Resource};
+use wasmtime::{Result, StoreContextMut};
+use wasmtime_wasi::FsPerms;
+use wasmtime_wasi::p2::bindings::sync::filesystem::types as fs;
+use wasmtime_wasi::p2::bindings::sockets::ip_name_lookup::{Host as _, ResolveAddressStream};
+use wasmtime_wasi::p2::bindings::sockets::network::{ErrorCode as NetErrorCode, Host as _, Network};
+use wasmtime_wasi::sockets::{SocketAddrUse, WasiSocketsCtxView};
+
+use super::state::StageState;
+use crate::security::{Access, Capability, GrantSet, NodeAudit, PathScope};
+
+pub(super) const LOOKUP: &str = "wasi:sockets/ip-name-lookup@0.2.12";
+pub(super) const PREOPENS: &str = "wasi:filesystem/preopens@0.2.12";
+
+/// How long a granted host name's addresses are trusted.
+const RESOLVED_FOR: Duration = Duration::from_secs(30);
+
+/// Addresses of the host names a node's grants name, looked up on demand.
+#[derive(Default)]
+pub struct Resolved {
+    hosts: Mutex<HashMap<String, (Instant, Vec<IpAddr>)>>,
+}
+
+impl Resolved {
+    async fn ips(&self, host: &str) -> Vec<IpAddr> {
+        if let Some((at, ips)) = self.hosts.lock().get(host) {
+            if at.elapsed() < RESOLVED_FOR {
+                return ips.clone();
+            }
+        }
+        let ips: Vec<IpAddr> = match tokio::net::lookup_host((host, 0)).await {
+            Ok(addrs) => addrs.map(|a| a.ip()).collect(),
+            Err(e) => {
+                log::debug!(target: "torvyn::security", "cannot resolve granted host `{host}`: {e}");
+                Vec::new()
+            }
+        };
+        let mut hosts = self.hosts.lock();
+        if hosts.len() > 256 {
+            hosts.clear();
+        }
+        hosts.insert(host.to_string(), (Instant::now(), ips.clone()));
+        ips
+    }
+}
+
+/// wasmtime-wasi's address check: whether `used` of `addr` is inside a grant.
+pub async fn socket_allowed(grants: &GrantSet, audit: Option<&NodeAudit>, resolved: &Resolved, addr: SocketAddr, used: SocketAddrUse) -> bool {
+    let (kind, allowed): (&'static str, Option<String>) = match used {
+        // Binding the wildcard address before a connect or a send is part
+        // of that use; binding a chosen port is listening's.
+        SocketAddrUse::TcpBind | SocketAddrUse::UdpBind if addr.port() == 0 => return true,
+        SocketAddrUse::TcpBind | SocketAddrUse::TcpListen => {
+            let grant = grants.listen_ports().into_iter().find(|p| p.is_none_or(|p| p == addr.port()));
+            ("network:tcp-listen", grant.map(|p| Capability::TcpListen(p).to_string()))
+        }
+        SocketAddrUse::TcpAccept => ("network:tcp-listen", (!grants.listen_ports().is_empty()).then(|| "network:tcp-listen".to_string())),
+        SocketAddrUse::UdpBind => {
+            let grant = grants.peers(true).into_iter().find(|p| p.as_ref().is_none_or(|p| p.port.is_none_or(|port| port == addr.port())));
+            ("network:udp", grant.map(|p| p.map_or("network:udp".into(), |p| format!("network:udp:{p}"))))
+        }
+        SocketAddrUse::TcpConnect | SocketAddrUse::UdpSend | SocketAddrUse::UdpReceive => {
+            let udp = !matches!(used, SocketAddrUse::TcpConnect);
+            let mut found = None;
+            for peer in grants.peers(udp) {
+                let ips = match peer.as_ref().and_then(|p| p.host.as_deref()) {
+                    Some(h) if h.parse::<IpAddr>().is_err() => resolved.ips(h).await,
+                    _ => Vec::new(),
+                };
+                if GrantSet::peer_matches(&peer, addr, &ips) {
+                    let kind = if udp { "network:udp" } else { "network:tcp-connect" };
+                    found = Some(peer.map_or_else(|| kind.to_string(), |p| format!("{kind}:{p}")));
+                    break;
+                }
+            }
+            (if udp { "network:udp" } else { "network:tcp-connect" }, found)
+        }
+    };
+    if let Some(audit) = audit {
+        match &allowed {
+            Some(grant) => audit.exercised(kind, grant, &addr.to_string()),
+            None => audit.denied(kind, &addr.to_string(), "no grant covers this address"),
+        }
+    }
+    allowed.is_some()
+}
+
+/// The directories to open for filesystem grants, read-only unless a write
+/// grant shares them. A plain path that names a file opens its directory
+/// (the path checks then keep the guest to that file).
+pub fn preopens(grants: &GrantSet) -> Vec<(String, FsPerms)> {
+    let mut dirs: Vec<(String, FsPerms)> = Vec::new();
+    for (scope, access, _) in grants.path_scopes() {
+        let mut base = scope.base();
+        if !scope.is_glob() && std::path::Path::new(&base).is_file() {
+            base = std::path::Path::new(&base).parent().map_or("/".into(), |p| p.to_string_lossy().into_owned());
+        }
+        let perms = if access == Access::Write { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
+        match dirs.iter_mut().find(|(d, _)| *d == base) {
+            Some((_, p)) if perms == FsPerms::ReadWrite => *p = perms,
+            Some(_) => {}
+            None => dirs.push((base, perms)),
+        }
+    }
+    dirs
+}
+
+/// `dir` joined with the guest's `path`, normalised; `None` when `..`
+/// would climb above the root.
+fn join(dir: &str, path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = if path.starts_with('/') { Vec::new() } else { dir.split('/').filter(|s| !s.is_empty()).collect() };
+    for p in path.split('/').filter(|s| !s.is_empty()) {
+        match p {
+            "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(format!("/{}", parts.join("/")))
+}
+
+/// What a path operation does with its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PathUse {
+    /// Reads a file (or opens a directory to list or go further down).
+    Read,
+    /// Looks at metadata only: allowed along the way to granted paths.
+    Look,
+    /// Creates, changes or removes.
+    Write,
+    /// `open-at`: read or write from its flags.
+    Open { write: bool, directory: bool },
+}
+
+/// Check the guest's use of `path` relative to descriptor `d`: `Ok(full
+/// path)` or the error code to return.
+pub(super) fn check_path(state: &StageState, d: u32, path: &str, used: PathUse) -> std::result::Result<String, fs::ErrorCode> {
+    let Some(dir) = state.fs_paths.get(&d) else {
+        // A descriptor we never saw opened (cannot happen for a guest that
+        // got it from us): refuse rather than guess.
+        return Err(fs::ErrorCode::BadDescriptor);
+    };
+    let grants = &state.grants;
+    let deny = |full: &str, kind: &'static str| {
+        if let Some(a) = &state.audit {
+            a.denied(kind, full, "outside every filesystem grant");
+        }
+        fs::ErrorCode::Access
+    };
+    let Some(full) = join(dir, path) else { return Err(deny(path, "filesystem:read")) };
+    let scopes = grants.path_scopes();
+    let find = |access: Access| scopes.iter().find(|(s, a, _)| *a == access && s.matches(&full)).map(|(_, _, g)| g.clone());
+    let traversal = || scopes.iter().any(|(s, _, _): &(PathScope, Access, String)| s.leads_to(&full));
+    let (kind, grant) = match used {
+        PathUse::Write | PathUse::Open { write: true, .. } => ("filesystem:write", find(Access::Write)),
+        PathUse::Read | PathUse::Open { write: false, directory: false } => ("filesystem:read", find(Access::Read)),
+        PathUse::Look | PathUse::Open { write: false, directory: true } => {
+            let g = find(Access::Read).or_else(|| find(Access::Write)).or_else(|| traversal().then(|| "filesystem".to_string()));
+            ("filesystem:read", g)
+        }
+    };
+    match grant {
+        Some(g) => {
+            if let Some(a) = &state.audit {
+                let kind = if g.starts_with("filesystem:write") { "filesystem:write" } else { kind };
+                a.exercised(kind, &format!("{}:{}", kind, g.rsplit_once(':').map_or(g.as_str(), |(_, p)| p)), &full);
+            }
+            Ok(full)
+        }
+        None => Err(deny(&full, kind)),
+    }
+}
+
+type Cx<'a> = StoreContextMut<'a, StageState>;
+
+/// Shadow name lookup and the preopened directories (after WASI was added).
+pub(super) fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
+    let mut lookup = linker.instance(LOOKUP)?;
+    lookup.func_wrap("resolve-addresses", |mut cx: Cx<'_>, (network, name): (Resource<Network>, String)| {
+        let state = cx.data_mut();
+        if !state.grants.allows_lookup(&name) {
+            if let Some(a) = &state.audit {
+                a.denied("network:tcp-connect", &name, "name lookup of a host no grant names");
+            }
+            return Ok((Err(NetErrorCode::AccessDenied),));
+        }
+        let (ctx, table) = state.sockets_and_table();
+        let mut view = WasiSocketsCtxView { ctx, table };
+        let r: std::result::Result<Resource<ResolveAddressStream>, NetErrorCode> = match view.resolve_addresses(network, name) {
+            Ok(s) => Ok(s),
+            Err(e) => Err(view.convert_error_code(e)?),
+        };
+        Ok((r,))
+    })?;
+    let mut pre = linker.instance(PREOPENS)?;
+    pre.func_wrap("get-directories", |mut cx: Cx<'_>, (): ()| {
+        let state = cx.data_mut();
+        let dirs = wasmtime_wasi::p2::bindings::filesystem::preopens::Host::get_directories(&mut state.filesystem_view())?;
+        for (d, path) in &dirs {
+            state.fs_paths.insert(d.rep(), path.clone());
+        }
+        Ok((dirs,))
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joins_stay_under_the_root() {
+        assert_eq!(join("/data", "a/./b.csv").as_deref(), Some("/data/a/b.csv"));
+        assert_eq!(join("/data", "../etc/passwd").as_deref(), Some("/etc/passwd"));
+        assert_eq!(join("/", "../x"), None);
+        assert_eq!(join("/data", "/abs").as_deref(), Some("/abs"));
+    }
+}

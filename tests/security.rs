@@ -1,0 +1,146 @@
+//! Scoped grants at run time: files only under the granted paths and globs
+//! with the granted mode, sockets only to granted peers, name lookups only
+//! for granted hosts, environment variables only by name; every denial and
+//! each first exercise in the audit trail and the per-capability counts.
+
+mod common;
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use common::{N, capture, graph, lines_of};
+use torvyn::security::AuditKind;
+use torvyn::{FlowState, Host};
+
+fn probe(node: &str, config: &str, grants: &str) -> torvyn::PipelineDef {
+    let extra = format!(r#"capabilities = ["clock:monotonic", "clock:wall", "filesystem", "network:tcp-connect:192.0.2.1:9", {grants}]"#);
+    graph(
+        &[
+            N(&format!("{node}_src"), "counting-source", r#"{"count": 2}"#, ""),
+            N(node, "wasi-probe", config, &extra),
+            N(&format!("{node}_sink"), "printing-sink", "{}", ""),
+        ],
+        &[(&format!("{node}_src"), node), (node, &format!("{node}_sink"))],
+        "",
+    )
+}
+
+#[test]
+fn files_only_under_granted_paths_and_globs_with_the_granted_mode() {
+    capture();
+    let dir = std::env::temp_dir().join(format!("torvyn-scope-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("in")).unwrap();
+    std::fs::create_dir_all(dir.join("out")).unwrap();
+    std::fs::write(dir.join("in/a.csv"), "1,2,3").unwrap();
+    std::fs::write(dir.join("in/b.txt"), "secret").unwrap();
+    std::fs::write(dir.join("out/old.txt"), "old").unwrap();
+    let d = dir.display();
+    let config = format!(
+        r#"{{"read": "{d}/in/a.csv,{d}/in/b.txt,{d}/out/old.txt,{d}/in/../in/a.csv", "write": "{d}/out/new.txt,{d}/in/evil.csv"}}"#
+    );
+    let p = probe("fs_scope", &config, &format!(r#""filesystem:read:{d}/in/*.csv", "wasi:filesystem/write:{d}/out""#));
+    let host = Host::builder().build().unwrap();
+    let flow = host.start_flow(&p, "main").unwrap();
+    let s = flow.wait(Some(Duration::from_secs(60))).unwrap();
+    assert_eq!(s.state, FlowState::Completed, "{:?}", s.error);
+    let lines: Vec<String> = lines_of("fs_scope").into_iter().map(|(_, l)| l).filter(|l| l.starts_with("read") || l.starts_with("write")).collect();
+    assert_eq!(
+        lines,
+        [
+            format!("read {d}/in/a.csv: Ok(5)"),
+            format!("read {d}/in/b.txt: Err(PermissionDenied)"),
+            format!("read {d}/out/old.txt: Err(PermissionDenied)"),
+            // Leaving a granted directory with `..` is refused by the
+            // sandbox itself, even on the way back in.
+            format!("read {d}/in/../in/a.csv: Err(PermissionDenied)"),
+            format!("write {d}/out/new.txt: Ok(())"),
+            format!("write {d}/in/evil.csv: Err(PermissionDenied)"),
+        ]
+    );
+    assert_eq!(std::fs::read_to_string(dir.join("out/new.txt")).unwrap(), "written by wasi-probe");
+    assert!(!dir.join("in/evil.csv").exists());
+
+    // The audit trail: the first exercise of each grant, every denial.
+    let events = flow.audit_events();
+    let of = |kind: AuditKind| events.iter().filter(|e| e.kind == kind && e.node == "fs_scope").collect::<Vec<_>>();
+    let exercised = of(AuditKind::Exercised);
+    assert_eq!(exercised.len(), 2, "{events:#?}");
+    assert!(exercised.iter().any(|e| e.capability == format!("filesystem:read:{d}/in/*.csv") && e.target == format!("{d}/in/a.csv")));
+    assert!(exercised.iter().any(|e| e.capability == format!("filesystem:write:{d}/out") && e.target == format!("{d}/out/new.txt")));
+    let denied: Vec<(&str, &str)> = of(AuditKind::Denied).iter().map(|e| (e.capability.as_str(), e.target.as_str())).collect();
+    let b = format!("{d}/in/b.txt");
+    let old = format!("{d}/out/old.txt");
+    let evil = format!("{d}/in/evil.csv");
+    assert_eq!(denied, [("filesystem:read", b.as_str()), ("filesystem:read", old.as_str()), ("filesystem:write", evil.as_str())]);
+    let e = &of(AuditKind::Denied)[0];
+    assert_eq!((e.flow.as_str(), e.flow_id, e.component.as_str(), e.digest.len()), ("main", flow.id().get(), "wasi-probe.wasm", 64));
+    assert!(e.time_unix_ns > 0 && e.outcome.contains("outside every filesystem grant"));
+
+    // The per-capability counts, in the snapshot and at /metrics.
+    let m = flow.metrics();
+    let count = |cap: &str| m.capabilities.iter().find(|c| c.node == "fs_scope" && c.capability == cap).map(|c| (c.exercises, c.denials));
+    assert_eq!(count("filesystem:read"), Some((2, 2)));
+    assert_eq!(count("filesystem:write"), Some((1, 1)));
+    let text = torvyn::observability::prometheus_text(&host.metrics());
+    assert!(text.contains(r#"torvyn_capability_denials_total{flow="main",flow_id=""#), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("torvyn_capability_exercises_total") && l.contains(r#"capability="filesystem:read""#) && l.ends_with(" 2")), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn sockets_and_lookups_only_to_granted_peers() {
+    capture();
+    let granted = TcpListener::bind("127.0.0.1:0").unwrap();
+    let other = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (g, o) = (granted.local_addr().unwrap(), other.local_addr().unwrap());
+    let host = Host::builder().build().unwrap();
+    let run = |node: &str, config: String, grants: String| {
+        let flow = host.start_flow(&probe(node, &config, &grants), "main").unwrap();
+        let s = flow.wait(Some(Duration::from_secs(60))).unwrap();
+        assert_eq!(s.state, FlowState::Completed, "{:?}", s.error);
+        let lines: Vec<String> = lines_of(node).into_iter().map(|(_, l)| l).filter(|l| !l.starts_with("root") && !l.starts_with("env")).collect();
+        (lines, flow.audit_events())
+    };
+    let tcp = format!(r#""network:tcp-connect:127.0.0.1:{}""#, g.port());
+    let (lines, _) = run("net_ok", format!(r#"{{"connect": "{g}"}}"#), tcp.clone());
+    assert_eq!(lines, [format!("connect {g}: Ok(())")]);
+    let (lines, events) = run("net_other", format!(r#"{{"connect": "{o}", "resolve": "localhost", "listen": "127.0.0.1:0", "udp": "127.0.0.1:9"}}"#), tcp);
+    assert_eq!(
+        lines,
+        [
+            format!("connect {o}: Err(PermissionDenied)"),
+            "resolve localhost: Err(PermissionDenied)".to_string(),
+            "listen 127.0.0.1:0: Err(PermissionDenied)".to_string(),
+            "udp 127.0.0.1:9: Err(PermissionDenied)".to_string(),
+        ],
+    );
+    let denied: Vec<&str> = events.iter().filter(|e| e.kind == AuditKind::Denied).map(|e| e.target.as_str()).collect();
+    assert!(denied.contains(&o.to_string().as_str()) && denied.contains(&"localhost"), "{events:#?}");
+    // A named host: its lookup is allowed, and connecting to what it resolves to.
+    let (lines, events) = run(
+        "net_named",
+        format!(r#"{{"connect": "localhost:{}", "resolve": "localhost"}}"#, g.port()),
+        format!(r#""network:egress:localhost:{}""#, g.port()),
+    );
+    assert_eq!(lines[0], format!("connect localhost:{}: Ok(())", g.port()));
+    assert!(lines[1].starts_with("resolve localhost: Ok("), "{lines:?}");
+    assert!(events.iter().any(|e| e.kind == AuditKind::Exercised && e.capability == format!("network:tcp-connect:localhost:{}", g.port())), "{events:#?}");
+}
+
+#[test]
+fn environment_variables_only_by_granted_name() {
+    capture();
+    // SAFETY: set before any flow of this test binary reads the environment.
+    unsafe {
+        std::env::set_var("TORVYN_PROBE_OK", "yes");
+        std::env::set_var("TORVYN_PROBE_SECRET", "hunter2");
+    }
+    let host = Host::builder().build().unwrap();
+    let flow = host
+        .start_flow(&probe("env_scope", r#"{"env": "TORVYN_PROBE_OK,TORVYN_PROBE_SECRET"}"#, r#""environment:read:TORVYN_PROBE_OK""#), "main")
+        .unwrap();
+    assert_eq!(flow.wait(Some(Duration::from_secs(60))).unwrap().state, FlowState::Completed);
+    let lines: Vec<String> = lines_of("env_scope").into_iter().map(|(_, l)| l).filter(|l| l.starts_with("env")).collect();
+    assert_eq!(lines, ["env vars: 1; args: 0", r#"env TORVYN_PROBE_OK: Ok("yes")"#, r#"env TORVYN_PROBE_SECRET: Err("NotPresent")"#]);
+}
