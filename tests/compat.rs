@@ -288,16 +288,14 @@ fn the_full_reference_manifest_parses_runs_and_names_every_key_without_effect() 
     assert_eq!((f.queue(0, rt).depth, f.queue(1, rt).depth), (128, 32));
     assert_eq!(f.queue(1, rt).policy, torvyn::config::BackpressurePolicy::DropOldest);
     // [security.grants.token-writer] reaches the node running component `token-writer`.
-    assert!(f.nodes[2].capabilities.contains(&"stdout".to_string()), "{:?}", f.nodes[2].capabilities);
+    assert!(f.nodes[2].capabilities.contains(&"stdio:stdout".to_string()), "{:?}", f.nodes[2].capabilities);
     let warned: Vec<&str> = p.warnings.iter().map(|w| w.key.as_str()).collect();
-    for key in [
-        "registry.default",
-        "security.audit_enabled",
-        "security.audit_target",
-    ] {
+    for key in ["registry.default"] {
         assert!(warned.contains(&key), "{key} has no effect yet and must be named: {warned:?}");
     }
     for key in [
+        "security.audit_enabled",
+        "security.audit_target",
         "runtime.pools.small_pool_size",
         "runtime.scheduling.policy",
         "flow.main.nodes.tokenizer.fuel_budget",

@@ -144,3 +144,36 @@ fn environment_variables_only_by_granted_name() {
     let lines: Vec<String> = lines_of("env_scope").into_iter().map(|(_, l)| l).filter(|l| l.starts_with("env")).collect();
     assert_eq!(lines, ["env vars: 1; args: 0", r#"env TORVYN_PROBE_OK: Ok("yes")"#, r#"env TORVYN_PROBE_SECRET: Err("NotPresent")"#]);
 }
+
+#[test]
+fn the_embedders_audit_sink_gets_link_refusals_and_runtime_denials_in_order() {
+    capture();
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&got);
+    let host = Host::builder().audit_sink(move |e| sink.lock().unwrap().push(e.clone())).build().unwrap();
+    // No clock grants: refused at link time, and audited.
+    let bare = graph(
+        &[N("al_src", "counting-source", "{}", ""), N("al_probe", "wasi-probe", "{}", r#"capabilities = ["filesystem", "network"]"#), N("al_sink", "printing-sink", "{}", "")],
+        &[("al_src", "al_probe"), ("al_probe", "al_sink")],
+        "",
+    );
+    assert!(host.start_flow(&bare, "main").is_err());
+    let flow = host.start_flow(&probe("al_run", r#"{"read": "/etc/hostname"}"#, r#""filesystem:read:/nonexistent-torvyn""#), "main");
+    // The granted directory does not exist: the stage cannot open it.
+    assert!(flow.is_err() || flow.unwrap().wait(Some(Duration::from_secs(60))).unwrap().state != FlowState::Completed);
+    let flow = host.start_flow(&probe("al_ok", r#"{"connect": "127.0.0.1:1"}"#, ""), "main").unwrap();
+    assert_eq!(flow.wait(Some(Duration::from_secs(60))).unwrap().state, FlowState::Completed);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let events = got.lock().unwrap().clone();
+        let link: Vec<_> = events.iter().filter(|e| e.kind == AuditKind::DeniedAtLink).collect();
+        let run = events.iter().any(|e| e.kind == AuditKind::Denied && e.node == "al_ok" && e.target == "127.0.0.1:1");
+        if link.len() == 2 && run {
+            assert!(link.iter().any(|e| e.node == "al_probe" && e.capability == "clock:wall" && e.target == "wasi:clocks/wall-clock@0.2.12"), "{link:#?}");
+            assert!(events.windows(2).all(|w| w[0].sequence < w[1].sequence), "in order");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{events:#?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -20,6 +20,9 @@ use crate::types::FlowState;
 pub struct RunArgs {
     #[command(flatten)]
     pub manifest: ManifestArgs,
+    /// Print the flow's audit trail (capability denials and first uses) after the summary.
+    #[arg(long)]
+    pub audit: bool,
     /// Stop the sources after N elements in all; the flow then drains and completes.
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
@@ -286,7 +289,26 @@ pub fn run(args: RunArgs) -> i32 {
             }
         }
         Format::Human => {}
-        Format::Json => output::result(serde_json::from_str(&summary.to_json()).unwrap_or_default()),
+        Format::Json => {
+            let mut json: serde_json::Value = serde_json::from_str(&summary.to_json()).unwrap_or_default();
+            if args.audit {
+                json["audit"] = serde_json::to_value(flow.audit_events()).unwrap_or_default();
+            }
+            output::result(json)
+        }
+    }
+    if args.audit && output::format() == Format::Human {
+        let events = flow.audit_events();
+        let mut text = format!("audit trail: {} event(s)\n", events.len());
+        for e in &events {
+            let kind = serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            text += &format!("  {kind:<18} {:<14} {:<30} {} ({})\n", e.node, e.capability, e.target, e.outcome);
+        }
+        if data_on_stdout {
+            eprint!("{text}");
+        } else {
+            print!("{text}");
+        }
     }
     if summary.state == FlowState::Completed && !io_failed {
         0

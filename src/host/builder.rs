@@ -20,6 +20,7 @@ pub struct HostBuilder {
     queue_depth: Option<usize>,
     pool_max_bytes: u64,
     engine: EngineSettings,
+    audit: Option<crate::security::AuditDestination>,
 }
 
 /// Default bound on the idle pooled buffer bytes of all of a host's flows.
@@ -32,11 +33,22 @@ impl Default for HostBuilder {
             queue_depth: None,
             pool_max_bytes: DEFAULT_HOST_POOL_BYTES,
             engine: EngineSettings::default(),
+            audit: None,
         }
     }
 }
 
 impl HostBuilder {
+    /// Where the audit events of this host's flows go when their manifest
+    /// names no `audit_target` file or stdout (`audit_target =
+    /// "event-sink"`): called on the audit writer thread, in order, never on
+    /// a worker; events that do not fit its bounded queue are dropped and
+    /// counted.
+    pub fn audit_sink(mut self, sink: impl Fn(&crate::security::AuditEvent) + Send + Sync + 'static) -> Self {
+        self.audit = Some(crate::security::AuditDestination::Callback(Arc::new(sink)));
+        self
+    }
+
     /// Reactor threads, 1 to 256 (checked by [`HostBuilder::build`]).
     pub fn worker_threads(mut self, n: usize) -> Self {
         self.worker_threads = n;
@@ -124,6 +136,7 @@ impl HostBuilder {
             queue_depth: self.queue_depth,
             max_memory_bytes,
             pool_reserve: PoolReserve::new(self.pool_max_bytes),
+            audit: self.audit,
         })
     }
 }

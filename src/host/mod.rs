@@ -122,6 +122,25 @@ pub struct Host {
     max_memory_bytes: u64,
     /// Idle pooled buffer bytes of all this host's flows, and their bound.
     pool_reserve: Arc<PoolReserve>,
+    /// Audit destination of flows whose manifest names none.
+    audit: Option<crate::security::AuditDestination>,
+}
+
+/// Record the capability refusals of a flow that did not link.
+fn audit_link_denials(e: &linker::LinkError, flow: &str, audit: &crate::security::AuditConfig) {
+    let all = match e {
+        linker::LinkError::Several(v) => v.iter().collect(),
+        e => vec![e],
+    };
+    let mut log = None;
+    for e in all {
+        if let linker::LinkError::MissingCapability { node, component, capability, imports, digest, .. } = e {
+            let log = log.get_or_insert_with(|| crate::security::AuditLog::new(flow, 0, audit));
+            for import in imports {
+                log.link_denied(node, component, digest, capability, import);
+            }
+        }
+    }
 }
 
 impl Host {
@@ -210,7 +229,12 @@ impl Host {
             return Err(HostError::MemoryCeiling { requested, ceiling });
         }
         let engine = self.engine_for(pipeline, flow)?;
-        let mut linked = linker::link(&engine, pipeline, flow)?;
+        let mut audit = pipeline.runtime.audit.clone();
+        if audit.destination.is_none() {
+            audit.destination = self.audit.clone();
+        }
+        let mut linked = linker::link(&engine, pipeline, flow).inspect_err(|e| audit_link_denials(e, flow, &audit))?;
+        linked.runtime.audit = audit;
         if !Arc::ptr_eq(&engine, &self.engine) {
             linked.engine = Some(engine);
         }

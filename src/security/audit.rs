@@ -209,8 +209,8 @@ fn writer_for(dest: &AuditDestination) -> Option<SyncSender<AuditEvent>> {
     let key = match dest {
         AuditDestination::Stdout => "stdout".to_string(),
         AuditDestination::File { path, .. } => format!("file:{}", path.display()),
-        // Each callback is its own destination.
-        AuditDestination::Callback(_) => return Writer::start(dest.clone()).map(|w| w.tx),
+        // Each callback is its own destination, one writer for all its flows.
+        AuditDestination::Callback(cb) => format!("callback:{:p}", Arc::as_ptr(cb)),
     };
     let mut writers = WRITERS.get_or_init(Default::default).lock();
     if let Some((_, tx)) = writers.iter().find(|(k, _)| *k == key) {
