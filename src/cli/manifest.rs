@@ -164,6 +164,7 @@ pub fn refuse_endpoints(pipeline: &crate::PipelineDef, flow: &str, command: &str
 /// not print) instead of the terminal.
 pub fn quiet_guests(pipeline: &mut crate::PipelineDef) {
     for node in pipeline.flows.iter_mut().flat_map(|f| f.nodes.iter_mut()) {
-        node.capabilities.retain(|c| c != "stdout" && c != "stderr");
+        use crate::security::Capability;
+        node.capabilities.retain(|c| !Capability::parse(c).is_ok_and(|c| c == Capability::Stdout || c == Capability::Stderr));
     }
 }

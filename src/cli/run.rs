@@ -163,8 +163,8 @@ pub fn run(args: RunArgs) -> i32 {
         // stdout writes to stderr instead.
         for node in &mut def.nodes {
             for cap in &mut node.capabilities {
-                if cap == "stdout" {
-                    *cap = "stderr".into();
+                if crate::security::Capability::parse(cap).is_ok_and(|c| c == crate::security::Capability::Stdout) {
+                    *cap = "stdio:stderr".into();
                 }
             }
         }
