@@ -147,7 +147,7 @@ fn unsampled_flows_export_only_when_promoted_by_an_error_or_a_slow_element() {
     std::fs::remove_file(&file).unwrap();
     let slow = format!(
         "{}\n{}",
-        common::linear(&[N("s_src", "counting-source", r#"{"count": 5}"#, ""), N("s_wait", "blocking-guest", r#"{"wait": "sleep", "ms": 40, "at": 2}"#, ""), N("s_sink", "printing-sink", "{}", "")], r#"capabilities = ["clock:monotonic"]"#),
+        common::linear(&[N("s_src", "counting-source", r#"{"count": 5}"#, ""), N("s_wait", "blocking-guest", r#"{"wait": "sleep", "ms": 40, "at": 2}"#, r#"capabilities = ["clock:monotonic"]"#), N("s_sink", "printing-sink", "{}", "")], ""),
         obs("")
     );
     let f = start(&slow, unsampled);
