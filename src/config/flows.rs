@@ -9,7 +9,7 @@ use super::manifest::{Cx, locate};
 use super::schema::flow::{ActionName, EdgeTable, EndpointName, ErrorPolicyTable, FlowTable, NodeTable};
 use super::schema::values::{BackpressureSpec, PortEntry};
 use super::schema::ManifestTable;
-use super::settings::{depth, memory, priority, ratio};
+use super::settings::{depth, memory, output_rate, priority, ratio, table_elements};
 use super::{
     ComponentDef, ConfigError, EdgeDef, EndpointKind, ErrorAction, ErrorPolicy, FlowDef, NodeDef, PortRef,
     DEFAULT_MAX_BUFFERS, DEFAULT_MAX_BUFFER_BYTES,
@@ -107,6 +107,8 @@ fn node(cx: &Cx<'_>, key: &str, name: &str, t: &NodeTable, components: &[Compone
             ("max_buffers", t.max_buffers.is_some()),
             ("max_buffer_bytes", t.max_buffer_bytes.is_some()),
             ("resume_after_ms", t.resume_after_ms.is_some()),
+            ("max_table_elements", t.max_table_elements.is_some()),
+            ("max_output_rate", t.max_output_rate.is_some()),
         ];
         if let Some((k, _)) = other.iter().find(|(_, set)| *set) {
             return Err(cx.err(&format!("{key}.{k}"), "an endpoint node takes no other keys (no component, config or policy)"));
@@ -175,6 +177,8 @@ fn node(cx: &Cx<'_>, key: &str, name: &str, t: &NodeTable, components: &[Compone
         resume_after: Duration::from_millis(t.resume_after_ms.unwrap_or(1)),
         fuel: t.fuel_budget,
         memory_limit: t.max_memory.map(|m| memory(cx, &format!("{key}.max_memory"), m.0)).transpose()?,
+        max_table_elements: t.max_table_elements.map(|n| table_elements(cx, &format!("{key}.max_table_elements"), n)).transpose()?,
+        max_output_rate: t.max_output_rate.map(|r| output_rate(cx, &format!("{key}.max_output_rate"), r.0)).transpose()?,
         priority,
         unbuilt,
     })

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 pub use error::{ConfigError, ConfigWarning};
 pub use overrides::{Override, OverrideValue, Overrides, settable};
-pub use runtime::{MAX_QUEUE_DEPTH, MAX_WORKER_THREADS, MIN_MEMORY_LIMIT, OtlpMetrics, PoolSizes, QueueSpec, RuntimeConfig};
+pub use runtime::{DEFAULT_MAX_OUTPUT_RATE, DEFAULT_MAX_TABLE_ELEMENTS, MAX_QUEUE_DEPTH, MAX_WORKER_THREADS, MIN_MEMORY_LIMIT, OtlpMetrics, PoolSizes, QueueSpec, RuntimeConfig};
 pub use schema::runtime::{ExhaustionPolicy, SchedulingPolicy};
 pub use schema::values::BackpressurePolicy;
 pub use size::parse_size;
@@ -135,6 +135,10 @@ pub struct NodeDef {
     pub fuel: Option<u64>,
     /// Linear-memory limit of this node (else the runtime's).
     pub memory_limit: Option<u64>,
+    /// Table-element limit of this node (else the runtime's).
+    pub max_table_elements: Option<u64>,
+    /// Stdout and stderr bytes per second of this node (else the runtime's).
+    pub max_output_rate: Option<u64>,
     /// Share of reactor turns under weighted-fair scheduling, 1 to 10.
     pub priority: Option<u32>,
     /// The crate folder of a component not built yet (linking fails naming
@@ -168,6 +172,8 @@ impl NodeDef {
             resume_after: Duration::from_millis(1),
             fuel: None,
             memory_limit: None,
+            max_table_elements: None,
+            max_output_rate: None,
             priority: None,
             unbuilt: None,
         }

@@ -36,6 +36,10 @@ pub struct RuntimeConfig {
     pub call_timeout: Duration,
     /// Largest buffer a component may build (default 16 MiB).
     pub max_buffer_size: u64,
+    /// Table elements an instance may hold (`max_table_elements`).
+    pub max_table_elements: u64,
+    /// Bytes per second a component may write to stdout and stderr.
+    pub max_output_rate: u64,
     /// Idle buffer capacity a flow's pool keeps for reuse (default 64 MiB);
     /// what is returned beyond it is freed.
     pub pool_max_bytes: u64,
@@ -68,6 +72,13 @@ pub struct RuntimeConfig {
     /// The audit trail (`[security] audit_enabled`, `audit_target`).
     pub audit: crate::security::AuditConfig,
 }
+
+/// Table elements an instance may hold unless `max_table_elements` says otherwise.
+pub const DEFAULT_MAX_TABLE_ELEMENTS: u64 = 10_000;
+/// Most table elements a setting may allow.
+pub const MAX_TABLE_ELEMENTS: u64 = 10_000_000;
+/// Bytes per second of stdout and stderr unless `max_output_rate` says otherwise.
+pub const DEFAULT_MAX_OUTPUT_RATE: u64 = 4 << 20;
 
 /// `[runtime.pools]`: buffers kept per size tier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +120,8 @@ impl Default for RuntimeConfig {
             teardown_timeout: Duration::from_secs(2),
             call_timeout: Duration::from_secs(1),
             max_buffer_size: DEFAULT_MAX_BUFFER_SIZE,
+            max_table_elements: DEFAULT_MAX_TABLE_ELEMENTS,
+            max_output_rate: DEFAULT_MAX_OUTPUT_RATE,
             pool_max_bytes: DEFAULT_POOL_MAX_BYTES,
             max_instances: crate::engine::DEFAULT_MAX_INSTANCES,
             fuel: None,

@@ -63,6 +63,16 @@ pub(super) fn memory(cx: &Cx<'_>, key: &str, bytes: u64) -> Result<u64, ConfigEr
     }
 }
 
+/// A table-element limit.
+pub(super) fn table_elements(cx: &Cx<'_>, key: &str, n: u64) -> Result<u64, ConfigError> {
+    in_range(cx, key, n, 1..=super::runtime::MAX_TABLE_ELEMENTS, "1 and 10000000")
+}
+
+/// A stdout/stderr rate in bytes per second.
+pub(super) fn output_rate(cx: &Cx<'_>, key: &str, n: u64) -> Result<u64, ConfigError> {
+    in_range(cx, key, n, 1024..=1 << 40, "1KiB and 1TiB per second")
+}
+
 /// A scheduling priority: 1 (lowest) to 10.
 pub(super) fn priority(cx: &Cx<'_>, key: &str, p: u32) -> Result<u32, ConfigError> {
     in_range(cx, key, u64::from(p), 1..=10, "1 (lowest) and 10 (highest)").map(|p| p as u32)
@@ -105,6 +115,12 @@ pub(super) fn runtime(cx: &Cx<'_>, t: Option<&RuntimeTable>) -> Result<RuntimeCo
     }
     if let Some(ms) = t.call_timeout_ms {
         rt.call_timeout = millis(cx, "runtime.call_timeout_ms", ms)?;
+    }
+    if let Some(n) = t.max_table_elements {
+        rt.max_table_elements = table_elements(cx, "runtime.max_table_elements", n)?;
+    }
+    if let Some(r) = t.max_output_rate {
+        rt.max_output_rate = output_rate(cx, "runtime.max_output_rate", r.0)?;
     }
     if let Some(s) = t.max_buffer_size {
         rt.max_buffer_size = in_range(cx, "runtime.max_buffer_size", s.0, 1..=1 << 30, "1 byte and 1GiB")?;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use wasmtime::component::{Resource, TypedFunc};
-use wasmtime::{Store, StoreLimitsBuilder, Trap, UpdateDeadline};
+use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::abi::{
     BackpressureSignal, ElementMetaOut, OutputElement, ProcessError, ProcessResult, StreamElement,
@@ -43,6 +43,10 @@ pub struct StageSpec {
     pub audit: Option<Arc<crate::security::NodeAudit>>,
     /// Linear-memory limit of this instance.
     pub memory_limit: u64,
+    /// Table elements the instance may hold.
+    pub table_elements: u64,
+    /// Bytes per second it may write to stdout and stderr.
+    pub output_rate: u64,
     pub init_timeout: Duration,
     pub teardown_timeout: Duration,
     pub call_timeout: Duration,
@@ -200,11 +204,8 @@ impl Stage {
         };
         let memory = spec.memory_limit.min(engine.settings.max_memory_bytes) as usize;
         let new_store = |wasm: &wasmtime::Engine| -> Result<Store<StageState>, EngineError> {
-            let limits = StoreLimitsBuilder::new()
-                .memory_size(memory)
-                .trap_on_grow_failure(true)
-                .build();
-            let wasi = wasi::context(&spec.node, &spec.grants, spec.audit.clone()).map_err(&fail)?;
+            let limits = super::limits::StageLimits::for_stage(memory, spec.table_elements);
+            let wasi = wasi::context(&spec.node, &spec.grants, spec.audit.clone(), spec.output_rate).map_err(&fail)?;
             let state = StageState::new(
                 spec.stage,
                 Arc::clone(&spec.node),
@@ -212,7 +213,7 @@ impl Stage {
                 spec.context.clone(),
                 spec.grants.clone(),
                 spec.audit.clone(),
-                super::limits::StageLimits::new(limits),
+                limits,
                 CallClock::new(Arc::clone(&spec.cancel)),
                 wasi,
             );

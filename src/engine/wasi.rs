@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 use parking_lot::Mutex;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::pipe::AsyncWriteStream;
-use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
 use crate::security::{GrantSet, NodeAudit};
@@ -26,17 +26,18 @@ pub const GUEST_LOG_TARGET: &str = "torvyn::guest";
 /// [`crate::security`]), nothing else. Socket uses outside the grants are
 /// refused (and audited) by the address check; name lookups, paths and the
 /// environment are checked by the shadowed calls in [`super::scoped`].
-pub fn context(node: &Arc<str>, grants: &GrantSet, audit: Option<Arc<NodeAudit>>) -> Result<WasiCtx, String> {
+pub fn context(node: &Arc<str>, grants: &GrantSet, audit: Option<Arc<NodeAudit>>, output_rate: u64) -> Result<WasiCtx, String> {
     let mut b = WasiCtxBuilder::new();
+    let budget = Arc::new(OutputBudget::new(node, output_rate));
     if grants.stdout() {
-        b.stdout(HostStdio::Stdout);
+        b.stdout(HostStdio { stream: Stdio::Stdout, budget: Arc::clone(&budget) });
     } else {
-        b.stdout(LineLog::new(node, "stdout"));
+        b.stdout(LineLog::new(node, "stdout", Arc::clone(&budget)));
     }
     if grants.stderr() {
-        b.stderr(HostStdio::Stderr);
+        b.stderr(HostStdio { stream: Stdio::Stderr, budget: Arc::clone(&budget) });
     } else {
-        b.stderr(LineLog::new(node, "stderr"));
+        b.stderr(LineLog::new(node, "stderr", budget));
     }
     if grants.tcp() || grants.udp() {
         b.inherit_network();
@@ -64,31 +65,118 @@ pub fn context(node: &Arc<str>, grants: &GrantSet, audit: Option<Arc<NodeAudit>>
 /// room in `blocking-write-and-flush` or a poll, where the wait obeys its
 /// deadline and its flow's cancel ([`super::blocking`]).
 #[derive(Clone, Copy)]
-enum HostStdio {
+enum Stdio {
     Stdout,
     Stderr,
 }
 
+#[derive(Clone)]
+struct HostStdio {
+    stream: Stdio,
+    budget: Arc<OutputBudget>,
+}
+
 impl IsTerminal for HostStdio {
     fn is_terminal(&self) -> bool {
-        match self {
-            HostStdio::Stdout => std::io::IsTerminal::is_terminal(&io::stdout()),
-            HostStdio::Stderr => std::io::IsTerminal::is_terminal(&io::stderr()),
+        match self.stream {
+            Stdio::Stdout => std::io::IsTerminal::is_terminal(&io::stdout()),
+            Stdio::Stderr => std::io::IsTerminal::is_terminal(&io::stderr()),
         }
     }
 }
 
 impl StdoutStream for HostStdio {
     fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
-        match self {
-            HostStdio::Stdout => Box::new(tokio::io::stdout()),
-            HostStdio::Stderr => Box::new(tokio::io::stderr()),
+        match self.stream {
+            Stdio::Stdout => Box::new(tokio::io::stdout()),
+            Stdio::Stderr => Box::new(tokio::io::stderr()),
         }
     }
 
-    /// The same 64 KiB write budget the host's stdio had when inherited.
+    /// The same 64 KiB write budget the host's stdio had when inherited,
+    /// within the node's output rate.
     fn p2_stream(&self) -> Box<dyn OutputStream> {
-        Box::new(AsyncWriteStream::new(MAX_LINE, Pin::from(self.async_stream())))
+        Box::new(Budgeted {
+            inner: Box::new(AsyncWriteStream::new(MAX_LINE, Pin::from(self.async_stream()))),
+            budget: Arc::clone(&self.budget),
+        })
+    }
+}
+
+/// The bytes per second a node may write to stdout and stderr together,
+/// with a burst of one second's worth. Past it, the write traps: the call
+/// fails naming the node, the limit and the write, and the node's error
+/// policy applies.
+struct OutputBudget {
+    node: Arc<str>,
+    rate: u64,
+    /// Bytes that may be written now, and when that was computed.
+    left: Mutex<(f64, std::time::Instant)>,
+}
+
+impl OutputBudget {
+    fn new(node: &Arc<str>, rate: u64) -> Self {
+        OutputBudget { node: Arc::clone(node), rate, left: Mutex::new((rate as f64, std::time::Instant::now())) }
+    }
+
+    fn take(&self, n: usize) -> Result<(), wasmtime::Error> {
+        let mut left = self.left.lock();
+        let now = std::time::Instant::now();
+        let refill = now.duration_since(left.1).as_secs_f64() * self.rate as f64;
+        *left = ((left.0 + refill).min(self.rate as f64), now);
+        if left.0 >= n as f64 {
+            left.0 -= n as f64;
+            Ok(())
+        } else {
+            Err(wasmtime::format_err!(
+                "node `{}` wrote to stdout/stderr faster than its `max_output_rate` of {} bytes per second (a write of {n} bytes with {} left)",
+                self.node,
+                self.rate,
+                left.0 as u64
+            ))
+        }
+    }
+}
+
+/// A stream whose writes are charged to an [`OutputBudget`].
+struct Budgeted {
+    inner: Box<dyn OutputStream>,
+    budget: Arc<OutputBudget>,
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Budgeted {
+    async fn ready(&mut self) {
+        self.inner.ready().await
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl OutputStream for Budgeted {
+    fn write(&mut self, bytes: bytes::Bytes) -> StreamResult<()> {
+        self.budget.take(bytes.len()).map_err(StreamError::Trap)?;
+        self.inner.write(bytes)
+    }
+
+    fn write_zeroes(&mut self, n: usize) -> StreamResult<()> {
+        self.budget.take(n).map_err(StreamError::Trap)?;
+        self.inner.write_zeroes(n)
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        self.inner.flush()
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        self.inner.check_write()
+    }
+
+    async fn write_ready(&mut self) -> StreamResult<usize> {
+        self.inner.write_ready().await
+    }
+
+    async fn cancel(&mut self) {
+        self.inner.cancel().await
     }
 }
 
@@ -97,6 +185,7 @@ impl StdoutStream for HostStdio {
 #[derive(Clone)]
 struct LineLog {
     inner: Arc<Mutex<Lines>>,
+    budget: Arc<OutputBudget>,
 }
 
 struct Lines {
@@ -145,8 +234,9 @@ impl Drop for Lines {
 }
 
 impl LineLog {
-    fn new(node: &Arc<str>, stream: &'static str) -> Self {
+    fn new(node: &Arc<str>, stream: &'static str, budget: Arc<OutputBudget>) -> Self {
         LineLog {
+            budget,
             inner: Arc::new(Mutex::new(Lines {
                 node: Arc::clone(node),
                 stream,
@@ -179,6 +269,7 @@ impl Pollable for LineLog {
 
 impl OutputStream for LineLog {
     fn write(&mut self, bytes: bytes::Bytes) -> StreamResult<()> {
+        self.budget.take(bytes.len()).map_err(StreamError::Trap)?;
         self.inner.lock().write(&bytes);
         Ok(())
     }
@@ -194,6 +285,9 @@ impl OutputStream for LineLog {
 
 impl tokio::io::AsyncWrite for LineLog {
     fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if let Err(e) = self.budget.take(buf.len()) {
+            return Poll::Ready(Err(io::Error::other(e.to_string())));
+        }
         self.inner.lock().write(buf);
         Poll::Ready(Ok(buf.len()))
     }

@@ -62,6 +62,10 @@ pub struct NodeTable {
     pub max_memory: Option<ByteSize>,
     /// Share of reactor turns under `weighted-fair`, 1 to 10 (default 5).
     pub priority: Option<u32>,
+    /// Table elements this node's instance may hold (default `[runtime] max_table_elements`).
+    pub max_table_elements: Option<u64>,
+    /// Bytes per second it may write to stdout and stderr (default `[runtime] max_output_rate`).
+    pub max_output_rate: Option<ByteSize>,
 }
 
 /// What to do with a `process-error` of one kind.

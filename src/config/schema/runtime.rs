@@ -29,6 +29,11 @@ pub struct RuntimeTable {
     pub component_teardown_timeout_ms: Option<u64>,
     /// Deadline of every per-element call in ms (default 1000).
     pub call_timeout_ms: Option<u64>,
+    /// Table elements an instance may hold (default 10,000).
+    pub max_table_elements: Option<u64>,
+    /// Bytes per second a component may write to stdout and stderr
+    /// (default 4 MiB; a burst of one second's worth is allowed).
+    pub max_output_rate: Option<ByteSize>,
     /// Largest buffer a component may build (default 16 MiB).
     pub max_buffer_size: Option<ByteSize>,
     /// Idle buffer bytes a flow's pool keeps for reuse (default 64 MiB).

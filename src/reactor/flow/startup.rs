@@ -80,6 +80,8 @@ impl FlowDriver {
             grants: crate::security::GrantSet::parse(&ls.node.capabilities).map_err(|e| (Some(FailureKind::Instantiate), e.to_string()))?,
             audit: ls.component.as_ref().map(|c| self.shared.audit.node(&ls.node.name, &c.name, &crate::linker::hex(&c.digest))),
             memory_limit: ls.node.memory_limit.unwrap_or(rt.memory_limit),
+            table_elements: ls.node.max_table_elements.unwrap_or(rt.max_table_elements),
+            output_rate: ls.node.max_output_rate.unwrap_or(rt.max_output_rate),
             // A metered flow gives every call a budget; 0 means unlimited.
             fuel: linked.engine.as_ref().map(|_| ls.node.fuel.or(rt.fuel).filter(|&b| b > 0).unwrap_or(u64::MAX)),
             init_timeout: rt.init_timeout,
