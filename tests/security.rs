@@ -177,3 +177,33 @@ fn the_embedders_audit_sink_gets_link_refusals_and_runtime_denials_in_order() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn a_components_declared_needs_are_checked_against_its_grants() {
+    capture();
+    let declared = "[capabilities.required]\nwasi-filesystem-read = true\nwasi-random = false\n\n[capabilities.optional]\n\"random:crypto\" = true\n";
+    let text = |grant: &str| {
+        let extra = format!("capabilities = [{grant}]");
+        let t = common::graph_text(
+            &[N("need_src", "counting-source", r#"{"count": 3}"#, &extra), N("need_sink", "printing-sink", "{}", &extra)],
+            &[("need_src", "need_sink")],
+            "",
+        );
+        format!("{t}\n{declared}")
+    };
+    let host = Host::builder().build().unwrap();
+    let refused = torvyn::PipelineDef::from_toml_str(&text(""), env!("CARGO_MANIFEST_DIR")).unwrap();
+    let err = host.start_flow(&refused, "main").err().expect("refused").to_string();
+    assert!(err.starts_with("2 problems"), "{err}");
+    assert!(err.contains("node `need_src`: component `counting-source.wasm` requires capability `wasi-filesystem-read` (its manifest's `[capabilities.required]`)"), "{err}");
+    let ok = torvyn::PipelineDef::from_toml_str(&text(r#""filesystem:read:/tmp""#), env!("CARGO_MANIFEST_DIR")).unwrap();
+    let flow = host.start_flow(&ok, "main").unwrap();
+    assert_eq!(flow.wait(Some(Duration::from_secs(60))).unwrap().state, FlowState::Completed);
+    let missing: Vec<(String, String)> =
+        flow.audit_events().into_iter().filter(|e| e.kind == AuditKind::OptionalMissing).map(|e| (e.node, e.capability)).collect();
+    assert_eq!(missing, [("need_src".to_string(), "random:crypto".to_string()), ("need_sink".to_string(), "random:crypto".to_string())]);
+    // A declared need that is no capability is refused where it is written.
+    let bad = format!("{}\n[capabilities.required]\nwasi-filesytem-read = true\n", common::graph_text(&[N("a", "counting-source", "{}", ""), N("b", "printing-sink", "{}", "")], &[("a", "b")], ""));
+    let err = torvyn::PipelineDef::from_toml_str(&bad, ".").unwrap_err().to_string();
+    assert!(err.contains("capabilities.required.wasi-filesytem-read"), "{err}");
+}

@@ -11,12 +11,12 @@ use super::schema::values::{BackpressureSpec, PortEntry};
 use super::schema::ManifestTable;
 use super::settings::{depth, memory, output_rate, priority, ratio, table_elements};
 use super::{
-    ComponentDef, ConfigError, EdgeDef, EndpointKind, ErrorAction, ErrorPolicy, FlowDef, NodeDef, PortRef,
+    CapabilityNeeds, ComponentDef, ConfigError, EdgeDef, EndpointKind, ErrorAction, ErrorPolicy, FlowDef, NodeDef, PortRef,
     DEFAULT_MAX_BUFFERS, DEFAULT_MAX_BUFFER_BYTES,
 };
 use crate::contracts::Role;
 
-pub(super) fn flows(cx: &Cx<'_>, m: &ManifestTable, components: &[ComponentDef]) -> Result<Vec<FlowDef>, ConfigError> {
+pub(super) fn flows(cx: &Cx<'_>, m: &ManifestTable, components: &[ComponentDef], needs: &CapabilityNeeds) -> Result<Vec<FlowDef>, ConfigError> {
     if let Some(security) = &m.security {
         for target in security.grants.keys() {
             let known = components.iter().any(|c| c.name == *target) || m.flow.values().any(|f| f.nodes.contains_key(target.as_str()));
@@ -28,6 +28,13 @@ pub(super) fn flows(cx: &Cx<'_>, m: &ManifestTable, components: &[ComponentDef])
     let mut flows = Vec::new();
     for (name, table) in &m.flow {
         let mut flow = flow(cx, name, table, components)?;
+        // Without `[[component]]` tables the manifest's `[capabilities]`
+        // speak for every component its nodes run.
+        if components.is_empty() {
+            for n in flow.nodes.iter_mut().filter(|n| n.endpoint.is_none()) {
+                n.needs = needs.clone();
+            }
+        }
         grant(cx, m, &mut flow)?;
         flows.push(flow);
     }
@@ -124,6 +131,7 @@ fn node(cx: &Cx<'_>, key: &str, name: &str, t: &NodeTable, components: &[Compone
         return Err(cx.err(&ckey, "missing required key `component`"));
     };
     let declared = components.iter().find(|c| c.name == *cref);
+    let needs = declared.map(|c| c.needs.clone()).unwrap_or_default();
     let (component, path, unbuilt, default_config) = match declared {
         Some(c) => (c.name.clone(), c.path.clone(), (!c.is_built()).then(|| c.source.clone()).flatten(), c.config.clone()),
         None if cref.ends_with(".wasm") || cref.contains('/') || cref.contains("://") => {
@@ -177,6 +185,7 @@ fn node(cx: &Cx<'_>, key: &str, name: &str, t: &NodeTable, components: &[Compone
         resume_after: Duration::from_millis(t.resume_after_ms.unwrap_or(1)),
         fuel: t.fuel_budget,
         memory_limit: t.max_memory.map(|m| memory(cx, &format!("{key}.max_memory"), m.0)).transpose()?,
+        needs,
         max_table_elements: t.max_table_elements.map(|n| table_elements(cx, &format!("{key}.max_table_elements"), n)).transpose()?,
         max_output_rate: t.max_output_rate.map(|r| output_rate(cx, &format!("{key}.max_output_rate"), r.0)).transpose()?,
         priority,

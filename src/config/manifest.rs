@@ -92,6 +92,10 @@ fn resolve(cx: &Cx<'_>) -> Result<PipelineDef, ConfigError> {
         }
         components.push(component(cx, &key, c)?);
     }
+    let needs = needs(cx, m.capabilities.as_ref())?;
+    for c in &mut components {
+        c.needs = needs.clone();
+    }
     let mut runtime = super::settings::runtime(cx, m.runtime.as_ref())?;
     if let Some(o) = &m.observability {
         super::observability::resolve(cx, o, &mut runtime)?;
@@ -99,7 +103,7 @@ fn resolve(cx: &Cx<'_>) -> Result<PipelineDef, ConfigError> {
     if let Some(sec) = &m.security {
         runtime.audit = audit(cx, sec)?;
     }
-    let flows = super::flows::flows(cx, &m, &components)?;
+    let flows = super::flows::flows(cx, &m, &components, &needs)?;
     super::settings::warn_inert(cx);
     Ok(PipelineDef {
         name: project.name.clone().unwrap_or_default(),
@@ -132,6 +136,7 @@ fn component(cx: &Cx<'_>, key: &str, c: &ComponentTable) -> Result<ComponentDef,
         language: c.language,
         build_command: c.build_command.clone(),
         config: c.config.clone().map(|c| c.0),
+        needs: Default::default(),
     })
 }
 
@@ -302,4 +307,23 @@ fn audit(cx: &Cx<'_>, sec: &super::schema::subsystems::SecurityTable) -> Result<
         }
     };
     Ok(crate::security::AuditConfig { enabled, destination })
+}
+
+/// `[capabilities.required]` / `[capabilities.optional]`: the keys set to
+/// `true`, each a capability or a public feature name.
+fn needs(cx: &Cx<'_>, t: Option<&super::schema::subsystems::CapabilitiesTable>) -> Result<super::CapabilityNeeds, ConfigError> {
+    let Some(t) = t else { return Ok(Default::default()) };
+    let check = |table: &str, list: &indexmap::IndexMap<String, bool>| -> Result<Vec<String>, ConfigError> {
+        let mut out = Vec::new();
+        for (name, wanted) in list {
+            if crate::security::feature_kinds(name).is_none() {
+                crate::security::Capability::parse(name).map_err(|e| cx.err(&format!("capabilities.{table}.{name}"), e.to_string()))?;
+            }
+            if *wanted {
+                out.push(name.clone());
+            }
+        }
+        Ok(out)
+    };
+    Ok(super::CapabilityNeeds { required: check("required", &t.required)?, optional: check("optional", &t.optional)? })
 }

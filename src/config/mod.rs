@@ -68,6 +68,19 @@ pub struct ComponentDef {
     pub build_command: Option<String>,
     /// Default `lifecycle.init` configuration of nodes running it.
     pub config: Option<String>,
+    /// What the component's own manifest (`[capabilities]`) says it needs.
+    pub needs: CapabilityNeeds,
+}
+
+/// A component's declared needs (`[capabilities.required]`,
+/// `[capabilities.optional]`): capability names or the public feature names
+/// (`wasi-filesystem-read`), each checked against the vocabulary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CapabilityNeeds {
+    /// Without one of these granted, the flow does not start.
+    pub required: Vec<String>,
+    /// Without one of these, the component runs (a warning and an audit event).
+    pub optional: Vec<String>,
 }
 
 impl ComponentDef {
@@ -135,6 +148,8 @@ pub struct NodeDef {
     pub fuel: Option<u64>,
     /// Linear-memory limit of this node (else the runtime's).
     pub memory_limit: Option<u64>,
+    /// What its component's manifest says it needs.
+    pub needs: CapabilityNeeds,
     /// Table-element limit of this node (else the runtime's).
     pub max_table_elements: Option<u64>,
     /// Stdout and stderr bytes per second of this node (else the runtime's).
@@ -172,6 +187,7 @@ impl NodeDef {
             resume_after: Duration::from_millis(1),
             fuel: None,
             memory_limit: None,
+            needs: CapabilityNeeds::default(),
             max_table_elements: None,
             max_output_rate: None,
             priority: None,

@@ -183,7 +183,7 @@ pub(super) fn runtime(cx: &Cx<'_>, t: Option<&RuntimeTable>) -> Result<RuntimeCo
 const INERT: &[(&str, &str)] = &[
     ("runtime.compilation_cache_dir", "compiled components are not kept on disk yet (packaging)"),
     ("registry", "the packaging subsystem (OCI registries) is not built yet"),
-    ("capabilities", "a component's declared capabilities are not checked against its grants yet (security)"),
+    ("capabilities.torvyn", "a component's requested buffer and memory sizes are not negotiated yet; set `max_memory` and `max_buffer_bytes` on its node"),
     ("test", "there is no `torvyn test` command"),
 ];
 

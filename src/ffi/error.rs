@@ -150,7 +150,9 @@ impl From<HostError> for FfiError {
 fn link_status(e: &LinkError) -> torvyn_status {
     match e {
         LinkError::UnknownFlow { .. } | LinkError::NotBuilt { .. } => TORVYN_STATUS_NOT_FOUND,
-        LinkError::InterfaceMismatch { .. } | LinkError::MissingCapability { .. } => TORVYN_STATUS_CONTRACT_MISMATCH,
+        LinkError::InterfaceMismatch { .. } | LinkError::MissingCapability { .. } | LinkError::MissingRequired { .. } => {
+            TORVYN_STATUS_CONTRACT_MISMATCH
+        }
         LinkError::Grant { .. } => TORVYN_STATUS_INVALID_ARGUMENT,
         LinkError::Component { source, .. } => match source {
             EngineError::Read { .. } => TORVYN_STATUS_IO,

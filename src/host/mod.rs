@@ -132,13 +132,20 @@ fn audit_link_denials(e: &linker::LinkError, flow: &str, audit: &crate::security
         linker::LinkError::Several(v) => v.iter().collect(),
         e => vec![e],
     };
-    let mut log = None;
+    let mut cached = None;
     for e in all {
-        if let linker::LinkError::MissingCapability { node, component, capability, imports, digest, .. } = e {
-            let log = log.get_or_insert_with(|| crate::security::AuditLog::new(flow, 0, audit));
-            for import in imports {
-                log.link_denied(node, component, digest, capability, import);
+        let log = || crate::security::AuditLog::new(flow, 0, audit);
+        match e {
+            linker::LinkError::MissingCapability { node, component, capability, imports, digest, .. } => {
+                let log = cached.get_or_insert_with(log);
+                for import in imports {
+                    log.link_denied(node, component, digest, capability, import);
+                }
             }
+            linker::LinkError::MissingRequired { node, component, capability, digest } => {
+                cached.get_or_insert_with(log).link_denied(node, component, digest, capability, "[capabilities.required]");
+            }
+            _ => {}
         }
     }
 }

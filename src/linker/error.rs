@@ -37,6 +37,13 @@ pub enum LinkError {
         /// The component's SHA-256, for the audit trail.
         digest: String,
     },
+    #[error("node `{node}`: component `{component}` requires capability `{capability}` (its manifest's `[capabilities.required]`), which the node is not granted; grant it (`capabilities` or `[security.grants.{node}]`) or run another component")]
+    MissingRequired {
+        node: String,
+        component: String,
+        capability: String,
+        digest: String,
+    },
     #[error("node `{node}`: {source}")]
     Grant {
         node: String,

@@ -155,6 +155,14 @@ fn link_node(engine: &Engine, node: &NodeDef) -> Result<LinkedStage, Vec<LinkErr
         match GrantSet::parse(&node.capabilities) {
             Err(e) => errors.push(LinkError::Grant { node: node.name.clone(), source: e }),
             Ok(grants) => {
+                for required in node.needs.required.iter().filter(|r| !grants.answers(r)) {
+                    errors.push(LinkError::MissingRequired {
+                        node: node.name.clone(),
+                        component: node.component.clone(),
+                        capability: required.clone(),
+                        digest: hex(&c.digest),
+                    });
+                }
                 let mut needed: Vec<(Need, Vec<String>)> = Vec::new();
                 for import in &c.imports {
                     let Err(need) = grants.allows_import(import) else { continue };

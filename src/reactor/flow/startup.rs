@@ -73,12 +73,19 @@ impl FlowDriver {
         let linked = &startup.linked;
         let ls = &linked.stages[i];
         let rt = &linked.runtime;
+        let grants = crate::security::GrantSet::parse(&ls.node.capabilities).map_err(|e| (Some(FailureKind::Instantiate), e.to_string()))?;
         let spec = StageSpec {
             stage: StageId::new(i as u32),
             node: Arc::from(ls.node.name.as_str()),
             config: ls.node.config.clone(),
-            grants: crate::security::GrantSet::parse(&ls.node.capabilities).map_err(|e| (Some(FailureKind::Instantiate), e.to_string()))?,
-            audit: ls.component.as_ref().map(|c| self.shared.audit.node(&ls.node.name, &c.name, &crate::linker::hex(&c.digest))),
+            grants: grants.clone(),
+            audit: ls.component.as_ref().map(|c| {
+                let audit = self.shared.audit.node(&ls.node.name, &c.name, &crate::linker::hex(&c.digest));
+                for optional in ls.node.needs.optional.iter().filter(|o| !grants.answers(o)) {
+                    audit.optional_missing(optional);
+                }
+                audit
+            }),
             memory_limit: ls.node.memory_limit.unwrap_or(rt.memory_limit),
             table_elements: ls.node.max_table_elements.unwrap_or(rt.max_table_elements),
             output_rate: ls.node.max_output_rate.unwrap_or(rt.max_output_rate),
