@@ -144,3 +144,28 @@ fn every_hostile_guest_gets_its_error_and_nothing_else_suffers() {
     assert!(rss_after < rss_before + 64 * 1024, "resident memory {rss_before} KiB -> {rss_after} KiB");
     assert!(host.list_flows().len() <= 1, "ended flows are forgotten");
 }
+
+#[test]
+fn the_wasm_stack_limit_is_the_flows_to_set() {
+    capture();
+    let host = Host::builder().build().unwrap();
+    let run = |depth: u64, stack: &str| {
+        let runtime = if stack.is_empty() { String::new() } else { format!("max_stack_size = \"{stack}\"") };
+        let p = bad_flow(N("bad", "hostile", &format!(r#"{{"do": "recurse-to", "depth": {depth}}}"#), ""), &runtime);
+        host.start_flow(&p, "main").unwrap().wait(WAIT).unwrap()
+    };
+    for depth in [1_000u64, 10_000] {
+        for stack in ["64KiB", "", "8MiB"] {
+            let s = run(depth, stack);
+            eprintln!("depth {depth:>7} stack {stack:>6}: {}", s.error.as_deref().unwrap_or("completed"));
+        }
+    }
+    assert_eq!(run(1_000, "64KiB").state, FlowState::Completed);
+    for stack in ["64KiB", ""] {
+        let small = run(10_000, stack);
+        assert!(small.error.as_deref().is_some_and(|e| e.contains("call stack exhausted")), "{stack}: {small:?}");
+    }
+    assert_eq!(run(10_000, "8MiB").state, FlowState::Completed);
+    let err = Host::builder().max_stack_bytes(1024).build().err().unwrap().to_string();
+    assert!(err.contains("max_stack_bytes") && err.contains("64 KiB to 8 MiB"), "{err}");
+}

@@ -36,6 +36,8 @@ pub struct RuntimeConfig {
     pub call_timeout: Duration,
     /// Largest buffer a component may build (default 16 MiB).
     pub max_buffer_size: u64,
+    /// Wasm stack one call may use (`max_stack_size`; else the host's).
+    pub max_stack_bytes: Option<usize>,
     /// Table elements an instance may hold (`max_table_elements`).
     pub max_table_elements: u64,
     /// Bytes per second a component may write to stdout and stderr.
@@ -120,6 +122,7 @@ impl Default for RuntimeConfig {
             teardown_timeout: Duration::from_secs(2),
             call_timeout: Duration::from_secs(1),
             max_buffer_size: DEFAULT_MAX_BUFFER_SIZE,
+            max_stack_bytes: None,
             max_table_elements: DEFAULT_MAX_TABLE_ELEMENTS,
             max_output_rate: DEFAULT_MAX_OUTPUT_RATE,
             pool_max_bytes: DEFAULT_POOL_MAX_BYTES,

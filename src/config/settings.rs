@@ -116,6 +116,10 @@ pub(super) fn runtime(cx: &Cx<'_>, t: Option<&RuntimeTable>) -> Result<RuntimeCo
     if let Some(ms) = t.call_timeout_ms {
         rt.call_timeout = millis(cx, "runtime.call_timeout_ms", ms)?;
     }
+    if let Some(s) = t.max_stack_size {
+        let (lo, hi) = (crate::engine::MIN_WASM_STACK as u64, crate::engine::MAX_WASM_STACK as u64);
+        rt.max_stack_bytes = Some(in_range(cx, "runtime.max_stack_size", s.0, lo..=hi, "64KiB and 8MiB")? as usize);
+    }
     if let Some(n) = t.max_table_elements {
         rt.max_table_elements = table_elements(cx, "runtime.max_table_elements", n)?;
     }

@@ -29,7 +29,17 @@ pub struct EngineSettings {
     /// Metered and unmetered code never mix: each is its own engine, with
     /// its own compiled-component cache.
     pub fuel: bool,
+    /// The most Wasm stack one call may use (deep recursion past it traps
+    /// with "call stack exhausted").
+    pub max_stack_bytes: usize,
 }
+
+/// Default Wasm stack per call (wasmtime's own default).
+pub const DEFAULT_WASM_STACK: usize = 512 << 10;
+/// Bounds of the Wasm stack setting: workers' native stacks are sized for
+/// the largest.
+pub const MIN_WASM_STACK: usize = 64 << 10;
+pub const MAX_WASM_STACK: usize = 8 << 20;
 
 /// The most a 32-bit linear memory can hold.
 pub const MAX_LINEAR_MEMORY: u64 = 4 << 30;
@@ -48,6 +58,7 @@ impl Default for EngineSettings {
             max_memory_bytes: 256 << 20,
             max_instances: DEFAULT_MAX_INSTANCES,
             fuel: false,
+            max_stack_bytes: DEFAULT_WASM_STACK,
         }
     }
 }
@@ -122,6 +133,9 @@ impl Wasm {
             .wasm_component_model(true)
             .concurrency_support(false)
             .epoch_interruption(true)
+            .max_wasm_stack(settings.max_stack_bytes)
+            // No call is async; wasmtime still wants this at least as large.
+            .async_stack_size(settings.max_stack_bytes.max(2 << 20) + (64 << 10))
             .consume_fuel(settings.fuel);
         if pooled {
             let mut pool = PoolingAllocationConfig::default();

@@ -19,7 +19,10 @@ mod ticker;
 mod wasi;
 
 pub use abi::{BackpressureSignal, ProcessError};
-pub use compile::{CompiledComponent, DEFAULT_MAX_INSTANCES, Engine, EngineSettings, Inspection, MAX_INSTANCES, MAX_LINEAR_MEMORY};
+pub use compile::{
+    CompiledComponent, DEFAULT_MAX_INSTANCES, DEFAULT_WASM_STACK, Engine, EngineSettings, Inspection, MAX_INSTANCES, MAX_LINEAR_MEMORY,
+    MAX_WASM_STACK, MIN_WASM_STACK,
+};
 pub use ticker::Busy;
 pub use error::{CallError, EngineError};
 pub use interrupt::CHECK_EVERY;

@@ -83,6 +83,13 @@ impl HostBuilder {
     /// the flow lives; default 1,000, up to 10,000). Instances beyond it are
     /// allocated on demand. Hosts of one process with the same settings
     /// share one pool.
+    /// The most Wasm stack one call may use, 64 KiB to 8 MiB (default 512
+    /// KiB); a flow's `[runtime] max_stack_size` overrides it for that flow.
+    pub fn max_stack_bytes(mut self, n: usize) -> Self {
+        self.engine.max_stack_bytes = n;
+        self
+    }
+
     pub fn max_instances(mut self, n: u32) -> Self {
         self.engine.max_instances = n;
         self
@@ -102,6 +109,9 @@ impl HostBuilder {
                 self.engine.max_memory_bytes,
                 "1 MiB to 4 GiB (1048576 to 4294967296 bytes; a 32-bit linear memory holds at most 4 GiB)",
             );
+        }
+        if !(crate::engine::MIN_WASM_STACK..=crate::engine::MAX_WASM_STACK).contains(&self.engine.max_stack_bytes) {
+            return bad("max_stack_bytes", self.engine.max_stack_bytes as u64, "64 KiB to 8 MiB (65536 to 8388608 bytes)");
         }
         if !(1..=MAX_INSTANCES).contains(&self.engine.max_instances) {
             return bad("max_instances", u64::from(self.engine.max_instances), "1 to 10000");
@@ -125,7 +135,7 @@ impl HostBuilder {
             .map_err(|e| HostError::Start(format!("cannot start worker threads: {e}")))?;
         Ok(Host {
             engine,
-            metered: std::sync::OnceLock::new(),
+            other_engines: Default::default(),
             inner: Arc::new(Mutex::new(Inner {
                 state: HostState::Ready,
                 reactor: Some(reactor),

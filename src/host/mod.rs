@@ -110,9 +110,8 @@ pub struct FlowOptions {
 /// A Torvyn runtime embedded in this process.
 pub struct Host {
     engine: Arc<Engine>,
-    /// The same engine with fuel metering, made when a flow first sets a
-    /// fuel budget (metered code is compiled separately).
-    metered: std::sync::OnceLock<Arc<Engine>>,
+    /// Engines for flows that meter fuel or set another stack size.
+    other_engines: Mutex<Vec<Arc<Engine>>>,
     /// Shared with a metrics endpoint's thread, which reads the flows.
     inner: Arc<Mutex<Inner>>,
     next_id: AtomicU64,
@@ -205,10 +204,26 @@ impl Host {
         Ok(linker::node_roles(&engine, pipeline, flow)?)
     }
 
-    /// The engine `flow` runs on: the metered one when it sets a fuel budget.
+    /// The engine a flow runs on: the host's, or one that meters fuel or
+    /// gives another Wasm stack size (kept for the host's life, so its
+    /// compiled components are reused).
     fn engine_for(&self, pipeline: &PipelineDef, flow: &str) -> Result<Arc<Engine>, HostError> {
         let metering = pipeline.flow(flow).is_some_and(|f| pipeline.runtime.fuel.is_some() || f.nodes.iter().any(|n| n.fuel.is_some_and(|b| b > 0)));
-        if metering { self.metered_engine() } else { Ok(Arc::clone(&self.engine)) }
+        let settings = crate::engine::EngineSettings {
+            fuel: metering,
+            max_stack_bytes: pipeline.runtime.max_stack_bytes.unwrap_or(self.engine.settings.max_stack_bytes),
+            ..self.engine.settings.clone()
+        };
+        if settings == self.engine.settings {
+            return Ok(Arc::clone(&self.engine));
+        }
+        let mut others = self.other_engines.lock();
+        if let Some(e) = others.iter().find(|e| e.settings == settings) {
+            return Ok(Arc::clone(e));
+        }
+        let engine = Engine::shared(settings).map_err(|e| HostError::Start(format!("cannot make an engine for this flow's fuel or stack settings: {e}")))?;
+        others.push(Arc::clone(&engine));
+        Ok(engine)
     }
 
     /// Link flow `flow` of `pipeline` (compiling its components, checking
@@ -265,16 +280,6 @@ impl Host {
         inner.state = HostState::Running;
         log::info!("started {id} `{flow}`");
         Ok(Flow::new(shared))
-    }
-
-    /// The fuel-metered engine (made once).
-    fn metered_engine(&self) -> Result<Arc<Engine>, HostError> {
-        if let Some(e) = self.metered.get() {
-            return Ok(Arc::clone(e));
-        }
-        let settings = crate::engine::EngineSettings { fuel: true, ..self.engine.settings.clone() };
-        let engine = Engine::shared(settings).map_err(|e| HostError::Start(format!("cannot make the fuel-metered engine: {e}")))?;
-        Ok(Arc::clone(self.metered.get_or_init(|| engine)))
     }
 
     /// Start the manifest's default flow (`main`, or its only flow).

@@ -132,6 +132,9 @@ impl Reactor {
             let stats = Arc::new(WorkerStats::default());
             let (mb, ld, st, eng, tx) = (Arc::clone(&mailbox), Arc::clone(&load), Arc::clone(&stats), Arc::clone(&engine), tx.clone());
             let thread = std::thread::Builder::new()
+                // Guest code runs on this stack: room for the largest Wasm
+                // stack a flow may ask for, plus the host's own frames.
+                .stack_size(crate::engine::MAX_WASM_STACK + (4 << 20))
                 .name(format!("torvyn-worker-{index}"))
                 .spawn(move || {
                     run(&mb, &ld, &st, &eng);

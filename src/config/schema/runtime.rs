@@ -29,6 +29,8 @@ pub struct RuntimeTable {
     pub component_teardown_timeout_ms: Option<u64>,
     /// Deadline of every per-element call in ms (default 1000).
     pub call_timeout_ms: Option<u64>,
+    /// Wasm stack one call may use (default 512 KiB, 64 KiB to 8 MiB).
+    pub max_stack_size: Option<ByteSize>,
     /// Table elements an instance may hold (default 10,000).
     pub max_table_elements: Option<u64>,
     /// Bytes per second a component may write to stdout and stderr

@@ -90,7 +90,7 @@ impl FlowDriver {
             table_elements: ls.node.max_table_elements.unwrap_or(rt.max_table_elements),
             output_rate: ls.node.max_output_rate.unwrap_or(rt.max_output_rate),
             // A metered flow gives every call a budget; 0 means unlimited.
-            fuel: linked.engine.as_ref().map(|_| ls.node.fuel.or(rt.fuel).filter(|&b| b > 0).unwrap_or(u64::MAX)),
+            fuel: linked.engine.as_ref().filter(|e| e.settings.fuel).map(|_| ls.node.fuel.or(rt.fuel).filter(|&b| b > 0).unwrap_or(u64::MAX)),
             init_timeout: rt.init_timeout,
             teardown_timeout: rt.teardown_timeout,
             metrics: Some((Arc::clone(&self.shared.metrics), i)),

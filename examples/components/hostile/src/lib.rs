@@ -14,6 +14,7 @@
 //! - `drop-borrowed`: drop the borrowed input buffer as if it owned it;
 //! - `unreachable`: trap;
 //! - `recurse`: recurse until the stack overflows;
+//! - `recurse-to`: recurse `"depth"` levels, then go on normally;
 //! - `stdout-flood`: print 4 MiB to stdout per element;
 //! - `emit-forged`: return an output element whose buffer handle is forged.
 wit_bindgen::generate!({
@@ -127,6 +128,11 @@ fn misbehave(input: Option<&StreamElement>) -> Result<Option<ProcessResult>, Pro
         }
         "unreachable" => core::arch::wasm32::unreachable(),
         "recurse" => Err(ProcessError::Internal(format!("recursed to {}", recurse(0)))),
+        "recurse-to" => {
+            let depth = field("depth").and_then(|d| d.parse().ok()).unwrap_or(1000);
+            core::hint::black_box(recurse_to(depth));
+            Ok(None)
+        }
         "stdout-flood" => {
             let line = "x".repeat(1023);
             for _ in 0..4096 {
@@ -140,6 +146,15 @@ fn misbehave(input: Option<&StreamElement>) -> Result<Option<ProcessResult>, Pro
         }))),
         _ => Ok(None),
     }
+}
+
+/// `depth` nested calls, all in Wasm locals.
+#[inline(never)]
+fn recurse_to(depth: u64) -> u64 {
+    if core::hint::black_box(depth) == 0 {
+        return 0;
+    }
+    core::hint::black_box(recurse_to(depth - 1)).wrapping_add(depth)
 }
 
 fn copy(input: &StreamElement) -> Result<ProcessResult, ProcessError> {
