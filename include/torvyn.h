@@ -107,6 +107,13 @@ typedef struct torvyn_host torvyn_host;
 // A loaded pipeline manifest (opaque).
 typedef struct torvyn_pipeline torvyn_pipeline;
 
+// Receives one audit event as a JSON object (borrowed for the call; see
+// docs/security.md for its fields).
+typedef void (*torvyn_audit_fn)(void *user_data, const char *event_json);
+
+// Frees the `user_data` given with a callback once Torvyn no longer uses it.
+typedef void (*torvyn_free_fn)(void *user_data);
+
 // Options for `torvyn_host_new`. Set `struct_size = sizeof(torvyn_host_options)`
 // (or call `torvyn_host_options_init`), so later versions can add fields.
 // A zero field means "the default".
@@ -134,12 +141,32 @@ typedef void (*torvyn_log_fn)(void *user_data,
                               const char *node,
                               const char *message);
 
-// Frees the `user_data` given with a callback once Torvyn no longer uses it.
-typedef void (*torvyn_free_fn)(void *user_data);
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// The flow's audit trail now as a JSON array in `*out_json` (its last
+// 4,096 events: every capability denial and each grant's first use per
+// node). Free with `torvyn_string_free`. Thread-safe.
+torvyn_status torvyn_flow_audit_json(const torvyn_flow *flow,
+                                     char **out_json,
+                                     torvyn_error **out_error);
+
+// Send the audit events of flows this host starts from now on to
+// `callback` (the manifest's `audit_target = "event-sink"`), replacing any
+// earlier one; NULL stops it. Flows whose manifest names a file or stdout
+// keep that destination.
+//
+// Threads: the callback runs on an audit writer thread of its own, one event
+// at a time and in order, never on a worker; it may call any Torvyn
+// function. Events it cannot keep up with (4,096 queued) are dropped and
+// counted. `user_data_free` runs once the callback will not be called again
+// (the host and the flows that used it are gone). Thread-safe.
+torvyn_status torvyn_host_set_audit_callback(const torvyn_host *host,
+                                             torvyn_audit_fn callback,
+                                             void *user_data,
+                                             torvyn_free_fn user_data_free,
+                                             torvyn_error **out_error);
 
 // A read-only view of the payload: `*out_data` points into the host buffer
 // itself (no copy) and `*out_len` is its length. The view is valid until
@@ -367,6 +394,17 @@ torvyn_status torvyn_host_metrics_text(const torvyn_host *host,
 torvyn_status torvyn_pipeline_load_file(const char *path,
                                         torvyn_pipeline **out_pipeline,
                                         torvyn_error **out_error);
+
+// Grant `capability` (e.g. "filesystem:read:/data/**"; see docs/security.md)
+// to the node named `target`, or to every node running `[[component]]`
+// `target`, in every flow of `pipeline`: as `[security.grants.<target>]`
+// would. Flows started before keep their grants. An unknown capability is
+// `TORVYN_STATUS_INVALID_ARGUMENT` naming the closest one; a target naming
+// nothing is `TORVYN_STATUS_NOT_FOUND`. Thread-safe.
+torvyn_status torvyn_pipeline_grant(torvyn_pipeline *pipeline,
+                                    const char *target,
+                                    const char *capability,
+                                    torvyn_error **out_error);
 
 // Load a manifest from TOML text (borrowed for the call). Relative
 // component paths resolve against `base_dir` (NULL: the current directory).

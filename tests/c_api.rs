@@ -121,6 +121,22 @@ fn embed_example_pushes_through_wasm_and_reads_back_in_place() {
 }
 
 #[test]
+fn grants_and_the_audit_trail_from_c() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let exe = compile(&["tests/c/audit.c"], "audit");
+    let (code, out, err) = run(&exe, &[root().to_str().unwrap(), &port]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let line = |key: &str| out.lines().find_map(|l| l.strip_prefix(key)).unwrap_or_else(|| panic!("no {key} in {out}")).to_string();
+    let event: serde_json::Value = serde_json::from_str(&line("callback ")).unwrap();
+    assert_eq!((event["node"].as_str(), event["capability"].as_str()), (Some("probe"), Some("network:tcp-connect")));
+    assert_eq!(event["target"].as_str(), Some(format!("127.0.0.1:{port}").as_str()));
+    let trail: serde_json::Value = serde_json::from_str(&line("trail ")).unwrap();
+    assert!(trail.as_array().unwrap().iter().any(|e| e == &event), "{trail}");
+    assert_eq!(line("denials "), "1");
+}
+
+#[test]
 fn metrics_as_json_and_prometheus_text_and_the_level_from_c() {
     let exe = compile(&["tests/c/metrics.c"], "metrics");
     let (code, out, err) = run(&exe, &[root().to_str().unwrap(), "25"]);

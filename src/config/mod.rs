@@ -277,6 +277,30 @@ impl FlowDef {
 }
 
 impl PipelineDef {
+    /// Grant `capability` to the node called `target`, or to every node
+    /// running `[[component]]` `target`, in every flow (the embedding
+    /// program's `[security.grants.<target>]`). Returns how many nodes got
+    /// it; a capability outside the vocabulary, or a target naming nothing,
+    /// is an error.
+    pub fn grant(&mut self, target: &str, capability: &str) -> Result<usize, crate::security::SecurityError> {
+        crate::security::Capability::parse(capability)?;
+        let mut granted = 0;
+        for n in self.flows.iter_mut().flat_map(|f| f.nodes.iter_mut()) {
+            if n.endpoint.is_none() && (n.name == target || n.component == target) {
+                if !n.capabilities.iter().any(|c| c == capability) {
+                    n.capabilities.push(capability.to_string());
+                }
+                granted += 1;
+            }
+        }
+        if granted == 0 {
+            let mut known: Vec<&str> = self.flows.iter().flat_map(|f| f.nodes.iter().filter(|n| n.endpoint.is_none()).map(|n| n.name.as_str())).collect();
+            known.dedup();
+            return Err(crate::security::SecurityError::NoTarget { target: target.to_string(), known: known.join(", ") });
+        }
+        Ok(granted)
+    }
+
     /// Read a manifest: a `Torvyn.toml` / `.json` file, or a folder holding `Torvyn.toml`.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         Self::load_with(path, &Overrides::default())

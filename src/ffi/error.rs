@@ -130,6 +130,16 @@ impl From<ConfigError> for FfiError {
     }
 }
 
+impl From<crate::security::SecurityError> for FfiError {
+    fn from(e: crate::security::SecurityError) -> Self {
+        let status = match e {
+            crate::security::SecurityError::NoTarget { .. } => torvyn_status::TORVYN_STATUS_NOT_FOUND,
+            _ => torvyn_status::TORVYN_STATUS_INVALID_ARGUMENT,
+        };
+        FfiError::new(status, e.to_string())
+    }
+}
+
 impl From<HostError> for FfiError {
     fn from(e: HostError) -> Self {
         let status = match &e {

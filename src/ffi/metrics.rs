@@ -4,7 +4,7 @@
 use std::ffi::c_char;
 
 use super::registry::{self, torvyn_flow, torvyn_host};
-use super::{FfiError, ffi_guard, put, string, torvyn_error, torvyn_status};
+use super::{FfiError, ffi_guard, string, torvyn_error, torvyn_status};
 use crate::observability::Level;
 
 /// `TORVYN_OBSERVABILITY_OFF`: nothing beyond the end-of-flow summary.
@@ -13,13 +13,6 @@ pub const TORVYN_OBSERVABILITY_OFF: u32 = 0;
 pub const TORVYN_OBSERVABILITY_PRODUCTION: u32 = 1;
 /// `TORVYN_OBSERVABILITY_DIAGNOSTIC`: every call timed.
 pub const TORVYN_OBSERVABILITY_DIAGNOSTIC: u32 = 2;
-
-fn give_out(out: *mut *mut c_char, text: String, name: &'static str) -> Result<(), FfiError> {
-    if out.is_null() {
-        return Err(FfiError::invalid(format!("out-parameter `{name}` is null")));
-    }
-    unsafe { put(out, string::give(text), name) }
-}
 
 /// The flow's metrics now as JSON in `*out_json` (counts, histograms with
 /// p50/p90/p99/p999/max, per node, edge and pool tier; see
@@ -31,7 +24,7 @@ pub unsafe extern "C" fn torvyn_flow_metrics_json(flow: *const torvyn_flow, out_
     ffi_guard!(out_error, {
         let f = registry::flow(flow as usize)?;
         let json = serde_json::to_string(&f.metrics()).map_err(|e| FfiError::new(torvyn_status::TORVYN_STATUS_INTERNAL, e.to_string()))?;
-        give_out(out_json, json, "out_json")
+        string::give_out(out_json, json, "out_json")
     })
 }
 
@@ -65,7 +58,7 @@ pub unsafe extern "C" fn torvyn_host_metrics_json(host: *const torvyn_host, out_
     ffi_guard!(out_error, {
         let h = registry::host(host as usize)?;
         let json = serde_json::to_string(&h.metrics()).map_err(|e| FfiError::new(torvyn_status::TORVYN_STATUS_INTERNAL, e.to_string()))?;
-        give_out(out_json, json, "out_json")
+        string::give_out(out_json, json, "out_json")
     })
 }
 
@@ -77,6 +70,6 @@ pub unsafe extern "C" fn torvyn_host_metrics_json(host: *const torvyn_host, out_
 pub unsafe extern "C" fn torvyn_host_metrics_text(host: *const torvyn_host, out_text: *mut *mut c_char, out_error: *mut *mut torvyn_error) -> torvyn_status {
     ffi_guard!(out_error, {
         let h = registry::host(host as usize)?;
-        give_out(out_text, crate::observability::prometheus_text(&h.metrics()), "out_text")
+        string::give_out(out_text, crate::observability::prometheus_text(&h.metrics()), "out_text")
     })
 }

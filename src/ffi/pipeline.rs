@@ -31,6 +31,26 @@ pub unsafe extern "C" fn torvyn_pipeline_load_file(
     })
 }
 
+/// Grant `capability` (e.g. "filesystem:read:/data/**"; see docs/security.md)
+/// to the node named `target`, or to every node running `[[component]]`
+/// `target`, in every flow of `pipeline`: as `[security.grants.<target>]`
+/// would. Flows started before keep their grants. An unknown capability is
+/// `TORVYN_STATUS_INVALID_ARGUMENT` naming the closest one; a target naming
+/// nothing is `TORVYN_STATUS_NOT_FOUND`. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn torvyn_pipeline_grant(
+    pipeline: *mut torvyn_pipeline,
+    target: *const c_char,
+    capability: *const c_char,
+    out_error: *mut *mut torvyn_error,
+) -> torvyn_status {
+    ffi_guard!(out_error, {
+        let target = unsafe { arg_str(target, "target") }?;
+        let capability = unsafe { arg_str(capability, "capability") }?;
+        registry::update_pipeline(pipeline as usize, |p| p.grant(target, capability).map(|_| ()).map_err(FfiError::from))
+    })
+}
+
 /// Load a manifest from TOML text (borrowed for the call). Relative
 /// component paths resolve against `base_dir` (NULL: the current directory).
 /// Ownership as for `torvyn_pipeline_load_file`. Thread-safe.

@@ -167,6 +167,18 @@ pub(crate) fn remove(token: usize, kind: Kind) -> Result<Object, FfiError> {
     Ok(object)
 }
 
+/// Change the pipeline behind a live token in place, under the registry
+/// lock (so two changes never lose one another); flows already started keep
+/// what they were started with.
+pub(crate) fn update_pipeline<T>(token: usize, f: impl FnOnce(&mut PipelineDef) -> Result<T, FfiError>) -> Result<T, FfiError> {
+    let mut r = lock();
+    let i = check(&r, token, Kind::Pipeline)?;
+    let Some(Object::Pipeline(p)) = r.entries[i].object.as_mut() else {
+        return Err(FfiError::internal("registry kind mismatch"));
+    };
+    f(Arc::make_mut(p))
+}
+
 macro_rules! typed_get {
     ($name:ident, $variant:ident, $ty:ty, $kind:expr) => {
         pub(crate) fn $name(token: usize) -> Result<$ty, FfiError> {

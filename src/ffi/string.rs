@@ -41,3 +41,12 @@ pub extern "C" fn torvyn_string_free(s: *mut c_char) {
         }
     })
 }
+
+/// Hand `text` to the caller through out-parameter `out` (named `name` in
+/// the error when it is null); free it with `torvyn_string_free`.
+pub(crate) fn give_out(out: *mut *mut c_char, text: String, name: &'static str) -> Result<(), super::FfiError> {
+    if out.is_null() {
+        return Err(super::FfiError::invalid(format!("out-parameter `{name}` is null")));
+    }
+    unsafe { super::put(out, give(text), name) }
+}

@@ -45,7 +45,7 @@ impl HostBuilder {
     /// a worker; events that do not fit its bounded queue are dropped and
     /// counted.
     pub fn audit_sink(mut self, sink: impl Fn(&crate::security::AuditEvent) + Send + Sync + 'static) -> Self {
-        self.audit = Some(crate::security::AuditDestination::Callback(Arc::new(sink)));
+        self.audit = Some(crate::security::AuditDestination::Callback(crate::security::AuditCallback::new(sink)));
         self
     }
 
@@ -146,7 +146,7 @@ impl HostBuilder {
             queue_depth: self.queue_depth,
             max_memory_bytes,
             pool_reserve: PoolReserve::new(self.pool_max_bytes),
-            audit: self.audit,
+            audit: Mutex::new(self.audit),
         })
     }
 }

@@ -122,7 +122,7 @@ pub struct Host {
     /// Idle pooled buffer bytes of all this host's flows, and their bound.
     pool_reserve: Arc<PoolReserve>,
     /// Audit destination of flows whose manifest names none.
-    audit: Option<crate::security::AuditDestination>,
+    audit: Mutex<Option<crate::security::AuditDestination>>,
 }
 
 /// Record the capability refusals of a flow that did not link.
@@ -253,7 +253,7 @@ impl Host {
         let engine = self.engine_for(pipeline, flow)?;
         let mut audit = pipeline.runtime.audit.clone();
         if audit.destination.is_none() {
-            audit.destination = self.audit.clone();
+            audit.destination = self.audit.lock().clone();
         }
         let mut linked = linker::link(&engine, pipeline, flow).inspect_err(|e| audit_link_denials(e, flow, &audit))?;
         linked.runtime.audit = audit;
@@ -280,6 +280,13 @@ impl Host {
         inner.state = HostState::Running;
         log::info!("started {id} `{flow}`");
         Ok(Flow::new(shared))
+    }
+
+    /// Where the audit events of flows started from now on go when their
+    /// manifest names no file or stdout destination (see
+    /// [`HostBuilder::audit_sink`]); `None` stops it for new flows.
+    pub fn set_audit_sink(&self, sink: Option<Box<dyn Fn(&crate::security::AuditEvent) + Send + Sync>>) {
+        *self.audit.lock() = sink.map(|f| crate::security::AuditDestination::Callback(crate::security::AuditCallback::new(f)));
     }
 
     /// Start the manifest's default flow (`main`, or its only flow).

@@ -71,8 +71,22 @@ pub enum AuditDestination {
     /// JSON lines; when the file passes `max_bytes` it is renamed to
     /// `<path>.1` (older ones to `.2` …, keeping `max_files`).
     File { path: PathBuf, max_bytes: u64, max_files: u32 },
-    /// The embedder's callback, called on the audit writer thread in order.
-    Callback(Arc<dyn Fn(&AuditEvent) + Send + Sync>),
+    /// The embedder's callback, called on its own audit writer thread in order.
+    Callback(Arc<AuditCallback>),
+}
+
+/// An embedder's audit callback and the queue to its writer thread (started
+/// on the first event). The thread ends once the callback and every flow
+/// that used it are gone.
+pub struct AuditCallback {
+    f: Arc<dyn Fn(&AuditEvent) + Send + Sync>,
+    tx: OnceLock<Option<SyncSender<AuditEvent>>>,
+}
+
+impl AuditCallback {
+    pub fn new(f: impl Fn(&AuditEvent) + Send + Sync + 'static) -> Arc<AuditCallback> {
+        Arc::new(AuditCallback { f: Arc::new(f), tx: OnceLock::new() })
+    }
 }
 
 impl std::fmt::Debug for AuditDestination {
@@ -120,26 +134,32 @@ pub fn audit_events_dropped() -> u64 {
     DROPPED.load(Ordering::Relaxed)
 }
 
+/// What a writer thread writes to. A callback's writer holds only the
+/// function, not its queue, so the queue's last sender can end the thread.
+enum Target {
+    Stdout,
+    File { path: PathBuf, max_bytes: u64, max_files: u32 },
+    Fn(Arc<dyn Fn(&AuditEvent) + Send + Sync>),
+}
+
 /// A destination's writer thread, fed through a bounded queue.
 struct Writer {
     tx: SyncSender<AuditEvent>,
 }
 
 impl Writer {
-    fn start(dest: AuditDestination) -> Option<Writer> {
+    fn start(dest: Target) -> Option<Writer> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<AuditEvent>(QUEUE);
         let spawned = std::thread::Builder::new().name("torvyn-audit".into()).spawn(move || {
             let mut file: Option<(std::fs::File, u64)> = None;
             for event in rx {
                 let ok = match &dest {
-                    AuditDestination::Callback(cb) => {
+                    Target::Fn(cb) => {
                         // A panicking callback loses that event, not the trail.
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&event))).is_ok()
                     }
-                    AuditDestination::Stdout => {
-                        serde_json::to_string(&event).map(|l| writeln!(std::io::stdout().lock(), "{l}").is_ok()).unwrap_or(false)
-                    }
-                    AuditDestination::File { path, max_bytes, max_files } => write_rotating(&mut file, path, *max_bytes, *max_files, &event),
+                    Target::Stdout => serde_json::to_string(&event).map(|l| writeln!(std::io::stdout().lock(), "{l}").is_ok()).unwrap_or(false),
+                    Target::File { path, max_bytes, max_files } => write_rotating(&mut file, path, *max_bytes, *max_files, &event),
                 };
                 if !ok {
                     DROPPED.fetch_add(1, Ordering::Relaxed);
@@ -206,17 +226,21 @@ fn numbered(path: &std::path::Path, i: u32) -> PathBuf {
 /// the process that names it, so two flows never rotate one file apart.
 fn writer_for(dest: &AuditDestination) -> Option<SyncSender<AuditEvent>> {
     static WRITERS: OnceLock<Mutex<Vec<(String, SyncSender<AuditEvent>)>>> = OnceLock::new();
-    let key = match dest {
-        AuditDestination::Stdout => "stdout".to_string(),
-        AuditDestination::File { path, .. } => format!("file:{}", path.display()),
+    let (key, target) = match dest {
+        AuditDestination::Stdout => ("stdout".to_string(), Target::Stdout),
+        AuditDestination::File { path, max_bytes, max_files } => {
+            (format!("file:{}", path.display()), Target::File { path: path.clone(), max_bytes: *max_bytes, max_files: *max_files })
+        }
         // Each callback is its own destination, one writer for all its flows.
-        AuditDestination::Callback(cb) => format!("callback:{:p}", Arc::as_ptr(cb)),
+        AuditDestination::Callback(cb) => {
+            return cb.tx.get_or_init(|| Writer::start(Target::Fn(Arc::clone(&cb.f))).map(|w| w.tx)).clone();
+        }
     };
     let mut writers = WRITERS.get_or_init(Default::default).lock();
     if let Some((_, tx)) = writers.iter().find(|(k, _)| *k == key) {
         return Some(tx.clone());
     }
-    let w = Writer::start(dest.clone())?;
+    let w = Writer::start(target)?;
     writers.push((key, w.tx.clone()));
     Some(w.tx)
 }
