@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -399,5 +400,75 @@ func TestTraceparent(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no process span of upper in %v", spans)
+	}
+}
+
+func TestGrantsAndAudit(t *testing.T) {
+	peer, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	addr := peer.Addr().String()
+	toml := fmt.Sprintf(`[flow.main.nodes.src]
+component = %q
+config = '{"count": 2}'
+
+[flow.main.nodes.probe]
+component = %q
+config = '{"connect": "%s"}'
+
+[flow.main.nodes.sink]
+component = %q
+
+[[flow.main.edges]]
+from = "src"
+to = "probe"
+
+[[flow.main.edges]]
+from = "probe"
+to = "sink"
+`, wasm("counting-source"), wasm("wasi-probe"), addr, wasm("printing-sink"))
+	h := must(NewHost(HostOptions{}))
+	defer h.Close()
+	p := must(PipelineFromTOML(toml, ""))
+	defer p.Close()
+	if _, err := h.Start(p, "main"); !errors.Is(err, ErrContractMismatch) {
+		t.Fatalf("ungranted start: %v", err)
+	}
+	if err := p.Grant("probe", "clock:wal"); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("bad grant: %v", err)
+	}
+	for _, g := range []string{"clock:wall", "clock:monotonic", "filesystem", "network:tcp-connect:192.0.2.1:9"} {
+		if err := p.Grant("probe", g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	denied := make(chan map[string]any, 16)
+	if err := h.SetAuditCallback(func(e map[string]any) {
+		if e["kind"] == "cap_denied_runtime" {
+			denied <- e
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f := must(h.Start(p, "main"))
+	defer f.Close()
+	must(f.Wait(time.Minute))
+	select {
+	case e := <-denied:
+		if e["node"] != "probe" || e["capability"] != "network:tcp-connect" || e["target"] != addr {
+			t.Fatalf("event %v", e)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no denial reached the callback")
+	}
+	trail := must(f.AuditEvents())
+	found := false
+	for _, e := range trail {
+		found = found || (e["kind"] == "cap_denied_runtime" && e["target"] == addr)
+	}
+	if !found {
+		t.Fatalf("trail %v", trail)
 	}
 }

@@ -70,6 +70,46 @@ def test_a_flow_continues_a_traceparent_and_keeps_its_spans():
     assert ("upper", "process") in calls, calls
 
 
+def test_grants_and_the_audit_trail():
+    import socket
+
+    peer = socket.socket()
+    peer.bind(("127.0.0.1", 0))
+    port = peer.getsockname()[1]
+    toml = (
+        f'[flow.main.nodes.src]\ncomponent = "{wasm("counting-source")}"\nconfig = \'{{"count": 2}}\'\n\n'
+        f'[flow.main.nodes.probe]\ncomponent = "{wasm("wasi-probe")}"\nconfig = \'{{"connect": "127.0.0.1:{port}"}}\'\n\n'
+        f'[flow.main.nodes.sink]\ncomponent = "{wasm("printing-sink")}"\n\n'
+        '[[flow.main.edges]]\nfrom = "src"\nto = "probe"\n\n[[flow.main.edges]]\nfrom = "probe"\nto = "sink"\n'
+    )
+    events = []
+    got = threading.Event()
+
+    def on_event(e):
+        events.append(e)
+        if e["kind"] == "cap_denied_runtime":
+            got.set()
+
+    with Host() as host, Pipeline.from_toml(toml) as p:
+        with pytest.raises(torvyn.ContractMismatch, match="wasi:clocks/monotonic-clock"):
+            host.start(p)
+        with pytest.raises(torvyn.InvalidArgument, match="did you mean `clock:wall`"):
+            p.grant("probe", "clock:wal")
+        with pytest.raises(torvyn.NotFound, match="nobody"):
+            p.grant("nobody", "clock:wall")
+        for g in ["clock:wall", "clock:monotonic", "filesystem", "network:tcp-connect:192.0.2.1:9"]:
+            p.grant("probe", g)
+        host.set_audit_callback(on_event)
+        with host.start(p) as flow:
+            flow.wait(timeout=60)
+            trail = flow.audit_events()
+        assert got.wait(10), events
+    peer.close()
+    denied = [e for e in trail if e["kind"] == "cap_denied_runtime"]
+    assert [(e["node"], e["capability"], e["target"]) for e in denied] == [("probe", "network:tcp-connect", f"127.0.0.1:{port}")]
+    assert denied[0] in events
+
+
 def test_push_through_wasm_and_read_back_in_place():
     with Host() as host, Pipeline.load(ROOT / "examples" / "embed") as p, host.start(p) as flow:
         def produce():

@@ -23,7 +23,7 @@ import weakref
 from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_uint8, c_uint64, c_void_p
 
 from . import errors
-from ._lib import ABI_VERSION, FREE_FN, LOG_FN, HostOptions, lib
+from ._lib import ABI_VERSION, AUDIT_FN, FREE_FN, LOG_FN, HostOptions, lib
 from .errors import *  # noqa: F401,F403
 
 __all__ = ["Host", "Pipeline", "Flow", "Element", "version", "ABI_VERSION", "set_log_callback"] + [
@@ -147,6 +147,27 @@ class Host(_Handle):
         _call(lib.torvyn_host_metrics_text, self.handle, byref(out))
         return _take_string(out)
 
+    def set_audit_callback(self, fn) -> None:
+        """Send the audit events of flows started from now on to ``fn(event)``
+        (a dict: kind, node, capability, target, outcome, …; see
+        docs/security.md). ``None`` stops it. ``fn`` runs on an audit thread
+        of Torvyn's, one event at a time; an exception in it is ignored."""
+        if fn is None:
+            _call(lib.torvyn_host_set_audit_callback, self.handle, AUDIT_FN(), None, FREE_FN())
+            return
+
+        def trampoline(_user, text):
+            try:
+                fn(json.loads(text.decode()))
+            except Exception:
+                pass
+
+        cb = AUDIT_FN(trampoline)
+        key = id(cb)
+        # Kept alive until the library says it will not call it again.
+        _audit_keepalive[key] = cb
+        _call(lib.torvyn_host_set_audit_callback, self.handle, cb, c_void_p(key), _AUDIT_FREE)
+
 
 class Pipeline(_Handle):
     """A loaded manifest."""
@@ -170,6 +191,12 @@ class Pipeline(_Handle):
         handle = c_void_p()
         _call(lib.torvyn_pipeline_load_json, text.encode(), os.fsencode(base_dir) if base_dir else None, byref(handle))
         return cls(handle)
+
+    def grant(self, target: str, capability: str) -> None:
+        """Grant ``capability`` (e.g. ``"filesystem:read:/data/**"``) to the
+        node named ``target``, or to every node running component
+        ``target``, as ``[security.grants.<target>]`` would."""
+        _call(lib.torvyn_pipeline_grant, self.handle, target.encode(), capability.encode())
 
     @property
     def flows(self) -> list:
@@ -222,6 +249,13 @@ class Flow(_Handle):
         """The flow's metrics now (counts, histograms, nodes, edges, pool tiers)."""
         out = c_void_p()
         _call(lib.torvyn_flow_metrics_json, self.handle, byref(out))
+        return json.loads(_take_string(out))
+
+    def audit_events(self) -> list:
+        """The flow's audit trail: every capability denial and each grant's
+        first use per node (its last 4,096 events)."""
+        out = c_void_p()
+        _call(lib.torvyn_flow_audit_json, self.handle, byref(out))
         return json.loads(_take_string(out))
 
     _LEVELS = {"off": 0, "production": 1, "diagnostic": 2}
@@ -411,3 +445,11 @@ def set_log_callback(fn) -> None:
 
 
 _log_keepalive = None
+_audit_keepalive = {}
+
+
+def _audit_free(user):
+    _audit_keepalive.pop(user, None)
+
+
+_AUDIT_FREE = FREE_FN(_audit_free)

@@ -32,6 +32,7 @@ class HostOptions(ctypes.Structure):
 
 LOG_FN = CFUNCTYPE(None, c_void_p, c_int, c_char_p, c_char_p, c_char_p)
 FREE_FN = CFUNCTYPE(None, c_void_p)
+AUDIT_FN = CFUNCTYPE(None, c_void_p, c_char_p)
 
 
 def _find() -> str:
@@ -92,6 +93,9 @@ def _declare(lib: ctypes.CDLL) -> None:
         "torvyn_buffer_content_type": ([c_void_p, POINTER(c_char_p), err], status),
         "torvyn_buffer_release": ([c_void_p, err], status),
         "torvyn_log_set_callback": ([LOG_FN, c_void_p, FREE_FN, err], status),
+        "torvyn_pipeline_grant": ([c_void_p, c_char_p, c_char_p, err], status),
+        "torvyn_flow_audit_json": ([c_void_p, POINTER(c_void_p), err], status),
+        "torvyn_host_set_audit_callback": ([c_void_p, AUDIT_FN, c_void_p, FREE_FN, err], status),
     }
     for name, (args, ret) in sigs.items():
         fn = getattr(lib, name)
