@@ -318,7 +318,18 @@ fn otlp_metrics_reach_a_collector_under_the_public_names() {
         dir.join("Torvyn.toml"),
         format!(
             "{}\n[observability]\notlp_metrics_enabled = true\nmetrics_endpoint = \"http://127.0.0.1:{}\"\notlp_metrics_interval_s = 1\notlp_protocol = \"http/json\"\n",
-            common::linear(&[N("src", "counting-source", r#"{"count": 40}"#, ""), N("up", "uppercase", "{}", ""), N("sink", "printing-sink", "{}", "")], ""),
+            common::graph_text(
+                &[
+                    N("src", "counting-source", r#"{"count": 40}"#, ""),
+                    N("up", "uppercase", "{}", ""),
+                    N("sink", "printing-sink", "{}", ""),
+                    // A branch whose connect no grant allows: one denial.
+                    N("probe", "wasi-probe", r#"{"connect": "127.0.0.1:9"}"#, r#"capabilities = ["clock:monotonic", "clock:wall", "filesystem", "network:tcp-connect:192.0.2.1:9"]"#),
+                    N("probe_sink", "printing-sink", "{}", ""),
+                ],
+                &[("src", "up"), ("up", "sink"), ("src", "probe"), ("probe", "probe_sink")],
+                ""
+            ),
             rx.port
         ),
     )
@@ -352,5 +363,7 @@ fn otlp_metrics_reach_a_collector_under_the_public_names() {
     assert_eq!(find(&seen, "stream.elements.transferred", Some(("stream_id", "up.output->sink"))).unwrap()["value"], 40);
     assert!(find(&seen, "pool.allocated", Some(("tier", "small"))).is_some());
     assert!(find(&seen, "system.scheduler.wakeups", None).is_some());
+    let denials = find(&seen, "capability.denials", Some(("component_id", "probe"))).unwrap();
+    assert_eq!((denials["attributes"]["capability"].as_str(), denials["value"].as_u64()), (Some("network:tcp-connect"), Some(1)), "{denials}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

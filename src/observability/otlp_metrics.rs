@@ -160,6 +160,14 @@ pub fn otlp_metrics(host: &HostSnapshot, start: u64, now: u64) -> ExportMetricsS
     m.number("stream.queue.peak_depth", "{element}", None, edges.iter().map(|(f, e)| (edge_attrs(f, e), e.peak_depth as f64)).collect());
     m.histogram("stream.queue.wait_time", edges.iter().map(|(f, e)| (edge_attrs(f, e), &e.queue_wait_ns)).collect());
     m.number("stream.dropped", "{element}", Some(true), edges.iter().map(|(f, e)| (edge_attrs(f, e), e.dropped as f64)).collect());
+    let uses: Vec<(&MetricsSnapshot, &crate::security::CapabilityUse)> = flows.iter().flat_map(|f| f.capabilities.iter().map(move |c| (f, c))).collect();
+    let use_attrs = |f: &MetricsSnapshot, c: &crate::security::CapabilityUse| {
+        let mut a = flow_attrs(f);
+        a.extend([kv("component_id", &c.node), kv("capability", &c.capability)]);
+        a
+    };
+    m.number("capability.exercises", "{use}", Some(true), uses.iter().map(|(f, c)| (use_attrs(f, c), c.exercises as f64)).collect());
+    m.number("capability.denials", "{use}", Some(true), uses.iter().map(|(f, c)| (use_attrs(f, c), c.denials as f64)).collect());
     let tiers: Vec<(&MetricsSnapshot, &crate::resources::TierSnapshot)> = flows.iter().flat_map(|f| f.pools.iter().map(move |t| (f, t))).collect();
     let tier_attrs = |f: &MetricsSnapshot, t: &crate::resources::TierSnapshot| {
         let mut a = flow_attrs(f);
