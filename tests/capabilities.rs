@@ -6,21 +6,8 @@ mod common;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use common::{N, capture, graph, lines_of};
+use common::{N, capture, lines_of, probe};
 use torvyn::{FlowState, Host};
-
-fn probe(node: &str, config: &str, grants: &str) -> torvyn::PipelineDef {
-    let extra = format!("capabilities = [{grants}]");
-    graph(
-        &[
-            N(&format!("{node}_src"), "counting-source", r#"{"count": 2}"#, ""),
-            N(node, "wasi-probe", config, &extra),
-            N(&format!("{node}_sink"), "printing-sink", "{}", ""),
-        ],
-        &[(&format!("{node}_src"), node), (node, &format!("{node}_sink"))],
-        "",
-    )
-}
 
 /// The clocks every probe imports.
 const CLOCKS: &str = r#""clock:monotonic", "clock:wall""#;

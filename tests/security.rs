@@ -12,17 +12,10 @@ use common::{N, capture, graph, lines_of};
 use torvyn::security::AuditKind;
 use torvyn::{FlowState, Host};
 
+/// The probe with what every test here grants it: the clocks it imports,
+/// `filesystem` (links, opens nothing) and a connect nobody listens at.
 fn probe(node: &str, config: &str, grants: &str) -> torvyn::PipelineDef {
-    let extra = format!(r#"capabilities = ["clock:monotonic", "clock:wall", "filesystem", "network:tcp-connect:192.0.2.1:9", {grants}]"#);
-    graph(
-        &[
-            N(&format!("{node}_src"), "counting-source", r#"{"count": 2}"#, ""),
-            N(node, "wasi-probe", config, &extra),
-            N(&format!("{node}_sink"), "printing-sink", "{}", ""),
-        ],
-        &[(&format!("{node}_src"), node), (node, &format!("{node}_sink"))],
-        "",
-    )
+    common::probe(node, config, &format!(r#""clock:monotonic", "clock:wall", "filesystem", "network:tcp-connect:192.0.2.1:9", {grants}"#))
 }
 
 #[test]

@@ -166,3 +166,18 @@ pub fn three_stages(n: u64) -> PipelineDef {
         "",
     )
 }
+
+/// source → `wasi-probe` (as node `node`, with `config` and the grants
+/// `grants`, a comma-separated list of quoted capabilities) → sink.
+pub fn probe(node: &str, config: &str, grants: &str) -> PipelineDef {
+    let extra = format!("capabilities = [{grants}]");
+    graph(
+        &[
+            N(&format!("{node}_src"), "counting-source", r#"{"count": 2}"#, ""),
+            N(node, "wasi-probe", config, &extra),
+            N(&format!("{node}_sink"), "printing-sink", "{}", ""),
+        ],
+        &[(&format!("{node}_src"), node), (node, &format!("{node}_sink"))],
+        "",
+    )
+}
