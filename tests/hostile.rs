@@ -66,13 +66,15 @@ fn cases() -> Vec<Case> {
     let deadline = "call_timeout_ms = 200\ninit_timeout_ms = 200\ncomponent_teardown_timeout_ms = 200";
     let failed = FlowState::Failed;
     vec![
-        Case { name: "loop-process", bad: N("bad", "hostile", r#"{"do": "loop", "at": 3}"#, ""), runtime: deadline, state: failed, error: "process: exceeded its 200ms deadline and was interrupted" },
+        // The node's own deadline wins over the runtime's.
+        Case { name: "loop-process", bad: N("bad", "hostile", r#"{"do": "loop", "at": 3}"#, "call_timeout_ms = 150"), runtime: deadline, state: failed, error: "process: exceeded its 150ms deadline and was interrupted" },
         Case { name: "loop-init", bad: N("bad", "hostile", r#"{"do": "loop", "in": "init"}"#, ""), runtime: deadline, state: failed, error: "init: exceeded its 200ms deadline and was interrupted" },
         Case { name: "loop-teardown", bad: N("bad", "hostile", r#"{"do": "loop", "in": "teardown"}"#, ""), runtime: deadline, state: FlowState::Completed, error: "" },
         Case { name: "loop-pull", bad: N("bad", "hostile-source", r#"{"at": 3}"#, ""), runtime: deadline, state: failed, error: "pull: exceeded its 200ms deadline and was interrupted" },
         Case { name: "loop-push", bad: N("bad", "hostile-sink", r#"{"at": 3}"#, ""), runtime: deadline, state: failed, error: "push: exceeded its 200ms deadline and was interrupted" },
         Case { name: "grow-memory", bad: N("bad", "hostile", r#"{"do": "grow-memory"}"#, "max_memory = \"64MiB\""), runtime: "", state: failed, error: "linear memory would grow to 68222976 bytes, over this node's memory limit of 67108864 bytes" },
         Case { name: "hoard", bad: N("bad", "hostile", r#"{"do": "hoard"}"#, ""), runtime: "", state: failed, error: "allocation refused after 16 buffers" },
+        Case { name: "hoard-few", bad: N("bad", "hostile", r#"{"do": "hoard"}"#, ""), runtime: "max_buffers = 8", state: failed, error: "allocation refused after 8 buffers: BufferError::AllocationFailed(\"stage budget exhausted: 8 live buffers" },
         Case { name: "read-huge", bad: N("bad", "hostile", r#"{"do": "read-huge"}"#, ""), runtime: "", state: FlowState::Completed, error: "read 0 bytes" },
         Case { name: "forge", bad: N("bad", "hostile", r#"{"do": "forge"}"#, ""), runtime: "", state: failed, error: "unknown handle index 24301" },
         Case { name: "keep-borrow", bad: N("bad", "hostile", r#"{"do": "keep-borrow"}"#, ""), runtime: "", state: failed, error: "handle index 1 used with the wrong type" },

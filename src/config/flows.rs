@@ -12,11 +12,16 @@ use super::schema::ManifestTable;
 use super::settings::{depth, memory, output_rate, priority, ratio, table_elements};
 use super::{
     CapabilityNeeds, ComponentDef, ConfigError, EdgeDef, EndpointKind, ErrorAction, ErrorPolicy, FlowDef, NodeDef, PortRef,
-    DEFAULT_MAX_BUFFERS, DEFAULT_MAX_BUFFER_BYTES,
 };
 use crate::contracts::Role;
 
-pub(super) fn flows(cx: &Cx<'_>, m: &ManifestTable, components: &[ComponentDef], needs: &CapabilityNeeds) -> Result<Vec<FlowDef>, ConfigError> {
+pub(super) fn flows(
+    cx: &Cx<'_>,
+    m: &ManifestTable,
+    components: &[ComponentDef],
+    needs: &CapabilityNeeds,
+    rt: &super::RuntimeConfig,
+) -> Result<Vec<FlowDef>, ConfigError> {
     if let Some(security) = &m.security {
         for target in security.grants.keys() {
             let known = components.iter().any(|c| c.name == *target) || m.flow.values().any(|f| f.nodes.contains_key(target.as_str()));
@@ -27,7 +32,7 @@ pub(super) fn flows(cx: &Cx<'_>, m: &ManifestTable, components: &[ComponentDef],
     }
     let mut flows = Vec::new();
     for (name, table) in &m.flow {
-        let mut flow = flow(cx, name, table, components)?;
+        let mut flow = flow(cx, name, table, components, rt)?;
         // Without `[[component]]` tables the manifest's `[capabilities]`
         // speak for every component its nodes run.
         if components.is_empty() {
@@ -44,14 +49,14 @@ pub(super) fn flows(cx: &Cx<'_>, m: &ManifestTable, components: &[ComponentDef],
     Ok(flows)
 }
 
-fn flow(cx: &Cx<'_>, name: &str, t: &FlowTable, components: &[ComponentDef]) -> Result<FlowDef, ConfigError> {
+fn flow(cx: &Cx<'_>, name: &str, t: &FlowTable, components: &[ComponentDef], rt: &super::RuntimeConfig) -> Result<FlowDef, ConfigError> {
     let prefix = format!("flow.{name}");
     if t.nodes.is_empty() {
         return Err(cx.err(&format!("{prefix}.nodes"), "a flow needs nodes: add [flow.NAME.nodes.NODE] tables"));
     }
     let mut nodes = Vec::with_capacity(t.nodes.len());
     for (nname, n) in &t.nodes {
-        nodes.push(node(cx, &format!("{prefix}.nodes.{nname}"), nname, n, components)?);
+        nodes.push(node(cx, &format!("{prefix}.nodes.{nname}"), nname, n, components, rt)?);
     }
     let mut edges = Vec::with_capacity(t.edges.len());
     for (i, e) in t.edges.iter().enumerate() {
@@ -100,7 +105,7 @@ fn queue_settings(cx: &Cx<'_>, prefix: &str, own_depth: Option<(String, usize)>,
     Ok((d, table.backpressure_policy, r))
 }
 
-fn node(cx: &Cx<'_>, key: &str, name: &str, t: &NodeTable, components: &[ComponentDef]) -> Result<NodeDef, ConfigError> {
+fn node(cx: &Cx<'_>, key: &str, name: &str, t: &NodeTable, components: &[ComponentDef], rt: &super::RuntimeConfig) -> Result<NodeDef, ConfigError> {
     let priority = t.priority.map(|p| priority(cx, &format!("{key}.priority"), p)).transpose()?;
     if let Some(e) = t.endpoint {
         let other = [
@@ -116,6 +121,7 @@ fn node(cx: &Cx<'_>, key: &str, name: &str, t: &NodeTable, components: &[Compone
             ("resume_after_ms", t.resume_after_ms.is_some()),
             ("max_table_elements", t.max_table_elements.is_some()),
             ("max_output_rate", t.max_output_rate.is_some()),
+            ("call_timeout_ms", t.call_timeout_ms.is_some()),
         ];
         if let Some((k, _)) = other.iter().find(|(_, set)| *set) {
             return Err(cx.err(&format!("{key}.{k}"), "an endpoint node takes no other keys (no component, config or policy)"));
@@ -175,12 +181,12 @@ fn node(cx: &Cx<'_>, key: &str, name: &str, t: &NodeTable, components: &[Compone
         max_buffers: match t.max_buffers {
             Some(0) => return Err(cx.err(&format!("{key}.max_buffers"), "must be at least 1")),
             Some(n) => n,
-            None => DEFAULT_MAX_BUFFERS,
+            None => rt.max_buffers,
         },
         max_buffer_bytes: match t.max_buffer_bytes {
             Some(s) if s.0 == 0 => return Err(cx.err(&format!("{key}.max_buffer_bytes"), "must be at least 1 byte")),
             Some(s) => s.0,
-            None => DEFAULT_MAX_BUFFER_BYTES,
+            None => rt.max_buffer_bytes,
         },
         resume_after: Duration::from_millis(t.resume_after_ms.unwrap_or(1)),
         fuel: t.fuel_budget,
@@ -188,6 +194,7 @@ fn node(cx: &Cx<'_>, key: &str, name: &str, t: &NodeTable, components: &[Compone
         needs,
         max_table_elements: t.max_table_elements.map(|n| table_elements(cx, &format!("{key}.max_table_elements"), n)).transpose()?,
         max_output_rate: t.max_output_rate.map(|r| output_rate(cx, &format!("{key}.max_output_rate"), r.0)).transpose()?,
+        call_timeout: t.call_timeout_ms.map(|ms| super::settings::millis(cx, &format!("{key}.call_timeout_ms"), ms)).transpose()?,
         priority,
         unbuilt,
     })

@@ -103,7 +103,7 @@ fn resolve(cx: &Cx<'_>) -> Result<PipelineDef, ConfigError> {
     if let Some(sec) = &m.security {
         runtime.audit = audit(cx, sec)?;
     }
-    let flows = super::flows::flows(cx, &m, &components, &needs)?;
+    let flows = super::flows::flows(cx, &m, &components, &needs, &runtime)?;
     super::settings::warn_inert(cx);
     Ok(PipelineDef {
         name: project.name.clone().unwrap_or_default(),

@@ -150,6 +150,8 @@ pub struct NodeDef {
     pub memory_limit: Option<u64>,
     /// What its component's manifest says it needs.
     pub needs: CapabilityNeeds,
+    /// Deadline of this node's per-element calls (else the runtime's).
+    pub call_timeout: Option<Duration>,
     /// Table-element limit of this node (else the runtime's).
     pub max_table_elements: Option<u64>,
     /// Stdout and stderr bytes per second of this node (else the runtime's).
@@ -190,6 +192,7 @@ impl NodeDef {
             needs: CapabilityNeeds::default(),
             max_table_elements: None,
             max_output_rate: None,
+            call_timeout: None,
             priority: None,
             unbuilt: None,
         }

@@ -38,6 +38,9 @@ pub struct RuntimeConfig {
     pub max_buffer_size: u64,
     /// Wasm stack one call may use (`max_stack_size`; else the host's).
     pub max_stack_bytes: Option<usize>,
+    /// Buffers, and buffer bytes, a component may hold unless its node says.
+    pub max_buffers: u64,
+    pub max_buffer_bytes: u64,
     /// Table elements an instance may hold (`max_table_elements`).
     pub max_table_elements: u64,
     /// Bytes per second a component may write to stdout and stderr.
@@ -123,6 +126,8 @@ impl Default for RuntimeConfig {
             call_timeout: Duration::from_secs(1),
             max_buffer_size: DEFAULT_MAX_BUFFER_SIZE,
             max_stack_bytes: None,
+            max_buffers: super::DEFAULT_MAX_BUFFERS,
+            max_buffer_bytes: super::DEFAULT_MAX_BUFFER_BYTES,
             max_table_elements: DEFAULT_MAX_TABLE_ELEMENTS,
             max_output_rate: DEFAULT_MAX_OUTPUT_RATE,
             pool_max_bytes: DEFAULT_POOL_MAX_BYTES,

@@ -33,7 +33,7 @@ fn in_range(cx: &Cx<'_>, key: &str, value: u64, range: std::ops::RangeInclusive<
     }
 }
 
-fn millis(cx: &Cx<'_>, key: &str, ms: u64) -> Result<Duration, ConfigError> {
+pub(super) fn millis(cx: &Cx<'_>, key: &str, ms: u64) -> Result<Duration, ConfigError> {
     if ms == 0 {
         return Err(cx.err(key, "must be at least 1 millisecond"));
     }
@@ -119,6 +119,12 @@ pub(super) fn runtime(cx: &Cx<'_>, t: Option<&RuntimeTable>) -> Result<RuntimeCo
     if let Some(s) = t.max_stack_size {
         let (lo, hi) = (crate::engine::MIN_WASM_STACK as u64, crate::engine::MAX_WASM_STACK as u64);
         rt.max_stack_bytes = Some(in_range(cx, "runtime.max_stack_size", s.0, lo..=hi, "64KiB and 8MiB")? as usize);
+    }
+    if let Some(n) = t.max_buffers {
+        rt.max_buffers = in_range(cx, "runtime.max_buffers", n, 1..=1 << 32, "1 and 4294967296")?;
+    }
+    if let Some(b) = t.max_buffer_bytes {
+        rt.max_buffer_bytes = in_range(cx, "runtime.max_buffer_bytes", b.0, 1..=u64::MAX, "1 byte and 16EiB")?;
     }
     if let Some(n) = t.max_table_elements {
         rt.max_table_elements = table_elements(cx, "runtime.max_table_elements", n)?;

@@ -54,7 +54,8 @@ macro_rules! waiting {
 }
 
 /// Every function shadowed here, by interface.
-const SHADOWED: [(&str, &[&str]); 5] = [
+const SHADOWED: [(&str, &[&str]); 6] = [
+    (super::scoped::ENVIRONMENT, &["get-environment"]),
     (super::scoped::LOOKUP, &["resolve-addresses"]),
     (super::scoped::PREOPENS, &["get-directories"]),
     (super::blocking_fs::TYPES, super::blocking_fs::SHADOWED),

@@ -28,6 +28,7 @@ use crate::security::{Access, Capability, GrantSet, NodeAudit, PathScope};
 
 pub(super) const LOOKUP: &str = "wasi:sockets/ip-name-lookup@0.2.12";
 pub(super) const PREOPENS: &str = "wasi:filesystem/preopens@0.2.12";
+pub(super) const ENVIRONMENT: &str = "wasi:cli/environment@0.2.12";
 
 /// How long a granted host name's addresses are trusted.
 const RESOLVED_FOR: Duration = Duration::from_secs(30);
@@ -210,6 +211,21 @@ pub(super) fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
             Err(e) => Err(view.convert_error_code(e)?),
         };
         Ok((r,))
+    })?;
+    // The environment holds only granted variables; asking for it is the
+    // use of the grant (or, without one, a denial: the guest sees none).
+    let mut env = linker.instance(ENVIRONMENT)?;
+    env.func_wrap("get-environment", |mut cx: Cx<'_>, (): ()| {
+        let state = cx.data_mut();
+        let vars = wasmtime_wasi::p2::bindings::cli::environment::Host::get_environment(&mut state.cli_view())?;
+        if let Some(a) = &state.audit {
+            let grant = state.grants.iter().find(|c| c.kind() == "environment:read").map(|c| c.to_string());
+            match grant {
+                Some(g) => a.exercised("environment:read", &g, &vars.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(",")),
+                None => a.denied("environment:read", "*", "no environment variable is granted: the guest sees none"),
+            }
+        }
+        Ok((vars,))
     })?;
     let mut pre = linker.instance(PREOPENS)?;
     pre.func_wrap("get-directories", |mut cx: Cx<'_>, (): ()| {

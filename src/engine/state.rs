@@ -101,6 +101,11 @@ impl StageState {
         WasiFilesystemCtxView { ctx: self.wasi.filesystem(), table: &mut self.table }
     }
 
+    /// The WASI cli view (environment, arguments).
+    pub(crate) fn cli_view(&mut self) -> wasmtime_wasi::cli::WasiCliCtxView<'_> {
+        wasmtime_wasi::cli::WasiCliCtxView { ctx: self.wasi.cli(), table: &mut self.table }
+    }
+
     /// The WASI sockets context and the resource table.
     pub(crate) fn sockets_and_table(&mut self) -> (&mut wasmtime_wasi::sockets::WasiSocketsCtx, &mut ResourceTable) {
         (self.wasi.sockets(), &mut self.table)

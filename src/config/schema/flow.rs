@@ -54,6 +54,8 @@ pub struct NodeTable {
     pub max_buffers: Option<u64>,
     /// Bytes of buffer capacity the component may hold at once (default 256 MiB).
     pub max_buffer_bytes: Option<ByteSize>,
+    /// Deadline of this node's per-element calls, ms (default `[runtime] call_timeout_ms`).
+    pub call_timeout_ms: Option<u64>,
     /// How long deliveries to a paused sink are held, ms (default 1).
     pub resume_after_ms: Option<u64>,
     /// Wasm fuel per call of this node (default `[runtime] fuel_per_invocation`).

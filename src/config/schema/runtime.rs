@@ -31,6 +31,10 @@ pub struct RuntimeTable {
     pub call_timeout_ms: Option<u64>,
     /// Wasm stack one call may use (default 512 KiB, 64 KiB to 8 MiB).
     pub max_stack_size: Option<ByteSize>,
+    /// Buffers a component may hold at once, unless its node says (default 256).
+    pub max_buffers: Option<u64>,
+    /// Bytes of buffer capacity a component may hold at once, unless its node says (default 256 MiB).
+    pub max_buffer_bytes: Option<ByteSize>,
     /// Table elements an instance may hold (default 10,000).
     pub max_table_elements: Option<u64>,
     /// Bytes per second a component may write to stdout and stderr

@@ -94,7 +94,7 @@ impl FlowDriver {
             init_timeout: rt.init_timeout,
             teardown_timeout: rt.teardown_timeout,
             metrics: Some((Arc::clone(&self.shared.metrics), i)),
-            call_timeout: rt.call_timeout,
+            call_timeout: ls.node.call_timeout.unwrap_or(rt.call_timeout),
             context: startup.context.clone(),
             cancel: self.shared.cancel_flag(),
         };
