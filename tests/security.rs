@@ -28,27 +28,36 @@ fn files_only_under_granted_paths_and_globs_with_the_granted_mode() {
     std::fs::write(dir.join("in/a.csv"), "1,2,3").unwrap();
     std::fs::write(dir.join("in/b.txt"), "secret").unwrap();
     std::fs::write(dir.join("out/old.txt"), "old").unwrap();
+    // A link that matches the glob but leads to a file that does not.
+    std::os::unix::fs::symlink(dir.join("in/b.txt"), dir.join("in/link.csv")).unwrap();
     let d = dir.display();
     let config = format!(
-        r#"{{"read": "{d}/in/a.csv,{d}/in/b.txt,{d}/out/old.txt,{d}/in/../in/a.csv", "write": "{d}/out/new.txt,{d}/in/evil.csv"}}"#
+        r#"{{"dir": "{d}/in", "read": "{d}/in/a.csv,{d}/in/b.txt,{d}/out/old.txt,{d}/in/../in/a.csv,{d}/in/link.csv", "write": "{d}/out/new.txt,{d}/in/evil.csv", "rw": "{d}/out/old.txt"}}"#
     );
     let p = probe("fs_scope", &config, &format!(r#""filesystem:read:{d}/in/*.csv", "wasi:filesystem/write:{d}/out""#));
     let host = Host::builder().build().unwrap();
     let flow = host.start_flow(&p, "main").unwrap();
     let s = flow.wait(Some(Duration::from_secs(60))).unwrap();
     assert_eq!(s.state, FlowState::Completed, "{:?}", s.error);
-    let lines: Vec<String> = lines_of("fs_scope").into_iter().map(|(_, l)| l).filter(|l| l.starts_with("read") || l.starts_with("write")).collect();
+    let lines: Vec<String> =
+        lines_of("fs_scope").into_iter().map(|(_, l)| l).filter(|l| ["dir", "read", "write", "rw"].iter().any(|p| l.starts_with(p))).collect();
     assert_eq!(
         lines,
         [
+            // Listing shows only what the glob names.
+            format!("dir {d}/in: Ok(2)"),
             format!("read {d}/in/a.csv: Ok(5)"),
             format!("read {d}/in/b.txt: Err(PermissionDenied)"),
             format!("read {d}/out/old.txt: Err(PermissionDenied)"),
             // Leaving a granted directory with `..` is refused by the
             // sandbox itself, even on the way back in.
             format!("read {d}/in/../in/a.csv: Err(PermissionDenied)"),
+            // Not followed: it would read past the glob.
+            format!("read {d}/in/link.csv: Err(PermissionDenied)"),
             format!("write {d}/out/new.txt: Ok(())"),
             format!("write {d}/in/evil.csv: Err(PermissionDenied)"),
+            // Write-only stays write-only, however the file is opened.
+            format!("rw {d}/out/old.txt: Err(PermissionDenied)"),
         ]
     );
     assert_eq!(std::fs::read_to_string(dir.join("out/new.txt")).unwrap(), "written by wasi-probe");
@@ -59,14 +68,25 @@ fn files_only_under_granted_paths_and_globs_with_the_granted_mode() {
     let of = |kind: AuditKind| events.iter().filter(|e| e.kind == kind && e.node == "fs_scope").collect::<Vec<_>>();
     let exercised = of(AuditKind::Exercised);
     assert_eq!(exercised.len(), 2, "{events:#?}");
-    assert!(exercised.iter().any(|e| e.capability == format!("filesystem:read:{d}/in/*.csv") && e.target == format!("{d}/in/a.csv")));
+    // The first use of the read grant was opening its directory to list it.
+    assert!(exercised.iter().any(|e| e.capability == format!("filesystem:read:{d}/in/*.csv") && e.target == format!("{d}/in")));
     assert!(exercised.iter().any(|e| e.capability == format!("filesystem:write:{d}/out") && e.target == format!("{d}/out/new.txt")));
     let denied: Vec<(&str, &str)> =
         of(AuditKind::Denied).iter().filter(|e| e.capability.starts_with("filesystem")).map(|e| (e.capability.as_str(), e.target.as_str())).collect();
     let b = format!("{d}/in/b.txt");
     let old = format!("{d}/out/old.txt");
     let evil = format!("{d}/in/evil.csv");
-    assert_eq!(denied, [("filesystem:read", b.as_str()), ("filesystem:read", old.as_str()), ("filesystem:write", evil.as_str())]);
+    assert_eq!(
+        denied,
+        [
+            ("filesystem:read", b.as_str()),
+            ("filesystem:read", old.as_str()),
+            ("filesystem:read", "../in/a.csv"),
+            ("filesystem:read", "link.csv"),
+            ("filesystem:write", evil.as_str()),
+            ("filesystem:read", old.as_str()),
+        ]
+    );
     let e = of(AuditKind::Denied).into_iter().find(|e| e.capability.starts_with("filesystem")).unwrap();
     assert_eq!((e.flow.as_str(), e.flow_id, e.component.as_str(), e.digest.len()), ("main", flow.id().get(), "wasi-probe.wasm", 64));
     assert!(e.time_unix_ns > 0 && e.outcome.contains("outside every filesystem grant"));
@@ -74,11 +94,14 @@ fn files_only_under_granted_paths_and_globs_with_the_granted_mode() {
     // The per-capability counts, in the snapshot and at /metrics.
     let m = flow.metrics();
     let count = |cap: &str| m.capabilities.iter().find(|c| c.node == "fs_scope" && c.capability == cap).map(|c| (c.exercises, c.denials));
-    assert_eq!(count("filesystem:read"), Some((2, 2)));
+    // Every allowed use counts (the listing's open and stats, the read);
+    // every refused one: b.txt, old.txt, `..`, the link, the rw open.
+    let (reads, refused) = count("filesystem:read").unwrap();
+    assert!(reads >= 2 && refused == 5, "{reads} {refused}");
     assert_eq!(count("filesystem:write"), Some((1, 1)));
     let text = torvyn::observability::prometheus_text(&host.metrics());
     assert!(text.contains(r#"torvyn_capability_denials_total{flow="main",flow_id=""#), "{text}");
-    assert!(text.lines().any(|l| l.starts_with("torvyn_capability_exercises_total") && l.contains(r#"capability="filesystem:read""#) && l.ends_with(" 2")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("torvyn_capability_exercises_total") && l.contains(r#"capability="filesystem:read""#) && l.ends_with(&format!(" {reads}"))), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -163,8 +186,8 @@ fn the_embedders_audit_sink_gets_link_refusals_and_runtime_denials_in_order() {
         "",
     );
     assert!(host.start_flow(&bare, "main").is_err());
-    let flow = host.start_flow(&probe("al_run", r#"{"read": "/etc/hostname"}"#, r#""filesystem:read:/nonexistent-torvyn""#), "main");
-    // The granted directory does not exist: the stage cannot open it.
+    let flow = host.start_flow(&probe("al_run", r#"{"read": "/etc/hostname"}"#, r#""filesystem:read:/nonexistent-torvyn/x""#), "main");
+    // The granted path's directory does not exist: the stage cannot open it.
     assert!(flow.is_err() || flow.unwrap().wait(Some(Duration::from_secs(60))).unwrap().state != FlowState::Completed);
     let flow = host.start_flow(&probe("al_ok", r#"{"connect": "127.0.0.1:1"}"#, ""), "main").unwrap();
     assert_eq!(flow.wait(Some(Duration::from_secs(60))).unwrap().state, FlowState::Completed);

@@ -70,7 +70,8 @@ pub(super) fn table_elements(cx: &Cx<'_>, key: &str, n: u64) -> Result<u64, Conf
 
 /// A stdout/stderr rate in bytes per second.
 pub(super) fn output_rate(cx: &Cx<'_>, key: &str, n: u64) -> Result<u64, ConfigError> {
-    in_range(cx, key, n, 1024..=1 << 40, "1KiB and 1TiB per second")
+    // At least one 64 KiB write (WASI's write budget) must fit.
+    in_range(cx, key, n, 64 << 10..=1 << 40, "64KiB and 1TiB per second")
 }
 
 /// A scheduling priority: 1 (lowest) to 10.

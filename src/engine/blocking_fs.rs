@@ -93,6 +93,24 @@ macro_rules! shadow_at {
     };
 }
 
+/// Whether a component of `path` (relative to descriptor `d`) is a symbolic
+/// link, looking without following; a component that does not exist ends
+/// the walk (the open will create or fail on it).
+fn symlink_on_path(cx: &mut Cx<'_>, d: u32, path: &str) -> Result<bool> {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    for k in 1..=parts.len() {
+        let prefix = parts[..k].join("/");
+        let (clock, mut v) = cx.data_mut().clock_and_filesystem();
+        let stat = clock.wait(v.stat_at(Resource::new_borrow(d), fs::PathFlags::empty().into(), prefix)).map_err(wasmtime::Error::new)?;
+        match stat {
+            Ok(s) if fs::DescriptorStat::from(s).type_ == fs::DescriptorType::SymbolicLink => return Ok(true),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    Ok(false)
+}
+
 /// Shadow every waiting `wasi:filesystem` function (after WASI was added).
 pub(super) fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
     let mut t = linker.instance(TYPES)?;
@@ -106,7 +124,17 @@ pub(super) fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
         |v| v.set_times(d, a.into(), m.into()), |x| x);
     shadow!(t, "[method]descriptor.read", (d: Descriptor, len: u64, off: u64), |v| v.read(d, len, off), |x| x);
     shadow!(t, "[method]descriptor.write", (d: Descriptor, buf: Vec<u8>, off: u64), |v| v.write(d, buf, off), |x| x);
-    shadow!(t, "[method]descriptor.read-directory", (d: Descriptor), |v| v.read_directory(d), |x| x);
+    // Listing shows only the names a grant covers or leads to.
+    t.func_wrap("[method]descriptor.read-directory", |mut cx: Cx<'_>, (d,): (Descriptor,)| {
+        let dir = cx.data().fs_paths.get(&d.rep()).cloned();
+        let (clock, mut v) = cx.data_mut().clock_and_filesystem();
+        let r = clock.wait(v.read_directory(d)).map_err(wasmtime::Error::new)?;
+        let r = lower(&mut v, r)?;
+        if let (Ok(stream), Some(dir)) = (&r, dir) {
+            cx.data_mut().dir_streams.insert(stream.rep(), dir);
+        }
+        Ok((r,))
+    })?;
     shadow!(t, "[method]descriptor.sync", (d: Descriptor), |v| v.sync(d), |x| x);
     shadow_at!(t, "[method]descriptor.create-directory-at", (d: Descriptor, path: String), [(d, path, Use::Write)],
         |v| v.create_directory_at(d, path), |x| x);
@@ -116,14 +144,23 @@ pub(super) fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
     shadow_at!(t, "[method]descriptor.set-times-at",
         (d: Descriptor, pf: fs::PathFlags, path: String, a: fs::NewTimestamp, m: fs::NewTimestamp), [(d, path, Use::Write)],
         |v| v.set_times_at(d, pf.into(), path, a.into(), m.into()), |x| x);
+    // A hard link is a second way to write its file: both ends need write.
     shadow_at!(t, "[method]descriptor.link-at", (d: Descriptor, pf: fs::PathFlags, old: String, to: Descriptor, new: String),
-        [(d, old, Use::Read), (to, new, Use::Write)], |v| v.link_at(d, pf.into(), old, to, new), |x| x);
+        [(d, old, Use::Write), (to, new, Use::Write)], |v| v.link_at(d, pf.into(), old, to, new), |x| x);
     t.func_wrap("[method]descriptor.open-at",
         |mut cx: Cx<'_>, (d, pf, path, of, fl): (Descriptor, fs::PathFlags, String, fs::OpenFlags, fs::DescriptorFlags)| {
             let write = fl.intersects(fs::DescriptorFlags::WRITE | fs::DescriptorFlags::MUTATE_DIRECTORY)
                 || of.intersects(fs::OpenFlags::CREATE | fs::OpenFlags::TRUNCATE);
+            // wasmtime-wasi opens for reading when asked, or when not asked to write.
+            let read = fl.contains(fs::DescriptorFlags::READ) || !fl.contains(fs::DescriptorFlags::WRITE);
             let directory = of.contains(fs::OpenFlags::DIRECTORY);
-            let full = match super::scoped::check_path(cx.data(), d.rep(), &path, Use::Open { write, directory }) {
+            if super::scoped::narrow_scopes(&cx.data().grants) && path.len() <= 4096 && symlink_on_path(&mut cx, d.rep(), &path)? {
+                if let Some(a) = &cx.data().audit {
+                    a.denied("filesystem:read", &path, "a symbolic link on the path of a glob or single-file grant is not followed");
+                }
+                return Ok((Err(fs::ErrorCode::Access),));
+            }
+            let full = match super::scoped::check_path(cx.data(), d.rep(), &path, Use::Open { read, write, directory }) {
                 Ok(full) => full,
                 Err(code) => return Ok((Err(code),)),
             };
@@ -141,8 +178,14 @@ pub(super) fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
         |v| v.remove_directory_at(d, path), |x| x);
     shadow_at!(t, "[method]descriptor.rename-at", (d: Descriptor, old: String, to: Descriptor, new: String),
         [(d, old, Use::Write), (to, new, Use::Write)], |v| v.rename_at(d, old, to, new), |x| x);
-    shadow_at!(t, "[method]descriptor.symlink-at", (d: Descriptor, src: String, dst: String), [(d, dst, Use::Write)],
-        |v| v.symlink_at(d, src, dst), |x| x);
+    // A guest never makes symbolic links: one could point anywhere in its
+    // directory, past the paths and globs its grants name.
+    t.func_wrap("[method]descriptor.symlink-at", |cx: Cx<'_>, (_d, src, dst): (Descriptor, String, String)| {
+        if let Some(a) = &cx.data().audit {
+            a.denied("filesystem:write", &format!("{dst} -> {src}"), "guests may not create symbolic links");
+        }
+        Ok((Err::<(), _>(fs::ErrorCode::NotPermitted),))
+    })?;
     shadow_at!(t, "[method]descriptor.unlink-file-at", (d: Descriptor, path: String), [(d, path, Use::Write)],
         |v| v.unlink_file_at(d, path), |x| x);
     t.func_wrap("[method]descriptor.is-same-object", |mut cx: Cx<'_>, (a, b): (Descriptor, Descriptor)| {
@@ -153,7 +196,18 @@ pub(super) fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
     shadow!(t, "[method]descriptor.metadata-hash", (d: Descriptor), |v| v.metadata_hash(d), fs::MetadataHashValue::from);
     shadow_at!(t, "[method]descriptor.metadata-hash-at", (d: Descriptor, pf: fs::PathFlags, path: String), [(d, path, Use::Look)],
         |v| v.metadata_hash_at(d, pf.into(), path), fs::MetadataHashValue::from);
-    shadow!(t, "[method]directory-entry-stream.read-directory-entry", (s: Resource<fs::DirectoryEntryStream>),
-        |v| v.read_directory_entry(s), |e: Option<_>| e.map(fs::DirectoryEntry::from));
+    t.func_wrap("[method]directory-entry-stream.read-directory-entry", |mut cx: Cx<'_>, (s,): (Resource<fs::DirectoryEntryStream>,)| {
+        let rep = s.rep();
+        let dir = cx.data().dir_streams.get(&rep).cloned();
+        loop {
+            let (clock, mut v) = cx.data_mut().clock_and_filesystem();
+            let r = clock.wait(v.read_directory_entry(Resource::new_borrow(rep))).map_err(wasmtime::Error::new)?;
+            let entry = lower(&mut v, r.map(|e: Option<_>| e.map(fs::DirectoryEntry::from)))?;
+            match (&entry, &dir) {
+                (Ok(Some(e)), Some(dir)) if !super::scoped::listable(&cx.data().grants, dir, &e.name) => continue,
+                _ => return Ok((entry,)),
+            }
+        }
+    })?;
     Ok(())
 }

@@ -24,7 +24,7 @@ use wasmtime_wasi::p2::bindings::sockets::network::{ErrorCode as NetErrorCode, H
 use wasmtime_wasi::sockets::{SocketAddrUse, WasiSocketsCtxView};
 
 use super::state::StageState;
-use crate::security::{Access, Capability, GrantSet, NodeAudit, PathScope};
+use crate::security::{Access, Capability, GrantSet, NodeAudit};
 
 pub(super) const LOOKUP: &str = "wasi:sockets/ip-name-lookup@0.2.12";
 pub(super) const PREOPENS: &str = "wasi:filesystem/preopens@0.2.12";
@@ -73,10 +73,9 @@ pub async fn socket_allowed(grants: &GrantSet, audit: Option<&NodeAudit>, resolv
             ("network:tcp-listen", grant.map(|p| Capability::TcpListen(p).to_string()))
         }
         SocketAddrUse::TcpAccept => ("network:tcp-listen", (!grants.listen_ports().is_empty()).then(|| "network:tcp-listen".to_string())),
-        SocketAddrUse::UdpBind => {
-            let grant = grants.peers(true).into_iter().find(|p| p.as_ref().is_none_or(|p| p.port.is_none_or(|port| port == addr.port())));
-            ("network:udp", grant.map(|p| p.map_or("network:udp".into(), |p| format!("network:udp:{p}"))))
-        }
+        // Binding a chosen UDP port is receiving from anyone: only an
+        // unscoped `network:udp` allows it (not `network`, which never listens).
+        SocketAddrUse::UdpBind => ("network:udp", grants.iter().any(|c| *c == Capability::Udp(None)).then(|| "network:udp".to_string())),
         SocketAddrUse::TcpConnect | SocketAddrUse::UdpSend | SocketAddrUse::UdpReceive => {
             let udp = !matches!(used, SocketAddrUse::TcpConnect);
             let mut found = None;
@@ -110,7 +109,9 @@ pub fn preopens(grants: &GrantSet) -> Vec<(String, FsPerms)> {
     let mut dirs: Vec<(String, FsPerms)> = Vec::new();
     for (scope, access, _) in grants.path_scopes() {
         let mut base = scope.base();
-        if !scope.is_glob() && std::path::Path::new(&base).is_file() {
+        // A plain path that is not a directory (a file, or one not made yet)
+        // opens its parent.
+        if !scope.is_glob() && !std::path::Path::new(&base).is_dir() {
             base = std::path::Path::new(&base).parent().map_or("/".into(), |p| p.to_string_lossy().into_owned());
         }
         let perms = if access == Access::Write { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
@@ -123,16 +124,32 @@ pub fn preopens(grants: &GrantSet) -> Vec<(String, FsPerms)> {
     dirs
 }
 
-/// `dir` joined with the guest's `path`, normalised; `None` when `..`
-/// would climb above the root.
+/// Whether some filesystem grant is narrower than the directory opened
+/// for it (a glob, or a single file): then symbolic links on a path are not
+/// followed, as they could lead past the grant inside that directory.
+pub(super) fn narrow_scopes(grants: &GrantSet) -> bool {
+    grants.path_scopes().iter().any(|(s, _, _)| s.is_glob() || !std::path::Path::new(&s.base()).is_dir())
+}
+
+/// Whether entry `name` of directory `dir` is shown to the guest: a grant
+/// covers it, or leads through it.
+pub(super) fn listable(grants: &GrantSet, dir: &str, name: &str) -> bool {
+    let path = format!("{}/{name}", dir.trim_end_matches('/'));
+    grants.path_scopes().iter().any(|(s, _, _)| s.matches(&path) || s.leads_to(&path))
+}
+
+/// Longest path a guest may name (Linux's `PATH_MAX`).
+const MAX_PATH: usize = 4096;
+
+/// `dir` joined with the guest's relative `path`, without `.`; `None` when
+/// the path goes up with `..` (the check would compare a path the system
+/// does not open: a symlink followed by `..` leads elsewhere).
 fn join(dir: &str, path: &str) -> Option<String> {
     let mut parts: Vec<&str> = if path.starts_with('/') { Vec::new() } else { dir.split('/').filter(|s| !s.is_empty()).collect() };
     for p in path.split('/').filter(|s| !s.is_empty()) {
         match p {
             "." => {}
-            ".." => {
-                parts.pop()?;
-            }
+            ".." => return None,
             p => parts.push(p),
         }
     }
@@ -142,53 +159,78 @@ fn join(dir: &str, path: &str) -> Option<String> {
 /// What a path operation does with its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum PathUse {
-    /// Reads a file (or opens a directory to list or go further down).
-    Read,
     /// Looks at metadata only: allowed along the way to granted paths.
     Look,
     /// Creates, changes or removes.
     Write,
-    /// `open-at`: read or write from its flags.
-    Open { write: bool, directory: bool },
+    /// `open-at`: what the descriptor will be able to do.
+    Open { read: bool, write: bool, directory: bool },
 }
 
 /// Check the guest's use of `path` relative to descriptor `d`: `Ok(full
-/// path)` or the error code to return.
+/// path)` or the error code to return. An open that can both read and write
+/// needs both a read and a write scope.
 pub(super) fn check_path(state: &StageState, d: u32, path: &str, used: PathUse) -> std::result::Result<String, fs::ErrorCode> {
     let Some(dir) = state.fs_paths.get(&d) else {
         // A descriptor we never saw opened (cannot happen for a guest that
         // got it from us): refuse rather than guess.
         return Err(fs::ErrorCode::BadDescriptor);
     };
-    let grants = &state.grants;
-    let deny = |full: &str, kind: &'static str| {
+    let deny = |full: &str, kind: &'static str, why: &str| {
         if let Some(a) = &state.audit {
-            a.denied(kind, full, "outside every filesystem grant");
+            a.denied(kind, full, why);
         }
         fs::ErrorCode::Access
     };
-    let Some(full) = join(dir, path) else { return Err(deny(path, "filesystem:read")) };
-    let scopes = grants.path_scopes();
-    let find = |access: Access| scopes.iter().find(|(s, a, _)| *a == access && s.matches(&full)).map(|(_, _, g)| g.clone());
-    let traversal = || scopes.iter().any(|(s, _, _): &(PathScope, Access, String)| s.leads_to(&full));
-    let (kind, grant) = match used {
-        PathUse::Write | PathUse::Open { write: true, .. } => ("filesystem:write", find(Access::Write)),
-        PathUse::Read | PathUse::Open { write: false, directory: false } => ("filesystem:read", find(Access::Read)),
-        PathUse::Look | PathUse::Open { write: false, directory: true } => {
-            let g = find(Access::Read).or_else(|| find(Access::Write)).or_else(|| traversal().then(|| "filesystem".to_string()));
-            ("filesystem:read", g)
-        }
-    };
-    match grant {
-        Some(g) => {
-            if let Some(a) = &state.audit {
-                let kind = if g.starts_with("filesystem:write") { "filesystem:write" } else { kind };
-                a.exercised(kind, &format!("{}:{}", kind, g.rsplit_once(':').map_or(g.as_str(), |(_, p)| p)), &full);
-            }
-            Ok(full)
-        }
-        None => Err(deny(&full, kind)),
+    if path.len() > MAX_PATH {
+        return Err(fs::ErrorCode::NameTooLong);
     }
+    let Some(full) = join(dir, path) else {
+        return Err(deny(path, "filesystem:read", "a path that goes up with `..` is not followed"));
+    };
+    let scopes = state.grants.path_scopes();
+    // The grant (as `filesystem:<mode>:<pattern>`) that gives `access` to `full`.
+    let find = |access: Access| {
+        scopes.iter().find(|(s, a, _)| *a == access && s.matches(&full)).map(|(_, a, p)| match a {
+            Access::Read => format!("filesystem:read:{p}"),
+            Access::Write => format!("filesystem:write:{p}"),
+        })
+    };
+    // A directory on the way to a scope: the grant of the first such scope.
+    let traversal = || {
+        scopes.iter().find(|(s, _, _)| s.leads_to(&full)).map(|(_, a, p)| match a {
+            Access::Read => format!("filesystem:read:{p}"),
+            Access::Write => format!("filesystem:write:{p}"),
+        })
+    };
+    let mut needs: Vec<(&'static str, Option<String>)> = Vec::with_capacity(2);
+    match used {
+        PathUse::Write => needs.push(("filesystem:write", find(Access::Write))),
+        PathUse::Look => needs.push(("filesystem:read", find(Access::Read).or_else(|| find(Access::Write)).or_else(traversal))),
+        PathUse::Open { read, write, directory } => {
+            if write {
+                needs.push(("filesystem:write", find(Access::Write)));
+            }
+            if read && directory && !write {
+                needs.push(("filesystem:read", find(Access::Read).or_else(|| find(Access::Write)).or_else(traversal)));
+            } else if read {
+                needs.push(("filesystem:read", find(Access::Read)));
+            }
+        }
+    }
+    for (kind, grant) in &needs {
+        if grant.is_none() {
+            return Err(deny(&full, kind, "outside every filesystem grant"));
+        }
+    }
+    if let Some(a) = &state.audit {
+        for (kind, grant) in needs {
+            if let Some(g) = grant {
+                a.exercised(kind, &g, &full);
+            }
+        }
+    }
+    Ok(full)
 }
 
 type Cx<'a> = StoreContextMut<'a, StageState>;
@@ -244,10 +286,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn joins_stay_under_the_root() {
+    fn joins_never_go_up() {
         assert_eq!(join("/data", "a/./b.csv").as_deref(), Some("/data/a/b.csv"));
-        assert_eq!(join("/data", "../etc/passwd").as_deref(), Some("/etc/passwd"));
-        assert_eq!(join("/", "../x"), None);
+        assert_eq!(join("/data", "../etc/passwd"), None);
+        assert_eq!(join("/data", "link/../x"), None);
         assert_eq!(join("/data", "/abs").as_deref(), Some("/abs"));
     }
 }

@@ -38,6 +38,8 @@ pub struct StageState {
     /// The absolute path of every filesystem descriptor the guest was
     /// given, by resource rep (for the path checks of [`super::scoped`]).
     pub(crate) fs_paths: std::collections::HashMap<u32, String>,
+    /// The directory each directory-entry stream lists, by resource rep.
+    pub(crate) dir_streams: std::collections::HashMap<u32, String>,
     pub(crate) limits: super::limits::StageLimits,
     /// The call in progress: its deadline and the flow's cancel flag.
     pub(crate) clock: CallClock,
@@ -69,6 +71,7 @@ impl StageState {
             grants,
             audit,
             fs_paths: Default::default(),
+            dir_streams: Default::default(),
             limits,
             clock,
             span: 0,

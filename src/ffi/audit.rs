@@ -80,7 +80,16 @@ pub unsafe extern "C" fn torvyn_host_set_audit_callback(
                 return Err(e);
             }
         };
-        let sink = callback.map(|f| Sink { f, user_data, free: user_data_free });
+        let sink = match callback {
+            Some(f) => Some(Sink { f, user_data, free: user_data_free }),
+            None => {
+                // No callback will ever use it: give it back now.
+                if let Some(free) = user_data_free {
+                    unsafe { free(user_data) };
+                }
+                None
+            }
+        };
         h.set_audit_sink(sink.map(|s| {
             Box::new(move |e: &crate::security::AuditEvent| s.deliver(e)) as Box<dyn Fn(&crate::security::AuditEvent) + Send + Sync>
         }));

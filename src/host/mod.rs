@@ -209,9 +209,12 @@ impl Host {
     /// compiled components are reused).
     fn engine_for(&self, pipeline: &PipelineDef, flow: &str) -> Result<Arc<Engine>, HostError> {
         let metering = pipeline.flow(flow).is_some_and(|f| pipeline.runtime.fuel.is_some() || f.nodes.iter().any(|n| n.fuel.is_some_and(|b| b > 0)));
+        // Stack sizes are rounded up to a power of two, so however many
+        // sizes manifests ask for, a host keeps at most a few engines.
+        let stack = pipeline.runtime.max_stack_bytes.map_or(self.engine.settings.max_stack_bytes, |s| s.next_power_of_two().min(crate::engine::MAX_WASM_STACK));
         let settings = crate::engine::EngineSettings {
             fuel: metering,
-            max_stack_bytes: pipeline.runtime.max_stack_bytes.unwrap_or(self.engine.settings.max_stack_bytes),
+            max_stack_bytes: stack,
             ..self.engine.settings.clone()
         };
         if settings == self.engine.settings {
@@ -286,7 +289,11 @@ impl Host {
     /// manifest names no file or stdout destination (see
     /// [`HostBuilder::audit_sink`]); `None` stops it for new flows.
     pub fn set_audit_sink(&self, sink: Option<Box<dyn Fn(&crate::security::AuditEvent) + Send + Sync>>) {
-        *self.audit.lock() = sink.map(|f| crate::security::AuditDestination::Callback(crate::security::AuditCallback::new(f)));
+        let new = sink.map(|f| crate::security::AuditDestination::Callback(crate::security::AuditCallback::new(f)));
+        // The old sink is dropped after the lock is let go: dropping it may
+        // run the embedder's code (a C `user_data_free`).
+        let old = std::mem::replace(&mut *self.audit.lock(), new);
+        drop(old);
     }
 
     /// Start the manifest's default flow (`main`, or its only flow).

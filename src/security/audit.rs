@@ -260,8 +260,27 @@ pub struct AuditLog {
     events: Mutex<VecDeque<AuditEvent>>,
     dropped: AtomicU64,
     writer: Option<SyncSender<AuditEvent>>,
-    /// Every node trail made for this flow, for the per-capability counts.
-    nodes: Mutex<Vec<Arc<NodeAudit>>>,
+    /// Each node's per-capability counts (shared with its [`NodeAudit`],
+    /// which points back at this log: the log must not own the nodes).
+    nodes: Mutex<Vec<(String, NodeCounts)>>,
+}
+
+/// Per capability kind, one node's counters.
+type NodeCounts = Arc<Mutex<Vec<(&'static str, Arc<CapabilityCounts>)>>>;
+
+/// Longest target kept in an event (a guest chooses paths and names).
+const MAX_TARGET: usize = 512;
+
+/// `text` cut to at most `max` bytes on a character boundary, marked.
+fn cut(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &text[..end], text.len())
 }
 
 /// Exercises and denials of one capability kind at one node.
@@ -291,9 +310,10 @@ impl AuditLog {
     pub fn capability_uses(&self) -> Vec<CapabilityUse> {
         let nodes = self.nodes.lock();
         let mut uses = Vec::new();
-        for n in nodes.iter() {
-            for (kind, exercises, denials) in n.snapshot() {
-                uses.push(CapabilityUse { node: n.node.clone(), capability: kind.to_string(), exercises, denials });
+        for (node, counts) in nodes.iter() {
+            for (kind, c) in counts.lock().iter() {
+                let (exercises, denials) = (c.exercises.load(Ordering::Relaxed), c.denials.load(Ordering::Relaxed));
+                uses.push(CapabilityUse { node: node.clone(), capability: kind.to_string(), exercises, denials });
             }
         }
         uses
@@ -312,19 +332,22 @@ impl AuditLog {
     /// The trail of one node.
     pub fn node(self: &Arc<Self>, node: &str, component: &str, digest: &str) -> Arc<NodeAudit> {
         let mut nodes = self.nodes.lock();
-        if let Some(n) = nodes.iter().find(|n| n.node == node) {
-            return Arc::clone(n);
-        }
-        let n = Arc::new(NodeAudit {
+        let counts = match nodes.iter().find(|(n, _)| n == node) {
+            Some((_, c)) => Arc::clone(c),
+            None => {
+                let c = NodeCounts::default();
+                nodes.push((node.to_string(), Arc::clone(&c)));
+                c
+            }
+        };
+        Arc::new(NodeAudit {
             log: Arc::clone(self),
             node: node.to_string(),
             component: component.to_string(),
             digest: digest.to_string(),
             seen: Mutex::new(HashSet::new()),
-            counts: Mutex::new(Vec::new()),
-        });
-        nodes.push(Arc::clone(&n));
-        n
+            counts,
+        })
     }
 
     /// Record a link-time refusal (no node trail exists yet).
@@ -347,12 +370,9 @@ impl AuditLog {
             component: component.to_string(),
             digest: digest.to_string(),
             capability: capability.to_string(),
-            target: target.to_string(),
+            target: cut(target, MAX_TARGET),
             outcome: outcome.to_string(),
         };
-        if kind != AuditKind::Exercised {
-            log::warn!(target: "torvyn::audit", "flow `{}` node `{node}`: {capability} {target}: {outcome}", self.flow);
-        }
         if let Some(tx) = &self.writer {
             match tx.try_send(event.clone()) {
                 Ok(()) => {}
@@ -379,7 +399,7 @@ pub struct NodeAudit {
     digest: String,
     /// Grants already exercised (an event only the first time).
     seen: Mutex<HashSet<String>>,
-    counts: Mutex<Vec<(&'static str, Arc<CapabilityCounts>)>>,
+    counts: NodeCounts,
 }
 
 impl std::fmt::Debug for NodeAudit {
@@ -412,14 +432,19 @@ impl NodeAudit {
         }
     }
 
-    /// A use of `kind` for `target` was refused.
+    /// A use of `kind` for `target` was refused. The first denial of each
+    /// kind at a node is also a warning in the log (the rest are counted
+    /// and in the trail: a guest cannot flood the log).
     pub fn denied(&self, kind: &'static str, target: &str, why: &str) {
-        self.counts(kind).denials.fetch_add(1, Ordering::Relaxed);
+        if self.counts(kind).denials.fetch_add(1, Ordering::Relaxed) == 0 {
+            log::warn!(target: "torvyn::audit", "flow `{}` node `{}`: {kind} {}: {why}", self.log.flow, self.node, cut(target, 128).escape_debug());
+        }
         self.log.push(AuditKind::Denied, &self.node, &self.component, &self.digest, kind, target, why);
     }
 
     /// An optional capability is missing.
     pub fn optional_missing(&self, capability: &str) {
+        log::warn!(target: "torvyn::audit", "flow `{}` node `{}`: optional capability {capability} is not granted", self.log.flow, self.node);
         self.log.push(AuditKind::OptionalMissing, &self.node, &self.component, &self.digest, capability, "", "not granted: the component runs without it");
     }
 

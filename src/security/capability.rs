@@ -314,6 +314,9 @@ fn pool(p: &str) -> Result<String, String> {
 
 /// "unknown capability; did you mean …" with the closest spelling.
 fn suggest(t: &str) -> String {
+    if t.len() > 256 {
+        return "unknown capability; docs/security.md lists every capability".into();
+    }
     let head = t.split(':').take(2).collect::<Vec<_>>().join(":");
     let best = PLAIN
         .iter()

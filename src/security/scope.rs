@@ -80,16 +80,30 @@ impl PathScope {
     }
 }
 
-/// Match path components against pattern components. With `prefix`, a
-/// path that ends while the pattern still has components matches too.
+/// Match path components against pattern components, by dynamic
+/// programming over (pattern, path) positions: time and memory are the
+/// product of the two lengths whatever the `**`s, never exponential. With
+/// `prefix`, a path that ends while the pattern still has components
+/// matches too.
 fn components(pat: &[&str], path: &[&str], prefix: bool) -> bool {
-    match (pat.first(), path.first()) {
-        (None, None) => true,
-        (None, Some(_)) => false,
-        (Some(_), None) => prefix || pat.iter().all(|p| *p == "**"),
-        (Some(&"**"), Some(_)) => components(&pat[1..], path, prefix) || components(pat, &path[1..], prefix),
-        (Some(p), Some(c)) => wildcard(p.as_bytes(), c.as_bytes()) && components(&pat[1..], &path[1..], prefix),
+    let (p, n) = (pat.len(), path.len());
+    // ok[j]: pattern suffix from the current row matches path suffix from j.
+    let mut next = vec![false; n + 1];
+    // Row p (empty pattern): matches only the empty path.
+    next[n] = true;
+    for i in (0..p).rev() {
+        let mut row = vec![false; n + 1];
+        row[n] = prefix || pat[i..].iter().all(|c| *c == "**");
+        for j in (0..n).rev() {
+            row[j] = if pat[i] == "**" {
+                next[j] || row[j + 1]
+            } else {
+                wildcard(pat[i].as_bytes(), path[j].as_bytes()) && next[j + 1]
+            };
+        }
+        next = row;
     }
+    next[0]
 }
 
 /// `*` and `?` inside one component.
@@ -139,6 +153,18 @@ mod tests {
         assert!(deep.leads_to("/data/a/b"));
         let all = PathScope::new("/srv/**");
         assert!(all.matches("/srv") && all.matches("/srv/x/y") && !all.matches("/srvx"));
+    }
+
+    #[test]
+    fn many_double_stars_stay_fast() {
+        let s = PathScope::new("/a/**/b/**/c/**/d/**/e/**/f/**/g/**/zz");
+        let deep = format!("/a/{}", vec!["x"; 3000].join("/"));
+        let t = std::time::Instant::now();
+        assert!(!s.matches(&deep), "no b, c, … in it");
+        assert!(s.leads_to(&deep), "a `**` can still lead anywhere below /a");
+        assert!(t.elapsed() < std::time::Duration::from_secs(2), "{:?}", t.elapsed());
+        assert!(s.matches("/a/b/c/d/e/f/g/zz") && s.matches("/a/1/b/2/3/c/d/e/f/g/h/zz"));
+        assert!(!s.matches("/a/b/c/d/e/f/zz"));
     }
 
     #[test]

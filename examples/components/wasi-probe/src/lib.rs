@@ -9,6 +9,8 @@
 //! - `read <path>: Ok(<bytes>)` or `Err(<kind>)` for each path in `"read"`
 //!   (comma-separated; a named pipe nobody writes to blocks it in `open`);
 //! - `write <path>: Ok(())` or `Err(<kind>)` for each path in `"write"`;
+//! - `rw <path>: Ok(<bytes read>)` or `Err(<kind>)` for each path in `"rw"`
+//!   (opened for reading and writing at once, then read);
 //! - `env <NAME>: Ok(<value>)` or `Err(NotPresent)` for each name in `"env"`;
 //! - `resolve <host>: Ok(<addresses>)` or `Err(<kind>)` for `"resolve"`;
 //! - `listen <addr>: Ok(())` or `Err(<kind>)` for `"listen"`;
@@ -67,6 +69,19 @@ fn probe() {
     for path in field("write").unwrap_or_default().split(',').filter(|n| !n.is_empty()) {
         let r = std::fs::write(path, b"written by wasi-probe").map_err(|e| e.kind());
         println!("write {path}: {r:?}");
+    }
+    for path in field("rw").unwrap_or_default().split(',').filter(|n| !n.is_empty()) {
+        use std::io::Read;
+        let r = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .and_then(|mut f| {
+                let mut text = Vec::new();
+                f.read_to_end(&mut text).map(|_| text.len())
+            })
+            .map_err(|e| e.kind());
+        println!("rw {path}: {r:?}");
     }
     for name in field("env").unwrap_or_default().split(',').filter(|n| !n.is_empty()) {
         let r = std::env::var(name).map_err(|_| "NotPresent");
