@@ -310,3 +310,27 @@ fn link_draws_the_flow_graph_as_dot_and_mermaid() {
     assert_eq!(code, 2);
     assert!(err.contains("only `torvyn link` takes them"), "{err}");
 }
+
+#[test]
+fn run_audit_prints_the_trail_after_the_summary() {
+    let dir = common::cli::temp_dir("run-audit");
+    let text = common::graph_text(
+        &[
+            common::N("src", "counting-source", r#"{"count": 2}"#, ""),
+            common::N("probe", "wasi-probe", r#"{"connect": "127.0.0.1:9"}"#, r#"capabilities = ["clock:monotonic", "clock:wall", "filesystem", "network:tcp-connect:192.0.2.1:9"]"#),
+            common::N("sink", "printing-sink", "{}", ""),
+        ],
+        &[("src", "probe"), ("probe", "sink")],
+        "",
+    );
+    std::fs::write(dir.join("Torvyn.toml"), text).unwrap();
+    let (code, out, err) = common::cli::torvyn_in(&dir, &["run", "--audit"], &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let trail = out.split("audit trail: ").nth(1).unwrap_or_else(|| panic!("{out}"));
+    assert!(trail.lines().any(|l| l.contains("cap_denied_runtime") && l.contains("probe") && l.contains("network:tcp-connect") && l.contains("127.0.0.1:9")), "{out}");
+    let (code, out, err) = common::cli::torvyn_in(&dir, &["--format", "json", "run", "--audit"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert!(v["audit"].as_array().unwrap().iter().any(|e| e["kind"] == "cap_denied_runtime" && e["target"] == "127.0.0.1:9"), "{v}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
