@@ -182,7 +182,7 @@ fuzz_target!(|calls: Vec<Call>| {
                 }
                 Call::Next(f, port, t, null_out) => {
                     let port = args.text(port);
-                    let mut b = std::ptr::null_mut();
+                    let mut b: *mut torvyn_buffer = std::ptr::null_mut();
                     let out = if *null_out { std::ptr::null_mut() } else { &mut b as *mut _ };
                     let s = torvyn_flow_next(pick(&made, f) as *const _, port, ms(t), out, e);
                     if !b.is_null() {
@@ -213,7 +213,7 @@ fuzz_target!(|calls: Vec<Call>| {
                     continue;
                 }
                 Call::Borrow(b, null_out) => {
-                    let (mut data, mut len) = (std::ptr::null(), 0usize);
+                    let (mut data, mut len): (*const u8, usize) = (std::ptr::null(), 0);
                     let out = if *null_out { std::ptr::null_mut() } else { &mut data as *mut _ };
                     let s = torvyn_buffer_borrow(pick(&made, b) as *const _, out, &mut len, e);
                     if s == torvyn_status::TORVYN_STATUS_OK && !data.is_null() {
