@@ -3,6 +3,8 @@
 //! null pointers, odd strings and timeouts. Every call returns a status (an
 //! error owns a message); nothing crashes, hangs or reads freed memory.
 #![no_main]
+// The handle types are opaque: only pointers to them cross the boundary.
+#![allow(improper_ctypes)]
 
 use std::ffi::{CString, c_char, c_void};
 
