@@ -446,7 +446,7 @@ to = "sink"
 	}
 	denied := make(chan map[string]any, 16)
 	if err := h.SetAuditCallback(func(e map[string]any) {
-		if e["kind"] == "cap_denied_runtime" {
+		if e["kind"] == "cap_denied_runtime" && e["capability"] == "network:tcp-connect" {
 			denied <- e
 		}
 	}); err != nil {

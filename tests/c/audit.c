@@ -16,7 +16,7 @@ static int freed = 0;
 static void on_event(void *user_data, const char *json) {
     (void)user_data;
     pthread_mutex_lock(&lock);
-    if (strstr(json, "\"kind\":\"cap_denied_runtime\"")) {
+    if (strstr(json, "\"kind\":\"cap_denied_runtime\"") && strstr(json, "\"capability\":\"network:tcp-connect\"")) {
         denials++;
         printf("callback %s\n", json);
     }
