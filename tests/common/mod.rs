@@ -94,6 +94,12 @@ pub fn all_lines() -> Vec<Line> {
     LINES.lock().unwrap().clone()
 }
 
+/// Drop what `nodes` printed (a long test's captured lines are memory of
+/// its own, not the runtime's).
+pub fn forget_lines(nodes: &[&str]) {
+    LINES.lock().unwrap().retain(|(n, _, _)| !nodes.contains(&n.as_str()));
+}
+
 /// Lines a node printed, in order (node names are unique per test).
 pub fn lines_of(node: &str) -> Vec<(String, String)> {
     LINES
