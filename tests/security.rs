@@ -122,6 +122,10 @@ fn sockets_and_lookups_only_to_granted_peers() {
     let tcp = format!(r#""network:tcp-connect:127.0.0.1:{}""#, g.port());
     let (lines, _) = run("net_ok", format!(r#"{{"connect": "{g}"}}"#), tcp.clone());
     assert_eq!(lines, [format!("connect {g}: Ok(())")]);
+    // Listening where a grant allows it.
+    let free = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let (lines, _) = run("net_listen", format!(r#"{{"listen": "{free}"}}"#), format!(r#""network:tcp-listen:{}""#, free.port()));
+    assert_eq!(lines, [format!("listen {free}: Ok(())")]);
     let (lines, events) = run("net_other", format!(r#"{{"connect": "{o}", "resolve": "localhost", "listen": "127.0.0.1:0", "udp": "127.0.0.1:9"}}"#), tcp);
     assert_eq!(
         lines,
@@ -234,4 +238,43 @@ fn a_components_declared_needs_are_checked_against_its_grants() {
     let bad = format!("{}\n[capabilities.required]\nwasi-filesytem-read = true\n", common::graph_text(&[N("a", "counting-source", "{}", ""), N("b", "printing-sink", "{}", "")], &[("a", "b")], ""));
     let err = torvyn::PipelineDef::from_toml_str(&bad, ".").unwrap_err().to_string();
     assert!(err.contains("capabilities.required.wasi-filesytem-read"), "{err}");
+}
+
+#[test]
+fn audit_events_reach_a_rotating_file_named_in_the_manifest() {
+    capture();
+    let dir = common::cli::temp_dir("audit-file");
+    let text = format!(
+        "{}\n[security]\naudit_target = \"file\"\naudit_file = \"logs/audit.jsonl\"\naudit_max_bytes = \"4KiB\"\naudit_max_files = 2\n",
+        common::graph_text(
+            &[
+                N("af_src", "counting-source", r#"{"count": 2}"#, ""),
+                N("af_probe", "wasi-probe", r#"{"connect": "127.0.0.1:9"}"#, r#"capabilities = ["clock:monotonic", "clock:wall", "filesystem", "network:tcp-connect:192.0.2.1:9"]"#),
+                N("af_sink", "printing-sink", "{}", ""),
+            ],
+            &[("af_src", "af_probe"), ("af_probe", "af_sink")],
+            "",
+        )
+    );
+    std::fs::write(dir.join("Torvyn.toml"), text).unwrap();
+    let p = torvyn::PipelineDef::load(&dir).unwrap();
+    let host = Host::builder().build().unwrap();
+    let log = dir.join("logs/audit.jsonl");
+    // Enough flows that the 4 KiB file rotates.
+    for _ in 0..8 {
+        let f = host.start_flow(&p, "main").unwrap();
+        assert_eq!(f.wait(Some(Duration::from_secs(60))).unwrap().state, FlowState::Completed);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let rotated = dir.join("logs/audit.jsonl.1");
+    while !(rotated.is_file() && log.is_file()) {
+        assert!(std::time::Instant::now() < deadline, "no rotation in {}", dir.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!dir.join("logs/audit.jsonl.3").exists(), "at most audit_max_files old files");
+    let text = std::fs::read_to_string(&rotated).unwrap();
+    let events: Vec<torvyn::security::AuditEvent> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(events.iter().any(|e| e.kind == AuditKind::Denied && e.node == "af_probe" && e.target == "127.0.0.1:9"), "{text}");
+    assert!(std::fs::metadata(&rotated).unwrap().len() <= 4096);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -191,6 +191,9 @@ fn write_rotating(file: &mut Option<(std::fs::File, u64)>, path: &PathBuf, max_b
         }
     }
     if file.is_none() {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::create_dir_all(dir);
+        }
         match std::fs::OpenOptions::new().create(true).append(true).open(path) {
             Ok(f) => {
                 let len = f.metadata().map(|m| m.len()).unwrap_or(0);
