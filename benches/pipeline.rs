@@ -302,30 +302,54 @@ fn sizes(host: &Host, engine: &Engine) {
     }
 }
 
-/// What observability costs: the 64 B pipeline at each level. Run-to-run
-/// drift on a shared machine is larger than the cost itself, so each round
-/// runs all three levels back to back (in a rotating order) and the cost is
-/// the median of the per-round differences, with its interquartile range.
+/// What observability costs: the 64 B pipeline at each level, in one
+/// running flow whose level is switched every few tens of milliseconds
+/// (`Flow::set_observability_level`). Elements are counted by the copy
+/// ledger, which counts at every level (four copies per element here). Each
+/// cycle measures the three levels back to back in a rotating order, so
+/// drift on a shared machine cancels out of the per-cycle differences; the
+/// cost is their median, with the middle half of the cycles.
 fn observability(host: &Host) {
-    const ROUNDS: usize = 31;
-    const LEVELS: [&str; 3] = ["off", "production", "diagnostic"];
-    let mut ns = [[0f64; 3]; ROUNDS];
-    for (r, round) in ns.iter_mut().enumerate() {
+    use torvyn::observability::Level;
+    const CYCLES: usize = 240;
+    const SETTLE: Duration = Duration::from_millis(5);
+    const WINDOW: Duration = Duration::from_millis(40);
+    let levels = [Level::Off, Level::Production, Level::Diagnostic];
+    let flow = host.start_flow(&manifest_at(u64::MAX / 2, 64, false, "off"), "main").expect("start");
+    let copies = || flow.metrics().copies;
+    std::thread::sleep(Duration::from_secs(1));
+    let per_element = {
+        let (c0, t0) = (copies(), Instant::now());
+        std::thread::sleep(Duration::from_millis(200));
+        (copies() - c0) as f64 / (t0.elapsed().as_nanos() as f64 / 1e9)
+    };
+    assert!(per_element > 0.0, "the flow is moving");
+    let mut ns = vec![[0f64; 3]; CYCLES];
+    for (c, cycle) in ns.iter_mut().enumerate() {
         for k in 0..3 {
-            let i = (r + k) % 3;
-            round[i] = torvyn_at(host, 64, false, LEVELS[i]).ns_per_element;
+            let i = (c + k) % 3;
+            flow.set_observability_level(levels[i]);
+            std::thread::sleep(SETTLE);
+            let (c0, t0) = (copies(), Instant::now());
+            std::thread::sleep(WINDOW);
+            let (c1, t1) = (copies(), Instant::now());
+            // Four copies per element (source write, pass read and write, sink read).
+            let elements = (c1 - c0) as f64 / 4.0;
+            cycle[i] = t1.duration_since(t0).as_nanos() as f64 / elements;
         }
     }
+    flow.cancel();
+    let _ = flow.wait(Some(Duration::from_secs(30)));
     let quartiles = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         (v[v.len() / 4], v[v.len() / 2], v[3 * v.len() / 4])
     };
-    println!("observability, 64 B pipeline ({ROUNDS} rounds; median, and the middle half of the rounds):");
+    println!("observability, 64 B pipeline, one flow switched between levels ({CYCLES} cycles of {}ms per level; median, and the middle half):", WINDOW.as_millis());
     let (_, off, _) = quartiles(ns.iter().map(|r| r[0]).collect());
     println!("  off          {off:>8.1} ns/element");
     for i in 1..3 {
         let (_, level, _) = quartiles(ns.iter().map(|r| r[i]).collect());
         let (lo, mid, hi) = quartiles(ns.iter().map(|r| r[i] - r[0]).collect());
-        println!("  {:<12} {level:>8.1} ns/element   {mid:+.1} ns over off (middle half {lo:+.1} .. {hi:+.1})", LEVELS[i]);
+        println!("  {:<12} {level:>8.1} ns/element   {mid:+.1} ns over off (middle half {lo:+.1} .. {hi:+.1})", format!("{:?}", levels[i]).to_lowercase());
     }
 }

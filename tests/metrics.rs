@@ -27,8 +27,10 @@ fn a_plain_flow_counts_every_call_element_and_wait() {
         "",
     );
     // Counts are exact at both levels; `production` times a sample: the
-    // source's calls 0, 8, …, 96 (13 elements), followed through every node.
-    for (level, timed) in [(Level::Production, 13), (Level::Diagnostic, 100)] {
+    // source's calls 0, S, 2S, … below 100 (S = TIMING_SAMPLE), followed
+    // through every node.
+    let sampled = 100u64.div_ceil(torvyn::observability::TIMING_SAMPLE);
+    for (level, timed) in [(Level::Production, sampled), (Level::Diagnostic, 100)] {
         let (s, m) = run(&format!("{text}\n[observability]\nlevel = \"{level}\"\n"));
         assert_eq!((s.state, s.elements), (FlowState::Completed, 100));
         assert_eq!((m.level, m.elements, m.errors), (level, 100, 0));

@@ -129,8 +129,10 @@ fn every_metric_is_scraped_and_parsed_with_known_values() {
     assert_eq!(at("torvyn_flow_errors", "torvyn_flow_errors_total", &fl(&e)), 1.0);
     assert_eq!(at("torvyn_flow_errors", "torvyn_flow_errors_total", &fl(&p)), 0.0);
     assert_eq!((m["torvyn_flow_latency_seconds"]["type"].as_str(), m["torvyn_flow_latency_seconds"]["unit"].as_str()), (Some("histogram"), Some("seconds")));
-    assert_eq!(at("torvyn_flow_latency_seconds", "torvyn_flow_latency_seconds_count", &fl(&p)), 13.0, "the production sample");
-    assert_eq!(at("torvyn_flow_latency_seconds", "torvyn_flow_latency_seconds_bucket", &with(fl(&p), &[("le", "+Inf")])), 13.0);
+    // The production sample of 100 elements: 0, S, 2S, … below 100.
+    let sampled = 100u64.div_ceil(torvyn::observability::TIMING_SAMPLE) as f64;
+    assert_eq!(at("torvyn_flow_latency_seconds", "torvyn_flow_latency_seconds_count", &fl(&p)), sampled, "the production sample");
+    assert_eq!(at("torvyn_flow_latency_seconds", "torvyn_flow_latency_seconds_bucket", &with(fl(&p), &[("le", "+Inf")])), sampled);
     assert!(at("torvyn_flow_latency_seconds", "torvyn_flow_latency_seconds_sum", &fl(&p)) > 0.0);
     let summary = plain.summary().unwrap();
     assert_eq!(at("torvyn_flow_copies", "torvyn_flow_copies_total", &fl(&p)), summary.copies as f64);
@@ -144,7 +146,7 @@ fn every_metric_is_scraped_and_parsed_with_known_values() {
     assert_eq!(at("torvyn_component_invocations", "torvyn_component_invocations_total", &node(&p, "p_up")), 100.0);
     assert_eq!(at("torvyn_component_invocations", "torvyn_component_invocations_total", &node(&e, "e_bad")), 20.0);
     assert_eq!(at("torvyn_component_errors", "torvyn_component_errors_total", &node(&e, "e_bad")), 1.0);
-    assert_eq!(at("torvyn_component_processing_seconds", "torvyn_component_processing_seconds_count", &node(&p, "p_up")), 13.0);
+    assert_eq!(at("torvyn_component_processing_seconds", "torvyn_component_processing_seconds_count", &node(&p, "p_up")), sampled);
     assert!(at("torvyn_component_memory_bytes", "torvyn_component_memory_bytes", &node(&p, "p_up")) >= 65536.0);
     assert_eq!(at("torvyn_component_fuel_consumed", "torvyn_component_fuel_consumed_total", &node(&p, "p_up")), 0.0, "not metered");
 
@@ -158,7 +160,7 @@ fn every_metric_is_scraped_and_parsed_with_known_values() {
     assert!(at("torvyn_stream_backpressure_seconds", "torvyn_stream_backpressure_seconds_total", &edge(&b, "b_src", "b_sink")) > 0.0);
     assert_eq!(at("torvyn_stream_queue_peak_depth", "torvyn_stream_queue_peak_depth", &edge(&b, "b_src", "b_sink")), 4.0);
     assert_eq!(at("torvyn_stream_queue_depth", "torvyn_stream_queue_depth", &edge(&b, "b_src", "b_sink")), 0.0);
-    assert_eq!(at("torvyn_stream_queue_wait_seconds", "torvyn_stream_queue_wait_seconds_count", &edge(&p, "p_up", "p_sink")), 13.0);
+    assert_eq!(at("torvyn_stream_queue_wait_seconds", "torvyn_stream_queue_wait_seconds_count", &edge(&p, "p_up", "p_sink")), sampled);
 
     // Pool tiers: 64 B elements come from the small tier and go back to it.
     let tier = |id: &str, t: &str| with(fl(id), &[("tier", t)]);

@@ -16,7 +16,7 @@ use super::{Histogram, HistogramSnapshot, Level};
 /// `diagnostic`, every call is timed. Reading the clock twice and filling
 /// the histograms for every call of a microsecond-scale pipeline would cost
 /// more than everything else `production` records together.
-pub const TIMING_SAMPLE: u64 = 8;
+pub const TIMING_SAMPLE: u64 = 32;
 
 #[inline]
 fn bump(c: &AtomicU64, by: u64) {
@@ -208,7 +208,7 @@ impl FlowMetrics {
     }
 
     /// Whether to read this timed element's size: one in 8 of them (one
-    /// element in 64 at `production`), as reading it takes the buffer lock.
+    /// element in 256 at `production`), as reading it takes the buffer lock.
     #[inline]
     pub fn wants_size(&self) -> bool {
         let n = get(&self.timed_deliveries);

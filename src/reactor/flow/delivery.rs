@@ -84,7 +84,7 @@ impl FlowDriver {
                 edge.waited(self.call_started(i).nanos_since(queued_at));
             }
             if !since.is_none() {
-                let ns = Tick::now().nanos_since(since);
+                let ns = self.round_clock.nanos_since(since);
                 edge.backpressure_ended(ns);
                 if m.level() == crate::observability::Level::Diagnostic {
                     let trace = &self.shared.trace;
@@ -146,7 +146,7 @@ impl FlowDriver {
             if on && self.edges[e].has_credit() && self.edges[e].len() + 1 >= self.edges[e].capacity() && self.edges[e].policy() == crate::config::BackpressurePolicy::Block {
                 // This push closes the edge: its producer stops.
                 self.shared.metrics.edges[e].backpressure_began();
-                self.backpressure_since[e] = if now.is_none() { Tick::now() } else { now };
+                self.backpressure_since[e] = self.round_clock;
             }
             if let Err(err) = t.enqueue(handle) {
                 failure = Some(format!("internal buffer error: {err}"));

@@ -138,6 +138,10 @@ pub struct FlowDriver {
     /// Per edge: since when a full `block` queue has stopped its producer
     /// (while metrics are on).
     backpressure_since: Vec<Tick>,
+    /// The clock at the start of the current round: what backpressure
+    /// episodes are timed with (to the round, without a clock read per
+    /// element: a saturated edge opens and closes once per element).
+    round_clock: Tick,
     /// Steps each node may take per round (indexed like `stages`): its
     /// priority over the flow's lowest under weighted-fair, 1 under
     /// round-robin.
@@ -204,6 +208,7 @@ impl FlowDriver {
             source_budget: linked.def.limit,
             weights: weights(&linked),
             backpressure_since: vec![Tick::NONE; graph.edges.len()],
+            round_clock: Tick::NONE,
             round_from: (0, 0),
         };
         if driver.ended_by_cancel() {
@@ -261,7 +266,9 @@ impl FlowDriver {
             return if self.state.is_terminal() { Turn::Done } else { Turn::Progress };
         }
         let mut rounds = 0;
-        let began = Instant::now();
+        let began = Tick::now();
+        self.round_clock = began;
+        let slice = TURN_SLICE.as_nanos() as u64;
         loop {
             let mut progressed = false;
             // A round visits consumers first; one cut short by the slice
@@ -291,7 +298,7 @@ impl FlowDriver {
                         break;
                     }
                     // A heavy node's many steps still end the turn on time.
-                    if weight > 1 && began.elapsed() >= TURN_SLICE {
+                    if weight > 1 && Tick::now().nanos_since(began) >= slice {
                         self.round_from = if step + 1 < weight { (pos, step + 1) } else { (pos + 1, 0) };
                         return Turn::Progress;
                     }
@@ -306,7 +313,8 @@ impl FlowDriver {
                 break;
             }
             rounds += 1;
-            if rounds >= budget || began.elapsed() >= TURN_SLICE {
+            self.round_clock = Tick::now();
+            if rounds >= budget || self.round_clock.nanos_since(began) >= slice {
                 return Turn::Progress;
             }
         }

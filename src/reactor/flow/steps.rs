@@ -93,10 +93,13 @@ impl FlowDriver {
         match pulled {
             Ok(Some(out)) => {
                 self.stages[i].attempts = 0;
+                // Entry time: the pull's own start reading on the flow's
+                // wall-clock anchor (no clock read of its own).
+                let started = self.wasm(i).map_or(Tick::NONE, |s| s.last_call().0);
                 let el = Lent {
                     handle: out.handle,
                     sequence: 0,
-                    timestamp_ns: unix_now_ns(),
+                    timestamp_ns: if started.is_none() { unix_now_ns() } else { self.shared.trace.unix_ns(started) },
                     content_type: out.content_type,
                     born: self.wasm(i).map_or(Tick::NONE, |s| s.last_call().1),
                     span: 0,
