@@ -199,16 +199,6 @@ impl GrantSet {
             .collect()
     }
 
-    /// Whether `path` may be used for `access`.
-    pub fn allows_path(&self, path: &str, access: Access) -> bool {
-        self.path_scopes().iter().any(|(s, a, _)| *a == access && s.matches(path))
-    }
-
-    /// Whether `dir` may be opened as a directory to go further down.
-    pub fn allows_traversal(&self, dir: &str) -> bool {
-        self.path_scopes().iter().any(|(s, _, _)| s.leads_to(dir))
-    }
-
     /// Whether the grant for `addr` (already resolved to `ips` for named
     /// hosts) allows it: see [`super::sockets`].
     pub fn peer_matches(peer: &Option<Peer>, addr: SocketAddr, ips: &[IpAddr]) -> bool {
