@@ -44,8 +44,9 @@ fn files_only_under_granted_paths_and_globs_with_the_granted_mode() {
     assert_eq!(
         lines,
         [
-            // Listing shows only what the glob names.
-            format!("dir {d}/in: Ok(2)"),
+            // Listing shows only what the glob names, and not the link
+            // (looking at it is refused: links are not followed here).
+            format!("dir {d}/in: Ok(1)"),
             format!("read {d}/in/a.csv: Ok(5)"),
             format!("read {d}/in/b.txt: Err(PermissionDenied)"),
             format!("read {d}/out/old.txt: Err(PermissionDenied)"),
@@ -79,6 +80,8 @@ fn files_only_under_granted_paths_and_globs_with_the_granted_mode() {
     assert_eq!(
         denied,
         [
+            // The listing's look at the link.
+            ("filesystem:read", "link.csv"),
             ("filesystem:read", b.as_str()),
             ("filesystem:read", old.as_str()),
             ("filesystem:read", "../in/a.csv"),
@@ -87,7 +90,7 @@ fn files_only_under_granted_paths_and_globs_with_the_granted_mode() {
             ("filesystem:read", old.as_str()),
         ]
     );
-    let e = of(AuditKind::Denied).into_iter().find(|e| e.capability.starts_with("filesystem")).unwrap();
+    let e = of(AuditKind::Denied).into_iter().find(|e| e.target == b).unwrap();
     assert_eq!((e.flow.as_str(), e.flow_id, e.component.as_str(), e.digest.len()), ("main", flow.id().get(), "wasi-probe.wasm", 64));
     assert!(e.time_unix_ns > 0 && e.outcome.contains("outside every filesystem grant"));
 
@@ -95,9 +98,10 @@ fn files_only_under_granted_paths_and_globs_with_the_granted_mode() {
     let m = flow.metrics();
     let count = |cap: &str| m.capabilities.iter().find(|c| c.node == "fs_scope" && c.capability == cap).map(|c| (c.exercises, c.denials));
     // Every allowed use counts (the listing's open and stats, the read);
-    // every refused one: b.txt, old.txt, `..`, the link, the rw open.
+    // every refused one: the listing's look at the link, b.txt, old.txt,
+    // `..`, the link, the rw open.
     let (reads, refused) = count("filesystem:read").unwrap();
-    assert!(reads >= 2 && refused == 5, "{reads} {refused}");
+    assert!(reads >= 2 && refused == 6, "{reads} {refused}");
     assert_eq!(count("filesystem:write"), Some((1, 1)));
     let text = torvyn::observability::prometheus_text(&host.metrics());
     assert!(text.contains(r#"torvyn_capability_denials_total{flow="main",flow_id=""#), "{text}");
@@ -276,5 +280,24 @@ fn audit_events_reach_a_rotating_file_named_in_the_manifest() {
     let events: Vec<torvyn::security::AuditEvent> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(events.iter().any(|e| e.kind == AuditKind::Denied && e.node == "af_probe" && e.target == "127.0.0.1:9"), "{text}");
     assert!(std::fs::metadata(&rotated).unwrap().len() <= 4096);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_rename_cannot_make_a_write_only_file_readable() {
+    capture();
+    let dir = std::env::temp_dir().join(format!("torvyn-rename-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("pub")).unwrap();
+    std::fs::write(dir.join("secret"), "write-only").unwrap();
+    let d = dir.display();
+    let grants = format!(r#""filesystem:write:{d}", "filesystem:read:{d}/pub""#);
+    let host = Host::builder().build().unwrap();
+    let flow = host.start_flow(&probe("mv_probe", &format!(r#"{{"rename": "{d}/secret>{d}/pub/secret"}}"#), &grants), "main").unwrap();
+    assert_eq!(flow.wait(Some(Duration::from_secs(60))).unwrap().state, FlowState::Completed);
+    let lines: Vec<String> = lines_of("mv_probe").into_iter().map(|(_, l)| l).filter(|l| l.starts_with("rename")).collect();
+    assert_eq!(lines, [format!("rename {d}/secret {d}/pub/secret: Err(PermissionDenied)")]);
+    assert!(dir.join("secret").is_file() && !dir.join("pub/secret").exists());
+    assert!(flow.audit_events().iter().any(|e| e.kind == AuditKind::Denied && e.outcome.contains("readable under a grant the old one is not")));
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -85,12 +85,27 @@ macro_rules! shadow_at {
                 if let Err(code) = super::scoped::check_path(cx.data(), $d.rep(), &$p, $u) {
                     return Ok((Err(code),));
                 }
+                if cx.data().fs_narrow && refuse_links(&mut cx, $d.rep(), &$p)? {
+                    return Ok((Err(fs::ErrorCode::Access),));
+                }
             )*
             let (clock, mut $v) = cx.data_mut().clock_and_filesystem();
             let r = clock.wait($op).map_err(wasmtime::Error::new)?;
             Ok((lower(&mut $v, r.map($conv))?,))
         })?;
     };
+}
+
+/// Under narrow grants, whether `path` (relative to `d`) has a symbolic link
+/// on it, which is refused and audited.
+fn refuse_links(cx: &mut Cx<'_>, d: u32, path: &str) -> Result<bool> {
+    if !symlink_on_path(cx, d, path)? {
+        return Ok(false);
+    }
+    if let Some(a) = &cx.data().audit {
+        a.denied("filesystem:read", path, "a symbolic link on a path is not followed under glob, single-file or several grants");
+    }
+    Ok(true)
 }
 
 /// Whether a component of `path` (relative to descriptor `d`) is a symbolic
@@ -111,6 +126,39 @@ fn symlink_on_path(cx: &mut Cx<'_>, d: u32, path: &str) -> Result<bool> {
     Ok(false)
 }
 
+/// Checks for renaming or linking `old` (relative to `d`) to `new`
+/// (relative to `to`): write at both ends, nothing readable at the new name
+/// that was not at the old, no links on either path under narrow grants, and
+/// no directory moved under narrow grants (its contents would change scope).
+/// The two full paths, or the error code.
+fn moved(cx: &mut Cx<'_>, d: u32, old: &str, to: u32, new: &str) -> Result<std::result::Result<(String, String), fs::ErrorCode>> {
+    let checked = super::scoped::check_path(cx.data(), d, old, Use::Write).and_then(|o| super::scoped::check_path(cx.data(), to, new, Use::Write).map(|n| (o, n)));
+    let (from_full, to_full) = match checked {
+        Ok(paths) => paths,
+        Err(code) => return Ok(Err(code)),
+    };
+    let deny = |cx: &Cx<'_>, why: &str| {
+        if let Some(a) = &cx.data().audit {
+            a.denied("filesystem:read", &format!("{from_full} -> {to_full}"), why);
+        }
+        Ok(Err(fs::ErrorCode::Access))
+    };
+    if !super::scoped::move_allowed(&cx.data().grants, &from_full, &to_full) {
+        return deny(cx, "the new name is readable under a grant the old one is not");
+    }
+    if cx.data().fs_narrow {
+        if refuse_links(cx, d, old)? || refuse_links(cx, to, new)? {
+            return Ok(Err(fs::ErrorCode::Access));
+        }
+        let (clock, mut v) = cx.data_mut().clock_and_filesystem();
+        let stat = clock.wait(v.stat_at(Resource::new_borrow(d), fs::PathFlags::empty().into(), old.to_string())).map_err(wasmtime::Error::new)?;
+        if stat.is_ok_and(|s| fs::DescriptorStat::from(s).type_ == fs::DescriptorType::Directory) {
+            return deny(cx, "a directory is not moved under glob, single-file or several grants");
+        }
+    }
+    Ok(Ok((from_full, to_full)))
+}
+
 /// Shadow every waiting `wasi:filesystem` function (after WASI was added).
 pub(super) fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
     let mut t = linker.instance(TYPES)?;
@@ -120,8 +168,15 @@ pub(super) fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
     shadow!(t, "[method]descriptor.get-flags", (d: Descriptor), |v| v.get_flags(d), fs::DescriptorFlags::from);
     shadow!(t, "[method]descriptor.get-type", (d: Descriptor), |v| v.get_type(d), fs::DescriptorType::from);
     shadow!(t, "[method]descriptor.set-size", (d: Descriptor, size: u64), |v| v.set_size(d, size), |x| x);
-    shadow!(t, "[method]descriptor.set-times", (d: Descriptor, a: fs::NewTimestamp, m: fs::NewTimestamp),
-        |v| v.set_times(d, a.into(), m.into()), |x| x);
+    // Times change only through a descriptor opened writable.
+    t.func_wrap("[method]descriptor.set-times", |mut cx: Cx<'_>, (d, a, m): (Descriptor, fs::NewTimestamp, fs::NewTimestamp)| {
+        if !cx.data().fs_writable.contains(&d.rep()) {
+            return Ok((Err(fs::ErrorCode::NotPermitted),));
+        }
+        let (clock, mut v) = cx.data_mut().clock_and_filesystem();
+        let r = clock.wait(v.set_times(d, a.into(), m.into())).map_err(wasmtime::Error::new)?;
+        Ok((lower(&mut v, r)?,))
+    })?;
     shadow!(t, "[method]descriptor.read", (d: Descriptor, len: u64, off: u64), |v| v.read(d, len, off), |x| x);
     shadow!(t, "[method]descriptor.write", (d: Descriptor, buf: Vec<u8>, off: u64), |v| v.write(d, buf, off), |x| x);
     // Listing shows only the names a grant covers or leads to.
@@ -145,8 +200,14 @@ pub(super) fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
         (d: Descriptor, pf: fs::PathFlags, path: String, a: fs::NewTimestamp, m: fs::NewTimestamp), [(d, path, Use::Write)],
         |v| v.set_times_at(d, pf.into(), path, a.into(), m.into()), |x| x);
     // A hard link is a second way to write its file: both ends need write.
-    shadow_at!(t, "[method]descriptor.link-at", (d: Descriptor, pf: fs::PathFlags, old: String, to: Descriptor, new: String),
-        [(d, old, Use::Write), (to, new, Use::Write)], |v| v.link_at(d, pf.into(), old, to, new), |x| x);
+    t.func_wrap("[method]descriptor.link-at", |mut cx: Cx<'_>, (d, pf, old, to, new): (Descriptor, fs::PathFlags, String, Descriptor, String)| {
+        if let Err(code) = moved(&mut cx, d.rep(), &old, to.rep(), &new)? {
+            return Ok((Err(code),));
+        }
+        let (clock, mut v) = cx.data_mut().clock_and_filesystem();
+        let r = clock.wait(v.link_at(d, pf.into(), old, to, new)).map_err(wasmtime::Error::new)?;
+        Ok((lower(&mut v, r)?,))
+    })?;
     t.func_wrap("[method]descriptor.open-at",
         |mut cx: Cx<'_>, (d, pf, path, of, fl): (Descriptor, fs::PathFlags, String, fs::OpenFlags, fs::DescriptorFlags)| {
             let write = fl.intersects(fs::DescriptorFlags::WRITE | fs::DescriptorFlags::MUTATE_DIRECTORY)
@@ -154,21 +215,24 @@ pub(super) fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
             // wasmtime-wasi opens for reading when asked, or when not asked to write.
             let read = fl.contains(fs::DescriptorFlags::READ) || !fl.contains(fs::DescriptorFlags::WRITE);
             let directory = of.contains(fs::OpenFlags::DIRECTORY);
-            if super::scoped::narrow_scopes(&cx.data().grants) && path.len() <= 4096 && symlink_on_path(&mut cx, d.rep(), &path)? {
-                if let Some(a) = &cx.data().audit {
-                    a.denied("filesystem:read", &path, "a symbolic link on the path of a glob or single-file grant is not followed");
-                }
-                return Ok((Err(fs::ErrorCode::Access),));
-            }
             let full = match super::scoped::check_path(cx.data(), d.rep(), &path, Use::Open { read, write, directory }) {
                 Ok(full) => full,
                 Err(code) => return Ok((Err(code),)),
             };
+            if cx.data().fs_narrow && refuse_links(&mut cx, d.rep(), &path)? {
+                return Ok((Err(fs::ErrorCode::Access),));
+            }
             let (clock, mut v) = cx.data_mut().clock_and_filesystem();
             let r = clock.wait(v.open_at(d, pf.into(), path, of.into(), fl.into())).map_err(wasmtime::Error::new)?;
             let r = lower(&mut v, r)?;
             if let Ok(opened) = &r {
-                cx.data_mut().fs_paths.insert(opened.rep(), full);
+                let state = cx.data_mut();
+                state.fs_paths.insert(opened.rep(), full);
+                if write {
+                    state.fs_writable.insert(opened.rep());
+                } else {
+                    state.fs_writable.remove(&opened.rep());
+                }
             }
             Ok((r,))
         })?;
@@ -176,8 +240,28 @@ pub(super) fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
         |v| v.readlink_at(d, path), |x| x);
     shadow_at!(t, "[method]descriptor.remove-directory-at", (d: Descriptor, path: String), [(d, path, Use::Write)],
         |v| v.remove_directory_at(d, path), |x| x);
-    shadow_at!(t, "[method]descriptor.rename-at", (d: Descriptor, old: String, to: Descriptor, new: String),
-        [(d, old, Use::Write), (to, new, Use::Write)], |v| v.rename_at(d, old, to, new), |x| x);
+    t.func_wrap("[method]descriptor.rename-at", |mut cx: Cx<'_>, (d, old, to, new): (Descriptor, String, Descriptor, String)| {
+        let (from_full, to_full) = match moved(&mut cx, d.rep(), &old, to.rep(), &new)? {
+            Ok(paths) => paths,
+            Err(code) => return Ok((Err(code),)),
+        };
+        let (clock, mut v) = cx.data_mut().clock_and_filesystem();
+        let r = clock.wait(v.rename_at(d, old, to, new)).map_err(wasmtime::Error::new)?;
+        let r = lower(&mut v, r)?;
+        if r.is_ok() {
+            // Descriptors opened below the old name now live below the new one.
+            let state = cx.data_mut();
+            let prefix = format!("{from_full}/");
+            for p in state.fs_paths.values_mut().chain(state.dir_streams.values_mut()) {
+                if *p == from_full {
+                    p.clone_from(&to_full);
+                } else if let Some(rest) = p.strip_prefix(&prefix) {
+                    *p = format!("{to_full}/{rest}");
+                }
+            }
+        }
+        Ok((r,))
+    })?;
     // A guest never makes symbolic links: one could point anywhere in its
     // directory, past the paths and globs its grants name.
     t.func_wrap("[method]descriptor.symlink-at", |cx: Cx<'_>, (_d, src, dst): (Descriptor, String, String)| {
@@ -204,7 +288,7 @@ pub(super) fn add_to_linker(linker: &mut Linker<StageState>) -> Result<()> {
             let r = clock.wait(v.read_directory_entry(Resource::new_borrow(rep))).map_err(wasmtime::Error::new)?;
             let entry = lower(&mut v, r.map(|e: Option<_>| e.map(fs::DirectoryEntry::from)))?;
             match (&entry, &dir) {
-                (Ok(Some(e)), Some(dir)) if !super::scoped::listable(&cx.data().grants, dir, &e.name) => continue,
+                (Ok(Some(e)), Some(dir)) if !super::scoped::listable(&cx.data().grants, dir, &e.name, e.type_ == fs::DescriptorType::Directory) => continue,
                 _ => return Ok((entry,)),
             }
         }

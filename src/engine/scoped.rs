@@ -124,18 +124,27 @@ pub fn preopens(grants: &GrantSet) -> Vec<(String, FsPerms)> {
     dirs
 }
 
-/// Whether some filesystem grant is narrower than the directory opened
-/// for it (a glob, or a single file): then symbolic links on a path are not
-/// followed, as they could lead past the grant inside that directory.
+/// Whether a symbolic link could lead past a grant inside an opened
+/// directory: some grant is narrower than its directory (a glob, a single
+/// file), or there are several (one may sit inside another with another
+/// mode). Then no path call follows a link.
 pub(super) fn narrow_scopes(grants: &GrantSet) -> bool {
-    grants.path_scopes().iter().any(|(s, _, _)| s.is_glob() || !std::path::Path::new(&s.base()).is_dir())
+    let scopes = grants.path_scopes();
+    scopes.len() > 1 || scopes.iter().any(|(s, _, _)| s.is_glob() || !std::path::Path::new(&s.base()).is_dir())
+}
+
+/// Whether moving or linking `old` to `new` keeps what the grants allow:
+/// whatever can read the new name could already read the old one.
+pub(super) fn move_allowed(grants: &GrantSet, old: &str, new: &str) -> bool {
+    let readable = |p: &str| grants.path_scopes().iter().any(|(s, a, _)| *a == Access::Read && s.matches(p));
+    !readable(new) || readable(old)
 }
 
 /// Whether entry `name` of directory `dir` is shown to the guest: a grant
-/// covers it, or leads through it.
-pub(super) fn listable(grants: &GrantSet, dir: &str, name: &str) -> bool {
+/// covers it, or (for a directory) leads through it.
+pub(super) fn listable(grants: &GrantSet, dir: &str, name: &str, is_dir: bool) -> bool {
     let path = format!("{}/{name}", dir.trim_end_matches('/'));
-    grants.path_scopes().iter().any(|(s, _, _)| s.matches(&path) || s.leads_to(&path))
+    grants.path_scopes().iter().any(|(s, _, _)| s.matches(&path) || is_dir && s.leads_to(&path))
 }
 
 /// Longest path a guest may name (Linux's `PATH_MAX`).

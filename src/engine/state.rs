@@ -40,6 +40,11 @@ pub struct StageState {
     pub(crate) fs_paths: std::collections::HashMap<u32, String>,
     /// The directory each directory-entry stream lists, by resource rep.
     pub(crate) dir_streams: std::collections::HashMap<u32, String>,
+    /// Descriptors opened writable (the others may not change times).
+    pub(crate) fs_writable: std::collections::HashSet<u32>,
+    /// Whether symbolic links on a path are refused (see
+    /// [`super::scoped::narrow_scopes`]); decided once, at instantiation.
+    pub(crate) fs_narrow: bool,
     pub(crate) limits: super::limits::StageLimits,
     /// The call in progress: its deadline and the flow's cancel flag.
     pub(crate) clock: CallClock,
@@ -62,6 +67,7 @@ impl StageState {
         clock: CallClock,
         wasi: WasiCtx,
     ) -> Self {
+        let fs_narrow = super::scoped::narrow_scopes(&grants);
         StageState {
             stage,
             node,
@@ -72,6 +78,8 @@ impl StageState {
             audit,
             fs_paths: Default::default(),
             dir_streams: Default::default(),
+            fs_writable: Default::default(),
+            fs_narrow,
             limits,
             clock,
             span: 0,

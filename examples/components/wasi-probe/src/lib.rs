@@ -11,6 +11,7 @@
 //! - `write <path>: Ok(())` or `Err(<kind>)` for each path in `"write"`;
 //! - `rw <path>: Ok(<bytes read>)` or `Err(<kind>)` for each path in `"rw"`
 //!   (opened for reading and writing at once, then read);
+//! - `rename <from> <to>: Ok(())` or `Err(<kind>)` for `"rename": "<from>><to>"`;
 //! - `env <NAME>: Ok(<value>)` or `Err(NotPresent)` for each name in `"env"`;
 //! - `resolve <host>: Ok(<addresses>)` or `Err(<kind>)` for `"resolve"`;
 //! - `listen <addr>: Ok(())` or `Err(<kind>)` for `"listen"`;
@@ -82,6 +83,10 @@ fn probe() {
             })
             .map_err(|e| e.kind());
         println!("rw {path}: {r:?}");
+    }
+    if let Some((from, to)) = field("rename").as_deref().and_then(|r| r.split_once('>')) {
+        let r = std::fs::rename(from, to).map_err(|e| e.kind());
+        println!("rename {from} {to}: {r:?}");
     }
     for name in field("env").unwrap_or_default().split(',').filter(|n| !n.is_empty()) {
         let r = std::env::var(name).map_err(|_| "NotPresent");
