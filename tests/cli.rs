@@ -328,6 +328,18 @@ fn run_audit_prints_the_trail_after_the_summary() {
     assert_eq!(code, 0, "{out}\n{err}");
     let trail = out.split("audit trail: ").nth(1).unwrap_or_else(|| panic!("{out}"));
     assert!(trail.lines().any(|l| l.contains("cap_denied_runtime") && l.contains("probe") && l.contains("network:tcp-connect") && l.contains("127.0.0.1:9")), "{out}");
+    // `audit_target = "stdout"`: one JSON object per line, as they happen.
+    let manifest = std::fs::read_to_string(dir.join("Torvyn.toml")).unwrap();
+    std::fs::write(dir.join("Torvyn.toml"), format!("{manifest}\n[security]\naudit_target = \"stdout\"\n")).unwrap();
+    let (code, out, err) = common::cli::torvyn_in(&dir, &["run"], &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let event: serde_json::Value = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["kind"] == "cap_denied_runtime" && v["capability"] == "network:tcp-connect")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!((event["node"].as_str(), event["target"].as_str()), (Some("probe"), Some("127.0.0.1:9")));
+    std::fs::write(dir.join("Torvyn.toml"), &manifest).unwrap();
     let (code, out, err) = common::cli::torvyn_in(&dir, &["--format", "json", "run", "--audit"], &[]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));

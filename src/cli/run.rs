@@ -278,6 +278,9 @@ pub fn run(args: RunArgs) -> i32 {
     host.shutdown(Duration::from_secs(10));
     // The last metrics push sees the ended flow; the last spans are written.
     drop(_pusher);
+    if !crate::security::flush_audit(Duration::from_secs(5)) {
+        output::warning("some audit events were still being written when torvyn run ended");
+    }
     if !crate::observability::flush_spans(Duration::from_secs(5)) {
         output::warning("some spans were still being exported when torvyn run ended");
     }

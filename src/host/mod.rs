@@ -373,6 +373,7 @@ impl Host {
         let stuck = reactor.as_mut().map_or(0, |r| r.shutdown(timeout));
         // Ended flows handed their last spans over; give exporters a moment.
         crate::observability::flush_spans(timeout.min(Duration::from_secs(2)));
+        crate::security::flush_audit(timeout.min(Duration::from_secs(2)));
         drop(reactor);
         self.inner.lock().state = HostState::Stopped;
         if stuck > 0 {

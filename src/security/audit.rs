@@ -127,6 +127,22 @@ impl Default for AuditConfig {
 
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 static DROPPED: AtomicU64 = AtomicU64::new(0);
+/// Events handed to a writer and not yet written.
+static PENDING: AtomicU64 = AtomicU64::new(0);
+
+/// Wait (at most `timeout`) until every event handed to a destination was
+/// written; says whether they all were. `torvyn run` and `Host::shutdown`
+/// call it so that the last events of a process are not lost.
+pub fn flush_audit(timeout: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    while PENDING.load(Ordering::Acquire) > 0 {
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    true
+}
 
 /// Events dropped in this process because a destination's queue was full
 /// or its writer failed.
@@ -164,6 +180,7 @@ impl Writer {
                 if !ok {
                     DROPPED.fetch_add(1, Ordering::Relaxed);
                 }
+                PENDING.fetch_sub(1, Ordering::AcqRel);
             }
         });
         match spawned {
@@ -377,9 +394,11 @@ impl AuditLog {
             outcome: outcome.to_string(),
         };
         if let Some(tx) = &self.writer {
+            PENDING.fetch_add(1, Ordering::AcqRel);
             match tx.try_send(event.clone()) {
                 Ok(()) => {}
                 Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                    PENDING.fetch_sub(1, Ordering::AcqRel);
                     self.dropped.fetch_add(1, Ordering::Relaxed);
                     DROPPED.fetch_add(1, Ordering::Relaxed);
                 }

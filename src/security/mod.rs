@@ -17,7 +17,7 @@ mod error;
 mod grants;
 mod scope;
 
-pub use audit::{AuditCallback, AuditConfig, AuditDestination, AuditEvent, AuditKind, AuditLog, CapabilityCounts, CapabilityUse, NodeAudit, audit_events_dropped};
+pub use audit::{AuditCallback, AuditConfig, AuditDestination, AuditEvent, AuditKind, AuditLog, CapabilityCounts, CapabilityUse, NodeAudit, audit_events_dropped, flush_audit};
 pub use capability::{Capability, Peer};
 pub use error::SecurityError;
 pub use grants::{Access, GrantSet, Need, feature_kinds, needs};
