@@ -339,7 +339,8 @@ void torvyn_host_free(torvyn_host *host);
 
 // Route Torvyn's log records and guests' captured output to `callback`,
 // replacing any earlier callback (whose `user_data_free` then runs, once no
-// call to it is in progress). NULL `callback` stops delivery.
+// call to it is in progress). NULL `callback` stops delivery (a
+// `user_data_free` given with it runs at once).
 //
 // Threads: the callback runs on Torvyn's own log thread, one record at a
 // time and in order, never on a reactor worker or under a Torvyn lock: it

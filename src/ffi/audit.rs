@@ -2,7 +2,7 @@
 
 use std::ffi::{CString, c_char, c_void};
 
-use super::log::torvyn_free_fn;
+use super::log::{UserData, torvyn_free_fn};
 use super::registry::{self, torvyn_flow, torvyn_host};
 use super::{FfiError, ffi_guard, string, torvyn_error, torvyn_status};
 
@@ -13,29 +13,14 @@ pub type torvyn_audit_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, e
 /// The C callback and its user data.
 struct Sink {
     f: unsafe extern "C" fn(*mut c_void, *const c_char),
-    user_data: *mut c_void,
-    free: torvyn_free_fn,
+    data: UserData,
 }
-
-// SAFETY: the C caller promises (per the header) that `f` may be called and
-// `user_data` used from any thread.
-unsafe impl Send for Sink {}
-unsafe impl Sync for Sink {}
 
 impl Sink {
     fn deliver(&self, event: &crate::security::AuditEvent) {
         if let Some(json) = serde_json::to_string(event).ok().and_then(|j| CString::new(j).ok()) {
             // SAFETY: `f` was given by the caller for this use; the text lives for the call.
-            unsafe { (self.f)(self.user_data, json.as_ptr()) };
-        }
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        if let Some(free) = self.free {
-            // SAFETY: called once, after the last call of `f`.
-            unsafe { free(self.user_data) };
+            unsafe { (self.f)(self.data.ptr, json.as_ptr()) };
         }
     }
 }
@@ -71,25 +56,10 @@ pub unsafe extern "C" fn torvyn_host_set_audit_callback(
     out_error: *mut *mut torvyn_error,
 ) -> torvyn_status {
     ffi_guard!(out_error, {
-        let h = match registry::host(host as usize) {
-            Ok(h) => h,
-            Err(e) => {
-                if let Some(free) = user_data_free {
-                    unsafe { free(user_data) };
-                }
-                return Err(e);
-            }
-        };
-        let sink = match callback {
-            Some(f) => Some(Sink { f, user_data, free: user_data_free }),
-            None => {
-                // No callback will ever use it: give it back now.
-                if let Some(free) = user_data_free {
-                    unsafe { free(user_data) };
-                }
-                None
-            }
-        };
+        // Freed on any error, and at once when there is no callback.
+        let data = UserData::new(user_data, user_data_free);
+        let h = registry::host(host as usize)?;
+        let sink = callback.map(|f| Sink { f, data });
         h.set_audit_sink(sink.map(|s| {
             Box::new(move |e: &crate::security::AuditEvent| s.deliver(e)) as Box<dyn Fn(&crate::security::AuditEvent) + Send + Sync>
         }));

@@ -33,24 +33,37 @@ pub type torvyn_log_fn = Option<
 /// Frees the `user_data` given with a callback once Torvyn no longer uses it.
 pub type torvyn_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 
-struct Callback {
-    f: unsafe extern "C" fn(*mut c_void, torvyn_log_level, *const c_char, *const c_char, *const c_char),
-    user_data: *mut c_void,
+/// A callback's `user_data` and the function that frees it: owned, so it
+/// is freed exactly once, when its last holder lets go (at once when no
+/// callback will ever use it).
+pub(super) struct UserData {
+    pub(super) ptr: *mut c_void,
     free: torvyn_free_fn,
 }
 
-// SAFETY: the C caller promises (per the header) that `f` may be called and
-// `user_data` used from any thread.
-unsafe impl Send for Callback {}
-unsafe impl Sync for Callback {}
+impl UserData {
+    pub(super) fn new(ptr: *mut c_void, free: torvyn_free_fn) -> UserData {
+        UserData { ptr, free }
+    }
+}
 
-impl Drop for Callback {
+// SAFETY: the C caller promises (per the header) that callbacks may be
+// called and `user_data` used from any thread.
+unsafe impl Send for UserData {}
+unsafe impl Sync for UserData {}
+
+impl Drop for UserData {
     fn drop(&mut self) {
         if let Some(free) = self.free {
-            // SAFETY: called once, after the last use of `user_data`.
-            unsafe { free(self.user_data) };
+            // SAFETY: called once, after the last use of `ptr`.
+            unsafe { free(self.ptr) };
         }
     }
+}
+
+struct Callback {
+    f: unsafe extern "C" fn(*mut c_void, torvyn_log_level, *const c_char, *const c_char, *const c_char),
+    data: UserData,
 }
 
 static CALLBACK: RwLock<Option<Arc<Callback>>> = RwLock::new(None);
@@ -177,7 +190,7 @@ fn deliver(r: &Owned) {
         // SAFETY: a C function pointer the caller registered; strings live for the call.
         unsafe {
             (cb.f)(
-                cb.user_data,
+                cb.data.ptr,
                 r.level,
                 r.target.as_ptr(),
                 r.node.as_ref().map_or(std::ptr::null(), |n| n.as_ptr()),
@@ -259,7 +272,8 @@ impl Log for CLogger {
 
 /// Route Torvyn's log records and guests' captured output to `callback`,
 /// replacing any earlier callback (whose `user_data_free` then runs, once no
-/// call to it is in progress). NULL `callback` stops delivery.
+/// call to it is in progress). NULL `callback` stops delivery (a
+/// `user_data_free` given with it runs at once).
 ///
 /// Threads: the callback runs on Torvyn's own log thread, one record at a
 /// time and in order, never on a reactor worker or under a Torvyn lock: it
@@ -279,20 +293,12 @@ pub unsafe extern "C" fn torvyn_log_set_callback(
     out_error: *mut *mut torvyn_error,
 ) -> torvyn_status {
     ffi_guard!(out_error, {
+        let data = UserData::new(user_data, user_data_free);
         INSTALL.call_once(|| INSTALLED.store(log::set_logger(&CLogger).is_ok(), Ordering::SeqCst));
         if !INSTALLED.load(Ordering::SeqCst) {
-            if let Some(free) = user_data_free {
-                unsafe { free(user_data) };
-            }
             return Err(FfiError::internal("another logger is already installed in this process"));
         }
-        let new = callback.map(|f| {
-            Arc::new(Callback {
-                f,
-                user_data,
-                free: user_data_free,
-            })
-        });
+        let new = callback.map(|f| Arc::new(Callback { f, data }));
         let has = new.is_some();
         flush();
         let old = {
