@@ -68,7 +68,7 @@ pub fn inspect(args: InspectArgs) -> i32 {
             return FAILURE;
         }
     };
-    let digest: String = found.digest.iter().map(|b| format!("{b:02x}")).collect();
+    let digest = crate::observability::hex(&found.digest);
     let contract = match &found.contract {
         Ok(c) => json!({"world": c.world(), "role": c.role.interface(), "package": c.role.package(), "version": c.version.to_string()}),
         Err(e) => json!({"error": e.to_string()}),

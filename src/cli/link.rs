@@ -82,7 +82,7 @@ pub fn link(args: LinkArgs, picture: Option<Picture>) -> i32 {
                 Some(c) => (
                     c.exports.world().to_string(),
                     Some(c.size),
-                    Some(c.digest.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+                    Some(crate::observability::hex(&c.digest)),
                 ),
                 None => (format!("host endpoint ({})", s.node.component), None, None),
             };

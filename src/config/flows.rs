@@ -33,12 +33,11 @@ pub(super) fn flows(
     let mut flows = Vec::new();
     for (name, table) in &m.flow {
         let mut flow = flow(cx, name, table, components, rt)?;
-        // Without `[[component]]` tables the manifest's `[capabilities]`
-        // speak for every component its nodes run.
-        if components.is_empty() {
-            for n in flow.nodes.iter_mut().filter(|n| n.endpoint.is_none()) {
-                n.needs = needs.clone();
-            }
+        // The manifest's `[capabilities]` speak for its `[[component]]`s,
+        // or, without any, for every component its nodes run.
+        let its_own = |n: &NodeDef| components.is_empty() || components.iter().any(|c| c.name == n.component);
+        for n in flow.nodes.iter_mut().filter(|n| n.endpoint.is_none() && its_own(n)) {
+            n.needs = needs.clone();
         }
         grant(cx, m, &mut flow)?;
         flows.push(flow);
@@ -137,7 +136,6 @@ fn node(cx: &Cx<'_>, key: &str, name: &str, t: &NodeTable, components: &[Compone
         return Err(cx.err(&ckey, "missing required key `component`"));
     };
     let declared = components.iter().find(|c| c.name == *cref);
-    let needs = declared.map(|c| c.needs.clone()).unwrap_or_default();
     let (component, path, unbuilt, default_config) = match declared {
         Some(c) => (c.name.clone(), c.path.clone(), (!c.is_built()).then(|| c.source.clone()).flatten(), c.config.clone()),
         None if cref.ends_with(".wasm") || cref.contains('/') || cref.contains("://") => {
@@ -191,7 +189,7 @@ fn node(cx: &Cx<'_>, key: &str, name: &str, t: &NodeTable, components: &[Compone
         resume_after: Duration::from_millis(t.resume_after_ms.unwrap_or(1)),
         fuel: t.fuel_budget,
         memory_limit: t.max_memory.map(|m| memory(cx, &format!("{key}.max_memory"), m.0)).transpose()?,
-        needs,
+        needs: CapabilityNeeds::default(),
         max_table_elements: t.max_table_elements.map(|n| table_elements(cx, &format!("{key}.max_table_elements"), n)).transpose()?,
         max_output_rate: t.max_output_rate.map(|r| output_rate(cx, &format!("{key}.max_output_rate"), r.0)).transpose()?,
         call_timeout: t.call_timeout_ms.map(|ms| super::settings::millis(cx, &format!("{key}.call_timeout_ms"), ms)).transpose()?,

@@ -93,9 +93,6 @@ fn resolve(cx: &Cx<'_>) -> Result<PipelineDef, ConfigError> {
         components.push(component(cx, &key, c)?);
     }
     let needs = needs(cx, m.capabilities.as_ref())?;
-    for c in &mut components {
-        c.needs = needs.clone();
-    }
     let mut runtime = super::settings::runtime(cx, m.runtime.as_ref())?;
     if let Some(o) = &m.observability {
         super::observability::resolve(cx, o, &mut runtime)?;
@@ -136,7 +133,6 @@ fn component(cx: &Cx<'_>, key: &str, c: &ComponentTable) -> Result<ComponentDef,
         language: c.language,
         build_command: c.build_command.clone(),
         config: c.config.clone().map(|c| c.0),
-        needs: Default::default(),
     })
 }
 

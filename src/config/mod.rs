@@ -68,8 +68,6 @@ pub struct ComponentDef {
     pub build_command: Option<String>,
     /// Default `lifecycle.init` configuration of nodes running it.
     pub config: Option<String>,
-    /// What the component's own manifest (`[capabilities]`) says it needs.
-    pub needs: CapabilityNeeds,
 }
 
 /// A component's declared needs (`[capabilities.required]`,

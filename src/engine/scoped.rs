@@ -78,6 +78,7 @@ pub async fn socket_allowed(grants: &GrantSet, audit: Option<&NodeAudit>, resolv
         SocketAddrUse::UdpBind => ("network:udp", grants.iter().any(|c| *c == Capability::Udp(None)).then(|| "network:udp".to_string())),
         SocketAddrUse::TcpConnect | SocketAddrUse::UdpSend | SocketAddrUse::UdpReceive => {
             let udp = !matches!(used, SocketAddrUse::TcpConnect);
+            let kind = if udp { "network:udp" } else { "network:tcp-connect" };
             let mut found = None;
             for peer in grants.peers(udp) {
                 let ips = match peer.as_ref().and_then(|p| p.host.as_deref()) {
@@ -85,12 +86,11 @@ pub async fn socket_allowed(grants: &GrantSet, audit: Option<&NodeAudit>, resolv
                     _ => Vec::new(),
                 };
                 if GrantSet::peer_matches(&peer, addr, &ips) {
-                    let kind = if udp { "network:udp" } else { "network:tcp-connect" };
                     found = Some(peer.map_or_else(|| kind.to_string(), |p| format!("{kind}:{p}")));
                     break;
                 }
             }
-            (if udp { "network:udp" } else { "network:tcp-connect" }, found)
+            (kind, found)
         }
     };
     if let Some(audit) = audit {
@@ -107,14 +107,14 @@ pub async fn socket_allowed(grants: &GrantSet, audit: Option<&NodeAudit>, resolv
 /// (the path checks then keep the guest to that file).
 pub fn preopens(grants: &GrantSet) -> Vec<(String, FsPerms)> {
     let mut dirs: Vec<(String, FsPerms)> = Vec::new();
-    for (scope, access, _) in grants.path_scopes() {
-        let mut base = scope.base();
+    for s in grants.path_scopes() {
+        let mut base = s.scope.base();
         // A plain path that is not a directory (a file, or one not made yet)
         // opens its parent.
-        if !scope.is_glob() && !std::path::Path::new(&base).is_dir() {
+        if !s.scope.is_glob() && !std::path::Path::new(&base).is_dir() {
             base = std::path::Path::new(&base).parent().map_or("/".into(), |p| p.to_string_lossy().into_owned());
         }
-        let perms = if access == Access::Write { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
+        let perms = if s.access == Access::Write { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
         match dirs.iter_mut().find(|(d, _)| *d == base) {
             Some((_, p)) if perms == FsPerms::ReadWrite => *p = perms,
             Some(_) => {}
@@ -130,13 +130,13 @@ pub fn preopens(grants: &GrantSet) -> Vec<(String, FsPerms)> {
 /// mode). Then no path call follows a link.
 pub(super) fn narrow_scopes(grants: &GrantSet) -> bool {
     let scopes = grants.path_scopes();
-    scopes.len() > 1 || scopes.iter().any(|(s, _, _)| s.is_glob() || !std::path::Path::new(&s.base()).is_dir())
+    scopes.len() > 1 || scopes.iter().any(|s| s.scope.is_glob() || !std::path::Path::new(&s.scope.base()).is_dir())
 }
 
 /// Whether moving or linking `old` to `new` keeps what the grants allow:
 /// whatever can read the new name could already read the old one.
 pub(super) fn move_allowed(grants: &GrantSet, old: &str, new: &str) -> bool {
-    let readable = |p: &str| grants.path_scopes().iter().any(|(s, a, _)| *a == Access::Read && s.matches(p));
+    let readable = |p: &str| grants.path_scopes().iter().any(|s| s.access == Access::Read && s.scope.matches(p));
     !readable(new) || readable(old)
 }
 
@@ -144,7 +144,7 @@ pub(super) fn move_allowed(grants: &GrantSet, old: &str, new: &str) -> bool {
 /// covers it, or (for a directory) leads through it.
 pub(super) fn listable(grants: &GrantSet, dir: &str, name: &str, is_dir: bool) -> bool {
     let path = format!("{}/{name}", dir.trim_end_matches('/'));
-    grants.path_scopes().iter().any(|(s, _, _)| s.matches(&path) || is_dir && s.leads_to(&path))
+    grants.path_scopes().iter().any(|s| s.scope.matches(&path) || is_dir && s.scope.leads_to(&path))
 }
 
 /// Longest path a guest may name (Linux's `PATH_MAX`).
@@ -198,21 +198,11 @@ pub(super) fn check_path(state: &StageState, d: u32, path: &str, used: PathUse) 
         return Err(deny(path, "filesystem:read", "a path that goes up with `..` is not followed"));
     };
     let scopes = state.grants.path_scopes();
-    // The grant (as `filesystem:<mode>:<pattern>`) that gives `access` to `full`.
-    let find = |access: Access| {
-        scopes.iter().find(|(s, a, _)| *a == access && s.matches(&full)).map(|(_, a, p)| match a {
-            Access::Read => format!("filesystem:read:{p}"),
-            Access::Write => format!("filesystem:write:{p}"),
-        })
-    };
+    // The grant that gives `access` to `full`.
+    let find = |access: Access| scopes.iter().find(|s| s.access == access && s.scope.matches(&full)).map(|s| s.grant.as_str());
     // A directory on the way to a scope: the grant of the first such scope.
-    let traversal = || {
-        scopes.iter().find(|(s, _, _)| s.leads_to(&full)).map(|(_, a, p)| match a {
-            Access::Read => format!("filesystem:read:{p}"),
-            Access::Write => format!("filesystem:write:{p}"),
-        })
-    };
-    let mut needs: Vec<(&'static str, Option<String>)> = Vec::with_capacity(2);
+    let traversal = || scopes.iter().find(|s| s.scope.leads_to(&full)).map(|s| s.grant.as_str());
+    let mut needs: Vec<(&'static str, Option<&str>)> = Vec::with_capacity(2);
     match used {
         PathUse::Write => needs.push(("filesystem:write", find(Access::Write))),
         PathUse::Look => needs.push(("filesystem:read", find(Access::Read).or_else(|| find(Access::Write)).or_else(traversal))),
@@ -235,7 +225,7 @@ pub(super) fn check_path(state: &StageState, d: u32, path: &str, used: PathUse) 
     if let Some(a) = &state.audit {
         for (kind, grant) in needs {
             if let Some(g) = grant {
-                a.exercised(kind, &g, &full);
+                a.exercised(kind, g, &full);
             }
         }
     }

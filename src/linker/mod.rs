@@ -13,6 +13,7 @@ use crate::config::{EndpointKind, FlowDef, NodeDef, PipelineDef, RuntimeConfig};
 use crate::contracts::Role;
 use crate::engine::{CompiledComponent, Engine};
 use crate::pipeline::Graph;
+use crate::observability::hex;
 use crate::security::{GrantSet, Need};
 
 /// A flow ready to run: its nodes (indexed like the manifest's nodes and
@@ -38,6 +39,8 @@ pub struct LinkedStage {
     pub node: NodeDef,
     pub role: Role,
     pub component: Option<Arc<CompiledComponent>>,
+    /// The node's grants, checked against the component's imports.
+    pub grants: GrantSet,
 }
 
 /// Compile every component of `flow` (through the engine's cache), check
@@ -151,38 +154,40 @@ fn link_node(engine: &Engine, node: &NodeDef) -> Result<LinkedStage, Vec<LinkErr
             });
         }
     }
-    if let Some(c) = &component {
-        match GrantSet::parse(&node.capabilities) {
-            Err(e) => errors.push(LinkError::Grant { node: node.name.clone(), source: e }),
-            Ok(grants) => {
-                for required in node.needs.required.iter().filter(|r| !grants.answers(r)) {
-                    errors.push(LinkError::MissingRequired {
-                        node: node.name.clone(),
-                        component: node.component.clone(),
-                        capability: required.clone(),
-                        digest: hex(&c.digest),
-                    });
-                }
-                let mut needed: Vec<(Need, Vec<String>)> = Vec::new();
-                for import in &c.imports {
-                    let Err(need) = grants.allows_import(import) else { continue };
-                    match needed.iter_mut().find(|(n, _)| *n == need) {
-                        Some((_, list)) => list.push(import.clone()),
-                        None => needed.push((need, vec![import.clone()])),
-                    }
-                }
-                for (need, imports) in needed {
-                    errors.push(LinkError::MissingCapability {
-                        node: node.name.clone(),
-                        component: node.component.clone(),
-                        world: c.exports.world().to_string(),
-                        capability: need.suggest,
-                        any_of: need.any_of.join(", "),
-                        imports,
-                        digest: hex(&c.digest),
-                    });
-                }
+    let grants = match GrantSet::parse(&node.capabilities) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            errors.push(LinkError::Grant { node: node.name.clone(), source: e });
+            None
+        }
+    };
+    if let (Some(c), Some(grants)) = (&component, &grants) {
+        for required in node.needs.required.iter().filter(|r| !grants.answers(r)) {
+            errors.push(LinkError::MissingRequired {
+                node: node.name.clone(),
+                component: node.component.clone(),
+                capability: required.clone(),
+                digest: hex(&c.digest),
+            });
+        }
+        let mut needed: Vec<(Need, Vec<String>)> = Vec::new();
+        for import in &c.imports {
+            let Err(need) = grants.allows_import(import) else { continue };
+            match needed.iter_mut().find(|(n, _)| *n == need) {
+                Some((_, list)) => list.push(import.clone()),
+                None => needed.push((need, vec![import.clone()])),
             }
+        }
+        for (need, imports) in needed {
+            errors.push(LinkError::MissingCapability {
+                node: node.name.clone(),
+                component: node.component.clone(),
+                world: c.exports.world().to_string(),
+                capability: need.suggest,
+                any_of: need.any_of.join(", "),
+                imports,
+                digest: hex(&c.digest),
+            });
         }
     }
     if errors.is_empty() {
@@ -190,13 +195,10 @@ fn link_node(engine: &Engine, node: &NodeDef) -> Result<LinkedStage, Vec<LinkErr
             node: node.clone(),
             role: actual,
             component,
+            grants: grants.unwrap_or_default(),
         })
     } else {
         Err(errors)
     }
 }
 
-/// Lower-case hex of a digest.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}

@@ -71,14 +71,7 @@ const QUEUE: usize = 64;
 /// (a program about to exit calls it, so a flow's last spans are not lost).
 /// Returns whether all were.
 pub fn flush_spans(timeout: std::time::Duration) -> bool {
-    let deadline = std::time::Instant::now() + timeout;
-    while PENDING.load(Ordering::Acquire) > 0 {
-        if std::time::Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    true
+    crate::types::wait_until_drained(&PENDING, timeout)
 }
 
 fn senders() -> &'static Mutex<HashMap<SpanDestination, SyncSender<SpanBatch>>> {

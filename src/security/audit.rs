@@ -134,14 +134,7 @@ static PENDING: AtomicU64 = AtomicU64::new(0);
 /// written; says whether they all were. `torvyn run` and `Host::shutdown`
 /// call it so that the last events of a process are not lost.
 pub fn flush_audit(timeout: std::time::Duration) -> bool {
-    let deadline = std::time::Instant::now() + timeout;
-    while PENDING.load(Ordering::Acquire) > 0 {
-        if std::time::Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-    true
+    crate::types::wait_until_drained(&PENDING, timeout)
 }
 
 /// Events dropped in this process because a destination's queue was full
@@ -382,7 +375,7 @@ impl AuditLog {
         }
         let event = AuditEvent {
             sequence: SEQUENCE.fetch_add(1, Ordering::Relaxed),
-            time_unix_ns: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64),
+            time_unix_ns: crate::types::unix_now_ns(),
             kind,
             flow: self.flow.clone(),
             flow_id: self.flow_id,
@@ -431,10 +424,6 @@ impl std::fmt::Debug for NodeAudit {
 }
 
 impl NodeAudit {
-    pub fn node(&self) -> &str {
-        &self.node
-    }
-
     /// The counters of `kind` at this node.
     fn counts(&self, kind: &'static str) -> Arc<CapabilityCounts> {
         let mut counts = self.counts.lock();
@@ -469,15 +458,6 @@ impl NodeAudit {
         log::warn!(target: "torvyn::audit", "flow `{}` node `{}`: optional capability {capability} is not granted", self.log.flow, self.node);
         self.log.push(AuditKind::OptionalMissing, &self.node, &self.component, &self.digest, capability, "", "not granted: the component runs without it");
     }
-
-    /// `(kind, exercises, denials)` for every kind used so far.
-    pub fn snapshot(&self) -> Vec<(&'static str, u64, u64)> {
-        self.counts
-            .lock()
-            .iter()
-            .map(|(k, c)| (*k, c.exercises.load(Ordering::Relaxed), c.denials.load(Ordering::Relaxed)))
-            .collect()
-    }
 }
 
 #[cfg(test)]
@@ -497,9 +477,9 @@ mod tests {
         assert_eq!(events.len(), FLOW_EVENTS);
         assert_eq!(log.dropped(), 11);
         assert!(events.iter().all(|e| e.kind == AuditKind::Denied));
-        let snap = n.snapshot();
-        assert!(snap.contains(&("filesystem:read", 2, 0)));
-        assert!(snap.contains(&("network:tcp-connect", 0, FLOW_EVENTS as u64 + 10)));
+        let uses: Vec<(String, u64, u64)> = log.capability_uses().into_iter().map(|u| (u.capability, u.exercises, u.denials)).collect();
+        assert!(uses.contains(&("filesystem:read".to_string(), 2, 0)));
+        assert!(uses.contains(&("network:tcp-connect".to_string(), 0, FLOW_EVENTS as u64 + 10)));
     }
 
     #[test]

@@ -15,6 +15,18 @@ use super::scope::PathScope;
 #[derive(Debug, Clone, Default)]
 pub struct GrantSet {
     caps: Arc<[Capability]>,
+    /// The filesystem grants' scopes, parsed once: each path call is
+    /// checked against them.
+    scopes: Arc<[FsScope]>,
+}
+
+/// One filesystem grant: its scope, its mode, and its public name
+/// (`filesystem:read:/data/*.csv`, what the audit trail shows).
+#[derive(Debug, Clone)]
+pub struct FsScope {
+    pub scope: PathScope,
+    pub access: Access,
+    pub grant: String,
 }
 
 /// What a component's import asks for, when it asks for anything.
@@ -76,11 +88,30 @@ pub enum Access {
     Write,
 }
 
+impl Access {
+    /// The capability kind of this mode (`filesystem:read`).
+    pub fn kind(self) -> &'static str {
+        match self {
+            Access::Read => "filesystem:read",
+            Access::Write => "filesystem:write",
+        }
+    }
+}
+
 impl GrantSet {
     /// Parse every grant; the first bad one is the error.
     pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<GrantSet, SecurityError> {
         let caps = names.iter().map(|n| Capability::parse(n.as_ref())).collect::<Result<Vec<_>, _>>()?;
-        Ok(GrantSet { caps: caps.into() })
+        let scopes = caps
+            .iter()
+            .filter_map(|c| match c {
+                Capability::FsRead(p) => Some((p, Access::Read)),
+                Capability::FsWrite(p) => Some((p, Access::Write)),
+                _ => None,
+            })
+            .map(|(p, access)| FsScope { scope: PathScope::new(p), access, grant: format!("{}:{p}", access.kind()) })
+            .collect::<Vec<_>>();
+        Ok(GrantSet { caps: caps.into(), scopes: scopes.into() })
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Capability> {
@@ -188,19 +219,12 @@ impl GrantSet {
     }
 
     /// Filesystem scopes with their access.
-    pub fn path_scopes(&self) -> Vec<(PathScope, Access, String)> {
-        self.caps
-            .iter()
-            .filter_map(|c| match c {
-                Capability::FsRead(p) => Some((PathScope::new(p), Access::Read, p.clone())),
-                Capability::FsWrite(p) => Some((PathScope::new(p), Access::Write, p.clone())),
-                _ => None,
-            })
-            .collect()
+    pub fn path_scopes(&self) -> &[FsScope] {
+        &self.scopes
     }
 
     /// Whether the grant for `addr` (already resolved to `ips` for named
-    /// hosts) allows it: see [`super::sockets`].
+    /// hosts) allows it (the socket address check asks).
     pub fn peer_matches(peer: &Option<Peer>, addr: SocketAddr, ips: &[IpAddr]) -> bool {
         match peer {
             None => true,

@@ -20,5 +20,5 @@ mod scope;
 pub use audit::{AuditCallback, AuditConfig, AuditDestination, AuditEvent, AuditKind, AuditLog, CapabilityCounts, CapabilityUse, NodeAudit, audit_events_dropped, flush_audit};
 pub use capability::{Capability, Peer};
 pub use error::SecurityError;
-pub use grants::{Access, GrantSet, Need, feature_kinds, needs};
+pub use grants::{Access, FsScope, GrantSet, Need, feature_kinds, needs};
 pub use scope::PathScope;

@@ -6,4 +6,4 @@ mod time;
 
 pub use ids::{BufferHandle, FlowId, StageId};
 pub use state::{FlowState, IllegalFlowTransition};
-pub use time::{deadline_after, deadline_within, saturating_deadline, unix_now_ns};
+pub use time::{deadline_after, deadline_within, saturating_deadline, unix_now_ns, wait_until_drained};

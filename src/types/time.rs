@@ -31,3 +31,17 @@ pub fn saturating_deadline(d: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(d.min(CENTURY)).unwrap_or(now)
 }
+
+/// Wait (at most `timeout`) until `pending` is zero; says whether it got
+/// there. For a program about to end: the work a background writer was
+/// handed (spans, audit events) is done or given up on in bounded time.
+pub fn wait_until_drained(pending: &std::sync::atomic::AtomicU64, timeout: Duration) -> bool {
+    let deadline = saturating_deadline(timeout);
+    while pending.load(std::sync::atomic::Ordering::Acquire) > 0 {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    true
+}

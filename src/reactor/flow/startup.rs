@@ -73,15 +73,14 @@ impl FlowDriver {
         let linked = &startup.linked;
         let ls = &linked.stages[i];
         let rt = &linked.runtime;
-        let grants = crate::security::GrantSet::parse(&ls.node.capabilities).map_err(|e| (Some(FailureKind::Instantiate), e.to_string()))?;
         let spec = StageSpec {
             stage: StageId::new(i as u32),
             node: Arc::from(ls.node.name.as_str()),
             config: ls.node.config.clone(),
-            grants: grants.clone(),
+            grants: ls.grants.clone(),
             audit: ls.component.as_ref().map(|c| {
-                let audit = self.shared.audit.node(&ls.node.name, &c.name, &crate::linker::hex(&c.digest));
-                for optional in ls.node.needs.optional.iter().filter(|o| !grants.answers(o)) {
+                let audit = self.shared.audit.node(&ls.node.name, &c.name, &crate::observability::hex(&c.digest));
+                for optional in ls.node.needs.optional.iter().filter(|o| !ls.grants.answers(o)) {
                     audit.optional_missing(optional);
                 }
                 audit
