@@ -109,7 +109,10 @@ fn level_off_records_nothing_and_can_be_changed_while_running() {
     let off = format!("{}\n[observability]\nlevel = \"off\"\n", common::linear(&nodes, ""));
     let (s, m) = run(&off);
     assert_eq!(s.elements, 30);
-    assert_eq!((m.level, m.elements, m.nodes[0].invocations, m.edges[0].elements, m.latency_ns.count), (Level::Off, 0, 0, 0, 0));
+    assert_eq!((m.level, m.elements, m.nodes[0].invocations, m.latency_ns.count, m.edges[0].queue_wait_ns.count), (Level::Off, 0, 0, 0, 0));
+    // An edge's counts are its queue's own (the summary's too): exact at every level.
+    assert_eq!((m.edges[0].elements, m.edges[0].depth), (30, 0));
+    assert_eq!(m.edges[0].peak_depth, s.edges[0].peak_depth as u64);
     let disabled = format!("{}\n[observability]\nmetrics_enabled = false\n", common::linear(&nodes, ""));
     assert_eq!(run(&disabled).1.level, Level::Off);
     let p = PipelineDef::from_toml_str(&off, env!("CARGO_MANIFEST_DIR")).unwrap();

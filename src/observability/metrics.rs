@@ -84,45 +84,30 @@ impl NodeMetrics {
     }
 }
 
-/// One edge's counters (`repr(C)`: see [`NodeMetrics`]).
+/// An edge queue's own counts: kept by the queue itself at every level
+/// (the flow summary reports them too, so there is one source of truth),
+/// written only by the worker driving the flow, read by snapshots from any
+/// thread. Relaxed single-writer stores: a reader may see one count a step
+/// ahead of another, never a torn or lost update.
 #[derive(Debug, Default)]
-#[repr(C)]
-pub struct EdgeMetrics {
-    pub from: String,
-    pub port: String,
-    pub to: String,
+pub struct QueueCounts {
     /// Elements the consumer took off the queue.
-    elements: AtomicU64,
-    /// Times the queue filled and stopped its producer (`block`).
-    backpressure_events: AtomicU64,
-    /// Time the producer spent stopped by this edge, ns.
-    backpressure_ns: AtomicU64,
+    taken: AtomicU64,
     depth: AtomicU64,
     peak: AtomicU64,
+    /// Elements dropped under a lossy policy.
     dropped: AtomicU64,
-    /// Time timed elements spent queued, ns.
-    queue_wait: Histogram,
 }
 
-impl EdgeMetrics {
-    pub fn new(from: &str, port: &str, to: &str) -> EdgeMetrics {
-        EdgeMetrics { from: from.to_string(), port: port.to_string(), to: to.to_string(), ..Default::default() }
-    }
-
+impl QueueCounts {
     /// The consumer took an element; `depth` remain.
     #[inline]
     pub fn taken(&self, depth: usize) {
-        bump(&self.elements, 1);
+        bump(&self.taken, 1);
         self.depth.store(depth as u64, Ordering::Relaxed);
     }
 
-    /// A timed element waited `ns` on the queue.
-    #[inline]
-    pub fn waited(&self, ns: u64) {
-        self.queue_wait.record(ns);
-    }
-
-    /// The queue holds `depth` now.
+    /// The queue holds `depth` now (after a push).
     #[inline]
     pub fn queued(&self, depth: usize) {
         let d = depth as u64;
@@ -132,16 +117,59 @@ impl EdgeMetrics {
         }
     }
 
+    /// The queue was emptied without consumers (the flow ended).
+    pub fn emptied(&self) {
+        self.depth.store(0, Ordering::Relaxed);
+    }
+
+    #[inline]
+    pub fn dropped(&self) {
+        bump(&self.dropped, 1);
+    }
+
+    pub fn peak(&self) -> u64 {
+        get(&self.peak)
+    }
+
+    pub fn drops(&self) -> u64 {
+        get(&self.dropped)
+    }
+}
+
+/// One edge's figures (`repr(C)`: see [`NodeMetrics`]).
+#[derive(Debug, Default)]
+#[repr(C)]
+pub struct EdgeMetrics {
+    pub from: String,
+    pub port: String,
+    pub to: String,
+    /// Elements taken, depth, peak and drops: the queue's own counts.
+    pub queue: std::sync::Arc<QueueCounts>,
+    /// Times the queue filled and stopped its producer (`block`).
+    backpressure_events: AtomicU64,
+    /// Time the producer spent stopped by this edge, ns.
+    backpressure_ns: AtomicU64,
+    /// Time timed elements spent queued, ns.
+    queue_wait: Histogram,
+}
+
+impl EdgeMetrics {
+    pub fn new(from: &str, port: &str, to: &str) -> EdgeMetrics {
+        EdgeMetrics { from: from.to_string(), port: port.to_string(), to: to.to_string(), ..Default::default() }
+    }
+
+    /// A timed element waited `ns` on the queue.
+    #[inline]
+    pub fn waited(&self, ns: u64) {
+        self.queue_wait.record(ns);
+    }
+
     pub fn backpressure_began(&self) {
         bump(&self.backpressure_events, 1);
     }
 
     pub fn backpressure_ended(&self, ns: u64) {
         bump(&self.backpressure_ns, ns);
-    }
-
-    pub fn dropped(&self) {
-        bump(&self.dropped, 1);
     }
 }
 
@@ -279,13 +307,13 @@ impl FlowMetrics {
                         from: e.from.clone(),
                         port: e.port.clone(),
                         to: e.to.clone(),
-                        elements: get(&e.elements),
+                        elements: get(&e.queue.taken),
                         backpressure_events: get(&e.backpressure_events),
                         backpressure_ns: get(&e.backpressure_ns),
-                        depth: get(&e.depth),
-                        peak_depth: get(&e.peak),
+                        depth: get(&e.queue.depth),
+                        peak_depth: get(&e.queue.peak),
                         queue_wait_ns: wait,
-                        dropped: get(&e.dropped),
+                        dropped: get(&e.queue.dropped),
                     }
                 })
                 .collect(),

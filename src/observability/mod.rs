@@ -22,7 +22,7 @@ pub use http::{MetricsServer, SnapshotSource};
 pub use prometheus::{CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE, prometheus_text};
 pub use trace::{BackpressureEpisode, FlowTrace, SpanRecord, TraceParent, TraceParentError, TraceSettings, hex, span_id};
 pub use histogram::{BUCKETS, Histogram, HistogramSnapshot, RELATIVE_ERROR};
-pub use metrics::{TIMING_SAMPLE, EdgeMetrics, EdgeSnapshot, FlowMetrics, MetricsSnapshot, NodeMetrics, NodeSnapshot};
+pub use metrics::{TIMING_SAMPLE, EdgeMetrics, QueueCounts, EdgeSnapshot, FlowMetrics, MetricsSnapshot, NodeMetrics, NodeSnapshot};
 
 /// How much a flow records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

@@ -9,10 +9,11 @@
 //! and becomes a gap in the sequence numbers the consumer sees.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use crate::config::BackpressurePolicy;
 use crate::engine::Lent;
-use crate::observability::Tick;
+use crate::observability::{QueueCounts, Tick};
 
 /// One queued element and the drops just before it on this edge.
 #[derive(Debug)]
@@ -47,14 +48,15 @@ pub struct EdgeQueue {
     low_watermark: usize,
     policy: BackpressurePolicy,
     closed: bool,
-    peak: usize,
     /// Drops since the last queued element (become the next one's gap).
     pending_gap: u64,
-    dropped: u64,
+    /// Taken, depth, peak and drops, shared with the flow's metrics.
+    counts: Arc<QueueCounts>,
 }
 
 impl EdgeQueue {
-    pub fn new(capacity: usize, low_watermark: usize, policy: BackpressurePolicy) -> Self {
+    /// `counts`: where the queue keeps its counts (the edge's metrics).
+    pub fn new(capacity: usize, low_watermark: usize, policy: BackpressurePolicy, counts: Arc<QueueCounts>) -> Self {
         let capacity = capacity.max(1);
         EdgeQueue {
             // Deep queues grow as they fill instead of reserving up front.
@@ -63,9 +65,8 @@ impl EdgeQueue {
             low_watermark: low_watermark.min(capacity - 1),
             policy,
             closed: false,
-            peak: 0,
             pending_gap: 0,
-            dropped: 0,
+            counts,
         }
     }
 
@@ -84,14 +85,14 @@ impl EdgeQueue {
             match self.policy {
                 BackpressurePolicy::Block => debug_assert!(false, "push without credit"),
                 BackpressurePolicy::DropNewest => {
-                    self.dropped += 1;
+                    self.counts.dropped();
                     self.pending_gap += 1;
                     return Offer::DroppedNewest(element);
                 }
                 BackpressurePolicy::Error => return Offer::Full(element),
                 BackpressurePolicy::DropOldest => {
                     if let Some(old) = self.items.pop_front() {
-                        self.dropped += 1;
+                        self.counts.dropped();
                         match self.items.front_mut() {
                             Some(next) => next.gap += old.gap + 1,
                             None => self.pending_gap += old.gap + 1,
@@ -104,7 +105,7 @@ impl EdgeQueue {
         let gap = std::mem::take(&mut self.pending_gap);
         self.items.push_back(Queued { lent: element, gap, at });
         let len = self.items.len();
-        self.peak = self.peak.max(len);
+        self.counts.queued(len);
         if len >= self.capacity && self.policy == BackpressurePolicy::Block {
             self.closed = true;
         }
@@ -128,6 +129,7 @@ impl EdgeQueue {
     #[inline]
     pub fn pop(&mut self) -> Option<Lent> {
         let item = self.items.pop_front();
+        self.counts.taken(self.items.len());
         if self.closed && self.items.len() <= self.low_watermark {
             self.closed = false;
         }
@@ -136,7 +138,7 @@ impl EdgeQueue {
 
     /// Elements this edge dropped under a lossy policy.
     pub fn dropped(&self) -> u64 {
-        self.dropped
+        self.counts.drops()
     }
 
     pub fn policy(&self) -> BackpressurePolicy {
@@ -157,11 +159,12 @@ impl EdgeQueue {
 
     /// Deepest the queue has been.
     pub fn peak(&self) -> usize {
-        self.peak
+        self.counts.peak() as usize
     }
 
     /// Every element still waiting (at the end of a flow).
     pub fn drain(&mut self) -> impl Iterator<Item = Lent> + '_ {
+        self.counts.emptied();
         self.items.drain(..).map(|q| q.lent)
     }
 }
@@ -185,7 +188,7 @@ mod tests {
 
     #[test]
     fn credit_closes_when_full_and_reopens_at_watermark() {
-        let mut q = EdgeQueue::new(4, 2, BackpressurePolicy::Block);
+        let mut q = EdgeQueue::new(4, 2, BackpressurePolicy::Block, Arc::default());
         for i in 0..4 {
             assert!(q.has_credit());
             assert!(matches!(q.offer(el(i), Tick::NONE), Offer::Queued));
@@ -200,7 +203,7 @@ mod tests {
 
     #[test]
     fn lossy_policies_drop_count_and_leave_gaps() {
-        let mut q = EdgeQueue::new(2, 1, BackpressurePolicy::DropOldest);
+        let mut q = EdgeQueue::new(2, 1, BackpressurePolicy::DropOldest, Arc::default());
         for i in 0..5 {
             assert!(q.has_credit());
             let out = q.offer(el(i), Tick::NONE);
@@ -210,7 +213,7 @@ mod tests {
         let (head, gap) = q.front().unwrap();
         assert_eq!((head.handle, gap), (BufferHandle::from_bits(3), 3), "elements 0, 1, 2 were dropped before 3");
 
-        let mut q = EdgeQueue::new(2, 1, BackpressurePolicy::DropNewest);
+        let mut q = EdgeQueue::new(2, 1, BackpressurePolicy::DropNewest, Arc::default());
         for i in 0..4 {
             q.offer(el(i), Tick::NONE);
         }
@@ -220,7 +223,7 @@ mod tests {
         q.offer(el(9), Tick::NONE);
         assert_eq!(q.front().map(|(l, g)| (l.handle, g)), Some((BufferHandle::from_bits(9), 2)));
 
-        let mut q = EdgeQueue::new(1, 0, BackpressurePolicy::Error);
+        let mut q = EdgeQueue::new(1, 0, BackpressurePolicy::Error, Arc::default());
         q.offer(el(0), Tick::NONE);
         assert!(q.has_credit());
         assert!(matches!(q.offer(el(1), Tick::NONE), Offer::Full(_)));

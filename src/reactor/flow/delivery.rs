@@ -78,7 +78,6 @@ impl FlowDriver {
         let m = &self.shared.metrics;
         if m.on() {
             let edge = &m.edges[e];
-            edge.taken(self.edges[e].len());
             if !queued_at.is_none() {
                 // Waiting ended when the call that took the element began.
                 edge.waited(self.call_started(i).nanos_since(queued_at));
@@ -154,13 +153,6 @@ impl FlowDriver {
             }
             let lent = Lent { sequence: 0, span, ..el.clone() };
             let offered = self.edges[e].offer(lent, now);
-            if on {
-                let edge = &self.shared.metrics.edges[e];
-                edge.queued(self.edges[e].len());
-                if matches!(offered, Offer::DroppedOldest(_) | Offer::DroppedNewest(_)) {
-                    edge.dropped();
-                }
-            }
             let result = match offered {
                 Offer::Queued => Ok(()),
                 Offer::DroppedOldest(old) => {

@@ -187,7 +187,8 @@ impl FlowDriver {
             edges: (0..graph.edges.len())
                 .map(|e| {
                     let q = linked.def.queue(e, rt);
-                    EdgeQueue::new(q.depth, q.low_watermark, q.policy)
+                    let counts = shared.metrics.edges.get(e).map(|m| Arc::clone(&m.queue)).unwrap_or_default();
+                    EdgeQueue::new(q.depth, q.low_watermark, q.policy, counts)
                 })
                 .collect(),
             links: graph.edges.clone(),
