@@ -317,8 +317,10 @@ torvyn_status torvyn_host_new(const torvyn_host_options *options,
 
 // Create a host from JSON options, e.g.
 // `{"worker_threads": 2, "memory_limit": 268435456, "queue_depth": 64,
-// "observability_level": 1, "max_instances": 1000, "pool_max_bytes": 536870912}`
-// (every key optional; unknown keys are an error; a value outside its
+// "observability_level": 1, "max_instances": 1000, "pool_max_bytes": 536870912,
+// "compilation_cache_dir": "/var/cache/myapp/torvyn"}` (every key optional;
+// `compilation_cache_dir` is a path, `""` for no disk cache; default the
+// user cache directory; unknown keys are an error; a value outside its
 // range is `TORVYN_STATUS_INVALID_ARGUMENT` naming the key and the range).
 // Ownership as for `torvyn_host_new`. Thread-safe.
 torvyn_status torvyn_host_new_json(const char *options_json,

@@ -22,6 +22,7 @@ pub mod ffi;
 pub mod host;
 pub mod linker;
 pub mod observability;
+pub mod packaging;
 pub mod pipeline;
 pub mod reactor;
 pub mod resources;

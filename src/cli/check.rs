@@ -44,7 +44,7 @@ pub fn check(args: CheckArgs) -> i32 {
             wit_ok = false;
         }
     }
-    let engine = match Engine::new(EngineSettings::default()) {
+    let engine = match Engine::new(EngineSettings { cache: pipeline.runtime.compilation_cache_dir.open(), ..EngineSettings::default() }) {
         Ok(e) => e,
         Err(e) => {
             output::error(e);

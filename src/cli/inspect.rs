@@ -54,7 +54,7 @@ pub fn inspect(args: InspectArgs) -> i32 {
         .file
         .file_name()
         .map_or_else(|| args.file.display().to_string(), |n| n.to_string_lossy().into_owned());
-    let engine = match Engine::new(EngineSettings::default()) {
+    let engine = match Engine::new(EngineSettings { cache: crate::engine::CacheLocation::UserDefault.open(), ..EngineSettings::default() }) {
         Ok(e) => e,
         Err(e) => {
             output::error(e);

@@ -60,7 +60,7 @@ pub fn link(args: LinkArgs, picture: Option<Picture>) -> i32 {
         Ok(f) => f,
         Err(code) => return code,
     };
-    let engine = match Engine::new(EngineSettings::default()) {
+    let engine = match Engine::new(EngineSettings { cache: pipeline.runtime.compilation_cache_dir.open(), ..EngineSettings::default() }) {
         Ok(e) => e,
         Err(e) => {
             output::error(e);

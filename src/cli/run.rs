@@ -99,6 +99,7 @@ pub fn run(args: RunArgs) -> i32 {
         .worker_threads(pipeline.runtime.worker_threads)
         .max_memory_bytes(memory.max(256 << 20))
         .max_instances(pipeline.runtime.max_instances)
+        .compilation_cache(pipeline.runtime.compilation_cache_dir.clone())
         .build()
     {
         Ok(h) => h,

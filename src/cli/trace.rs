@@ -138,7 +138,7 @@ pub fn trace(args: TraceArgs) -> i32 {
     // Room for every span of the run (several calls per element per node).
     pipeline.runtime.tracing.ring_capacity = usize::try_from(args.limit.saturating_mul(nodes).saturating_mul(2).saturating_add(64)).unwrap_or(usize::MAX).min(1 << 24);
     pipeline.runtime.tracing.destination = None;
-    let host = match Host::builder().worker_threads(pipeline.runtime.worker_threads).build() {
+    let host = match Host::builder().worker_threads(pipeline.runtime.worker_threads).compilation_cache(pipeline.runtime.compilation_cache_dir.clone()).build() {
         Ok(h) => h,
         Err(e) => {
             output::error(e);

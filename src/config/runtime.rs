@@ -62,7 +62,7 @@ pub struct RuntimeConfig {
     /// Buffers kept per pool tier, and what an empty tier does.
     pub pools: PoolSizes,
     /// Where compiled components are kept between runs.
-    pub compilation_cache_dir: Option<std::path::PathBuf>,
+    pub compilation_cache_dir: crate::engine::CacheLocation,
     /// What flows record (`[observability] level`, `metrics_enabled`).
     pub observability: crate::observability::Level,
     /// Where `torvyn run` serves `/metrics` (`prometheus_enabled`, or
@@ -136,7 +136,7 @@ impl Default for RuntimeConfig {
             scheduling: SchedulingPolicy::WeightedFair,
             default_priority: 5,
             pools: PoolSizes::default(),
-            compilation_cache_dir: None,
+            compilation_cache_dir: crate::engine::CacheLocation::UserDefault,
             observability: crate::observability::Level::Production,
             prometheus_addr: None,
             otlp_metrics: None,

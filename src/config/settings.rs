@@ -10,7 +10,7 @@ use super::manifest::Cx;
 use super::schema::runtime::RuntimeTable;
 use super::schema::values::Watermark;
 use super::{ConfigError, RuntimeConfig, MAX_QUEUE_DEPTH, MAX_WORKER_THREADS, MIN_MEMORY_LIMIT};
-use crate::engine::{MAX_INSTANCES, MAX_LINEAR_MEMORY};
+use crate::engine::{CacheLocation, MAX_INSTANCES, MAX_LINEAR_MEMORY};
 
 /// One of two spellings of a setting: the public one wins.
 pub(super) fn pick<T: Copy>(cx: &Cx<'_>, ours: (&str, Option<T>), public: (&str, Option<T>)) -> Option<(String, T)> {
@@ -185,14 +185,15 @@ pub(super) fn runtime(cx: &Cx<'_>, t: Option<&RuntimeTable>) -> Result<RuntimeCo
             }
         }
     }
-    rt.compilation_cache_dir = t.compilation_cache_dir.as_ref().map(|d| cx.base.join(d)).map(PathBuf::from);
+    if let Some(d) = &t.compilation_cache_dir {
+        rt.compilation_cache_dir = if d.is_empty() { CacheLocation::Off } else { CacheLocation::At(PathBuf::from(cx.base.join(d))) };
+    }
     Ok(rt)
 }
 
 /// Keys that are accepted (so Torvyn 0.1 projects load) but whose
 /// subsystem does not exist yet: each gets a warning naming it.
 const INERT: &[(&str, &str)] = &[
-    ("runtime.compilation_cache_dir", "compiled components are not kept on disk yet (packaging)"),
     ("registry", "the packaging subsystem (OCI registries) is not built yet"),
     ("capabilities.torvyn", "a component's requested buffer and memory sizes are not negotiated yet; set `max_memory` and `max_buffer_bytes` on its node"),
     ("test", "there is no `torvyn test` command"),

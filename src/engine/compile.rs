@@ -32,6 +32,10 @@ pub struct EngineSettings {
     /// The most Wasm stack one call may use (deep recursion past it traps
     /// with "call stack exhausted").
     pub max_stack_bytes: usize,
+    /// Where compiled components are kept on disk between processes
+    /// (`None`: in memory only). Not part of what the code depends on: the
+    /// entries' keys are (see `disk_cache`).
+    pub cache: Option<super::disk_cache::DiskCache>,
 }
 
 /// Default Wasm stack per call (wasmtime's own default).
@@ -59,6 +63,7 @@ impl Default for EngineSettings {
             max_instances: DEFAULT_MAX_INSTANCES,
             fuel: false,
             max_stack_bytes: DEFAULT_WASM_STACK,
+            cache: None,
         }
     }
 }
@@ -378,19 +383,49 @@ impl Engine {
                 Err(e) => log::debug!("cached artifact for `{name}` not usable, compiling: {e}"),
             }
         }
+        let disk = self.settings.cache.as_ref().map(|d| (d, super::disk_cache::DiskCache::key(&self.pooled.engine, &digest)));
+        if let Some((disk, disk_key)) = &disk {
+            if let Some(artifact) = disk.load(disk_key) {
+                // SAFETY: the entry is in a directory only this user may
+                // write, was written whole (temporary file, then rename) by
+                // `Component::serialize` of an engine with the same
+                // compatibility hash (the key), and its checksum matched
+                // (see `disk_cache`). wasmtime checks its version and
+                // configuration header again.
+                match unsafe { Component::deserialize(&self.pooled.engine, &artifact) } {
+                    Ok(c) => {
+                        log::debug!("`{name}` loaded compiled from `{}`", disk.dir().display());
+                        remember(key, Arc::from(artifact));
+                        return Ok(c);
+                    }
+                    Err(e) => {
+                        log::warn!("compiled-component cache entry for `{name}` refused by wasmtime ({e}); removed, compiling again");
+                        disk.discard(disk_key);
+                    }
+                }
+            }
+        }
         let component = Component::new(&self.pooled.engine, bytes).map_err(|e| EngineError::Compile {
             component: name.to_string(),
             reason: format!("{e:#}"),
         })?;
         if let Ok(artifact) = component.serialize() {
-            let mut cache = ARTIFACTS.lock();
-            if cache.len() >= MAX_ARTIFACTS {
-                cache.remove(0);
+            if let Some((disk, disk_key)) = &disk {
+                disk.store(disk_key, name, &digest, &artifact);
             }
-            cache.push((key, Arc::from(artifact)));
+            remember(key, Arc::from(artifact));
         }
         Ok(component)
     }
+}
+
+/// Keep `artifact` in this process's memory (oldest entries go first).
+fn remember(key: (EngineSettings, [u8; 32]), artifact: Arc<[u8]>) {
+    let mut cache = ARTIFACTS.lock();
+    if cache.len() >= MAX_ARTIFACTS {
+        cache.remove(0);
+    }
+    cache.push((key, artifact));
 }
 
 fn resolve_indices(name: &str, component: &Component, exports: &Exports) -> Result<ExportIndices, EngineError> {

@@ -58,6 +58,7 @@ pub unsafe extern "C" fn torvyn_host_options_init(options: *mut torvyn_host_opti
 struct Extra {
     max_instances: Option<u32>,
     pool_max_bytes: Option<u64>,
+    cache: Option<crate::engine::CacheLocation>,
 }
 
 fn build(o: &torvyn_host_options) -> Result<Host, FfiError> {
@@ -71,6 +72,9 @@ fn build_with(o: &torvyn_host_options, extra: Extra) -> Result<Host, FfiError> {
     }
     if let Some(n) = extra.pool_max_bytes {
         b = b.pool_max_bytes(n);
+    }
+    if let Some(c) = extra.cache {
+        b = b.compilation_cache(c);
     }
     if o.worker_threads > 0 {
         b = b.worker_threads(o.worker_threads as usize);
@@ -124,8 +128,10 @@ pub unsafe extern "C" fn torvyn_host_new(
 
 /// Create a host from JSON options, e.g.
 /// `{"worker_threads": 2, "memory_limit": 268435456, "queue_depth": 64,
-/// "observability_level": 1, "max_instances": 1000, "pool_max_bytes": 536870912}`
-/// (every key optional; unknown keys are an error; a value outside its
+/// "observability_level": 1, "max_instances": 1000, "pool_max_bytes": 536870912,
+/// "compilation_cache_dir": "/var/cache/myapp/torvyn"}` (every key optional;
+/// `compilation_cache_dir` is a path, `""` for no disk cache; default the
+/// user cache directory; unknown keys are an error; a value outside its
 /// range is `TORVYN_STATUS_INVALID_ARGUMENT` naming the key and the range).
 /// Ownership as for `torvyn_host_new`. Thread-safe.
 #[no_mangle]
@@ -141,6 +147,11 @@ pub unsafe extern "C" fn torvyn_host_new_json(
         let mut o = DEFAULT_OPTIONS;
         let mut extra = Extra::default();
         for (k, v) in obj {
+            if k == "compilation_cache_dir" {
+                let dir = v.as_str().ok_or_else(|| FfiError::invalid("options_json: `compilation_cache_dir` must be a string (a directory, or \"\" for no disk cache)"))?;
+                extra.cache = Some(if dir.is_empty() { crate::engine::CacheLocation::Off } else { crate::engine::CacheLocation::At(dir.into()) });
+                continue;
+            }
             let n = v
                 .as_u64()
                 .ok_or_else(|| FfiError::invalid(format!("options_json: `{k}` must be a non-negative integer")))?;
@@ -154,7 +165,7 @@ pub unsafe extern "C" fn torvyn_host_new_json(
                 "pool_max_bytes" => extra.pool_max_bytes = Some(n),
                 other => {
                     return Err(FfiError::invalid(format!(
-                        "options_json: unknown key `{other}`; known keys: worker_threads, memory_limit, queue_depth, observability_level, max_instances, pool_max_bytes"
+                        "options_json: unknown key `{other}`; known keys: worker_threads, memory_limit, queue_depth, observability_level, max_instances, pool_max_bytes, compilation_cache_dir"
                     )))
                 }
             }

@@ -7,7 +7,7 @@ use parking_lot::Mutex;
 
 use super::{Host, HostError, HostState, Inner};
 use crate::config::{MAX_QUEUE_DEPTH, MAX_WORKER_THREADS, MIN_MEMORY_LIMIT};
-use crate::engine::{Engine, EngineSettings, MAX_INSTANCES, MAX_LINEAR_MEMORY};
+use crate::engine::{CacheLocation, Engine, EngineSettings, MAX_INSTANCES, MAX_LINEAR_MEMORY};
 use crate::reactor::Reactor;
 use crate::resources::PoolReserve;
 
@@ -21,6 +21,7 @@ pub struct HostBuilder {
     pool_max_bytes: u64,
     engine: EngineSettings,
     audit: Option<crate::security::AuditDestination>,
+    cache: CacheLocation,
 }
 
 /// Default bound on the idle pooled buffer bytes of all of a host's flows.
@@ -34,6 +35,7 @@ impl Default for HostBuilder {
             pool_max_bytes: DEFAULT_HOST_POOL_BYTES,
             engine: EngineSettings::default(),
             audit: None,
+            cache: CacheLocation::UserDefault,
         }
     }
 }
@@ -46,6 +48,17 @@ impl HostBuilder {
     /// counted.
     pub fn audit_sink(mut self, sink: impl Fn(&crate::security::AuditEvent) + Send + Sync + 'static) -> Self {
         self.audit = Some(crate::security::AuditDestination::Callback(crate::security::AuditCallback::new(sink)));
+        self
+    }
+
+    /// Where compiled components are kept between processes (default: the
+    /// user cache directory, `$XDG_CACHE_HOME/torvyn`). A new process that
+    /// finds a component there loads its machine code instead of
+    /// compiling it. A directory that is not private to this user, or
+    /// cannot be created, is logged and not used (components are then
+    /// compiled in memory, as with [`CacheLocation::Off`]).
+    pub fn compilation_cache(mut self, location: CacheLocation) -> Self {
+        self.cache = location;
         self
     }
 
@@ -130,7 +143,9 @@ impl HostBuilder {
         // Calibrated here, not on some flow's first call.
         crate::observability::warm_up_clock();
         let max_memory_bytes = self.engine.max_memory_bytes;
-        let engine = Engine::shared(self.engine).map_err(|e| HostError::Start(e.to_string()))?;
+        let mut settings = self.engine;
+        settings.cache = self.cache.open();
+        let engine = Engine::shared(settings).map_err(|e| HostError::Start(e.to_string()))?;
         let reactor = Reactor::start(self.worker_threads, Arc::clone(&engine))
             .map_err(|e| HostError::Start(format!("cannot start worker threads: {e}")))?;
         Ok(Host {

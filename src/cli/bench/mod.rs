@@ -134,7 +134,7 @@ pub fn bench(args: BenchArgs) -> i32 {
         }
         None => None,
     };
-    let host = match Host::builder().worker_threads(pipeline.runtime.worker_threads).build() {
+    let host = match Host::builder().worker_threads(pipeline.runtime.worker_threads).compilation_cache(pipeline.runtime.compilation_cache_dir.clone()).build() {
         Ok(h) => h,
         Err(e) => {
             output::error(e);

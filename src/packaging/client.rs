@@ -1,0 +1,215 @@
+//! A client of the OCI distribution API: manifests and blobs, pushed and
+//! pulled, with HTTP basic and bearer-token authentication. Loopback
+//! registries (and those listed in `[registry] insecure`) are spoken to over
+//! plain HTTP, every other one over HTTPS.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use parking_lot::Mutex;
+
+use super::error::PackagingError;
+use super::oci;
+use super::reference::Reference;
+
+/// The largest manifest read (the distribution spec suggests 4 MiB).
+const MAX_MANIFEST: u64 = 4 << 20;
+/// The largest blob read: a component, its WIT or its source.
+pub const MAX_BLOB: u64 = 512 << 20;
+const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
+
+/// Registry credentials: `TORVYN_REGISTRY_USERNAME` and
+/// `TORVYN_REGISTRY_PASSWORD`, else the `auths` entry of docker's
+/// `config.json` (`$DOCKER_CONFIG` or `~/.docker`) for the host.
+fn credentials(registry: &str) -> Option<(String, String)> {
+    if let (Ok(u), Ok(p)) = (std::env::var("TORVYN_REGISTRY_USERNAME"), std::env::var("TORVYN_REGISTRY_PASSWORD")) {
+        return Some((u, p));
+    }
+    let dir = std::env::var_os("DOCKER_CONFIG").map(std::path::PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".docker")))?;
+    let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let auths = v.get("auths")?.as_object()?;
+    let entry = auths.iter().find(|(k, _)| k.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/') == registry)?.1;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(entry.get("auth")?.as_str()?).ok()?;
+    let (u, p) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    Some((u.to_string(), p.to_string()))
+}
+
+/// One registry, with what it takes to talk to it.
+pub struct Registry {
+    registry: String,
+    base: String,
+    agent: ureq::Agent,
+    credentials: Option<(String, String)>,
+    /// The `Authorization` header that worked last (per repository scope).
+    authorization: Mutex<Option<(String, String)>>,
+}
+
+type Response = ureq::http::Response<ureq::Body>;
+
+impl Registry {
+    /// A client for `reference`'s registry; `insecure` lists hosts spoken to
+    /// over plain HTTP besides loopback ones.
+    pub fn new(reference: &Reference, insecure: &[String]) -> Registry {
+        let plain = reference.is_loopback() || insecure.iter().any(|h| h == &reference.registry);
+        let scheme = if plain { "http" } else { "https" };
+        let config = ureq::config::Config::builder()
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_global(Some(Duration::from_secs(300)))
+            .http_status_as_error(false)
+            .max_redirects(5)
+            .build();
+        Registry {
+            registry: reference.registry.clone(),
+            base: format!("{scheme}://{}", reference.registry),
+            agent: ureq::Agent::new_with_config(config),
+            credentials: credentials(&reference.registry),
+            authorization: Mutex::new(None),
+        }
+    }
+
+    fn unreachable(&self, e: impl std::fmt::Display) -> PackagingError {
+        PackagingError::Unreachable { registry: self.registry.clone(), why: e.to_string() }
+    }
+
+    /// Send a request, answering one authentication challenge.
+    fn send(&self, method: &str, url: &str, repository: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Result<Response, PackagingError> {
+        let attempt = |auth: Option<&str>| -> Result<Response, PackagingError> {
+            let mut b = ureq::http::Request::builder().method(method).uri(url);
+            for (k, v) in headers {
+                b = b.header(*k, *v);
+            }
+            if let Some(a) = auth {
+                b = b.header("Authorization", a);
+            }
+            let result = match body {
+                Some(bytes) => self.agent.run(b.body(bytes.to_vec()).map_err(|e| self.unreachable(e))?),
+                None => self.agent.run(b.body(()).map_err(|e| self.unreachable(e))?),
+            };
+            result.map_err(|e| self.unreachable(e))
+        };
+        let known = self.authorization.lock().clone().filter(|(scope, _)| scope == repository).map(|(_, a)| a);
+        let response = attempt(known.as_deref())?;
+        if response.status().as_u16() != 401 {
+            return Ok(response);
+        }
+        let challenge = response.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let auth = self.answer(&challenge, repository)?;
+        let retried = attempt(Some(&auth))?;
+        let status = retried.status().as_u16();
+        if status == 401 || status == 403 {
+            return Err(PackagingError::Unauthorized { registry: self.registry.clone(), repository: repository.to_string(), status });
+        }
+        *self.authorization.lock() = Some((repository.to_string(), auth));
+        Ok(retried)
+    }
+
+    /// The `Authorization` value answering `challenge`.
+    fn answer(&self, challenge: &str, repository: &str) -> Result<String, PackagingError> {
+        let denied = || PackagingError::Unauthorized { registry: self.registry.clone(), repository: repository.to_string(), status: 401 };
+        let basic = |(u, p): &(String, String)| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}")));
+        let (scheme, params) = challenge.split_once(' ').unwrap_or((challenge, ""));
+        if scheme.eq_ignore_ascii_case("basic") {
+            return self.credentials.as_ref().map(basic).ok_or_else(denied);
+        }
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(denied());
+        }
+        let param = |name: &str| {
+            params.split(',').find_map(|kv| {
+                let (k, v) = kv.trim().split_once('=')?;
+                (k == name).then(|| v.trim_matches('"').to_string())
+            })
+        };
+        let realm = param("realm").ok_or_else(denied)?;
+        let mut url = format!("{realm}?scope=repository:{repository}:pull,push");
+        if let Some(service) = param("service") {
+            url.push_str(&format!("&service={service}"));
+        }
+        let mut req = self.agent.get(&url);
+        if let Some(c) = &self.credentials {
+            req = req.header("Authorization", &basic(c));
+        }
+        let mut resp = req.call().map_err(|e| self.unreachable(e))?;
+        if !resp.status().is_success() {
+            return Err(denied());
+        }
+        let text = resp.body_mut().with_config().limit(1 << 20).read_to_string().map_err(|e| self.unreachable(e))?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|_| denied())?;
+        let token = v.get("token").or_else(|| v.get("access_token")).and_then(|t| t.as_str()).ok_or_else(denied)?;
+        Ok(format!("Bearer {token}"))
+    }
+
+    fn url(&self, repository: &str, kind: &str, target: &str) -> String {
+        format!("{}/v2/{repository}/{kind}/{target}", self.base)
+    }
+
+    fn failed(&self, what: String, mut response: Response) -> PackagingError {
+        let status = response.status().as_u16();
+        let body = response.body_mut().with_config().limit(4096).read_to_string().unwrap_or_default();
+        PackagingError::Registry { registry: self.registry.clone(), what, status, body: body.trim().chars().take(300).collect() }
+    }
+
+    /// The manifest `reference` names (its bytes and digest), checked
+    /// against the reference's digest when it has one; `None` if absent.
+    pub fn manifest(&self, reference: &Reference) -> Result<Option<(Vec<u8>, String)>, PackagingError> {
+        let url = self.url(&reference.repository, "manifests", reference.target());
+        let mut response = self.send("GET", &url, &reference.repository, &[("Accept", ACCEPT)], None)?;
+        match response.status().as_u16() {
+            200 => {}
+            404 => return Ok(None),
+            _ => return Err(self.failed(format!("GET manifest {reference}"), response)),
+        }
+        let bytes = response.body_mut().with_config().limit(MAX_MANIFEST).read_to_vec().map_err(|e| self.unreachable(e))?;
+        let digest = oci::digest_of(&bytes);
+        if let Some(expected) = &reference.digest {
+            oci::verify(&format!("manifest of {reference}"), expected, &bytes)?;
+        }
+        Ok(Some((bytes, digest)))
+    }
+
+    /// Blob `digest` of `repository`, checked against its digest.
+    pub fn blob(&self, repository: &str, digest: &str) -> Result<Vec<u8>, PackagingError> {
+        let url = self.url(repository, "blobs", digest);
+        let mut response = self.send("GET", &url, repository, &[], None)?;
+        if response.status().as_u16() == 404 {
+            return Err(PackagingError::NotFound { reference: format!("oci://{}/{repository}@{digest}", self.registry) });
+        }
+        if !response.status().is_success() {
+            return Err(self.failed(format!("GET blob {digest}"), response));
+        }
+        let bytes = response.body_mut().with_config().limit(MAX_BLOB).read_to_vec().map_err(|e| self.unreachable(e))?;
+        oci::verify(&format!("blob {digest} of oci://{}/{repository}", self.registry), digest, &bytes)?;
+        Ok(bytes)
+    }
+
+    /// Upload `bytes` as a blob of `repository` (skipped if it is there).
+    pub fn push_blob(&self, repository: &str, bytes: &[u8]) -> Result<String, PackagingError> {
+        let digest = oci::digest_of(bytes);
+        let head = self.send("HEAD", &self.url(repository, "blobs", &digest), repository, &[], None)?;
+        if head.status().is_success() {
+            return Ok(digest);
+        }
+        let start = self.send("POST", &format!("{}/v2/{repository}/blobs/uploads/", self.base), repository, &[("Content-Length", "0")], Some(&[]))?;
+        if start.status().as_u16() != 202 {
+            return Err(self.failed(format!("POST blob upload to {repository}"), start));
+        }
+        let location = start.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let location = if location.starts_with('/') { format!("{}{location}", self.base) } else { location };
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let put = self.send("PUT", &format!("{location}{sep}digest={digest}"), repository, &[("Content-Type", "application/octet-stream")], Some(bytes))?;
+        if put.status().as_u16() != 201 {
+            return Err(self.failed(format!("PUT blob {digest} to {repository}"), put));
+        }
+        Ok(digest)
+    }
+
+    /// Put `manifest` at `tag` (or its digest) of `repository`.
+    pub fn push_manifest(&self, repository: &str, tag: &str, manifest: &[u8]) -> Result<String, PackagingError> {
+        let put = self.send("PUT", &self.url(repository, "manifests", tag), repository, &[("Content-Type", oci::MANIFEST)], Some(manifest))?;
+        if put.status().as_u16() != 201 {
+            return Err(self.failed(format!("PUT manifest {repository}:{tag}"), put));
+        }
+        Ok(oci::digest_of(manifest))
+    }
+}
