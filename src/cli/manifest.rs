@@ -28,6 +28,9 @@ pub struct ManifestArgs {
     /// TORVYN_* and the manifest.
     #[arg(long = "config", visible_alias = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Resolve `oci://` components from the local cache only (`registry.offline=true`).
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// Exit code 2: the input is missing or the usage is wrong.
@@ -91,6 +94,9 @@ impl ManifestArgs {
             let mut cli = Overrides::default();
             for s in &self.set {
                 cli.set(s, &format!("--config {s}"))?;
+            }
+            if self.offline {
+                cli.set("registry.offline=true", "--offline")?;
             }
             Ok(user.then(env).then(cli))
         });

@@ -6,15 +6,20 @@
 
 mod bench;
 mod build;
+mod cache;
 mod check;
 mod doctor;
 mod init;
 mod inspect;
+mod key;
 mod link;
 mod logger;
 mod manifest;
 mod output;
+mod pack;
 mod picture;
+mod publish;
+mod pull;
 mod run;
 mod run_io;
 mod style;
@@ -102,6 +107,16 @@ enum Command {
     /// Run a flow at the diagnostic level and show each element's path:
     /// time per stage, queue waits, copies, buffers, backpressure.
     Trace(trace::TraceArgs),
+    /// Pack components as OCI artifacts (an image layout or a tar), optionally signed.
+    Pack(pack::PackArgs),
+    /// Push packed artifacts and their signatures to an OCI registry.
+    Publish(publish::PublishArgs),
+    /// Fetch a manifest's oci:// components (or given references) into the cache.
+    Pull(pull::PullArgs),
+    /// Signing keys: `torvyn key generate`.
+    Key(key::KeyArgs),
+    /// The on-disk caches (compiled components, pulled artifacts): `ls`, `clear`.
+    Cache(cache::CacheArgs),
     /// Print the JSON Schema of Torvyn.toml (for editors; JSON manifests may name it in "$schema").
     Schema,
 }
@@ -157,6 +172,11 @@ pub fn main() -> i32 {
         Command::Bench(args) => bench::bench(args),
         Command::Trace(args) => trace::trace(args),
         Command::Doctor(args) => doctor::doctor(args),
+        Command::Pack(args) => pack::pack(args),
+        Command::Publish(args) => publish::publish(args),
+        Command::Pull(args) => pull::pull(args),
+        Command::Key(args) => key::key(args),
+        Command::Cache(args) => cache::cache(args),
         Command::Schema => {
             let schema = crate::config::schema::json_schema();
             match format {

@@ -16,6 +16,8 @@ pub(super) struct Cx<'a> {
     pub base: &'a Path,
     pub root: &'a Node,
     pub warnings: RefCell<Vec<ConfigWarning>>,
+    /// How `oci://` references are resolved (set once the tables are read).
+    pub pull: RefCell<Option<crate::packaging::PullPolicy>>,
 }
 
 impl Cx<'_> {
@@ -55,7 +57,7 @@ pub fn parse(text: &str, json: bool, file: Option<&Path>, base: &Path, overrides
         .map_err(|(pos, message)| located(pos, format!("syntax error: {message}")))?;
     let mut root = written.clone();
     overrides.apply(&mut root);
-    let cx = Cx { file, base, root: &root, warnings: RefCell::new(Vec::new()) };
+    let cx = Cx { file, base, root: &root, warnings: RefCell::new(Vec::new()), pull: RefCell::new(None) };
     resolve(&cx).map_err(|e| overrides.blame(e, &written))
 }
 
@@ -84,6 +86,8 @@ fn resolve(cx: &Cx<'_>) -> Result<PipelineDef, ConfigError> {
             ));
         }
     }
+    let mut runtime = super::settings::runtime(cx, m.runtime.as_ref())?;
+    *cx.pull.borrow_mut() = Some(pull_policy(cx, &m, &runtime)?);
     let mut components = Vec::new();
     for (i, c) in m.component.iter().enumerate() {
         let key = format!("component[{i}]");
@@ -93,7 +97,6 @@ fn resolve(cx: &Cx<'_>) -> Result<PipelineDef, ConfigError> {
         components.push(component(cx, &key, c)?);
     }
     let needs = needs(cx, m.capabilities.as_ref())?;
-    let mut runtime = super::settings::runtime(cx, m.runtime.as_ref())?;
     if let Some(o) = &m.observability {
         super::observability::resolve(cx, o, &mut runtime)?;
     }
@@ -158,12 +161,7 @@ pub(super) fn locate(cx: &Cx<'_>, reference: &str, name: Option<&str>, key: &str
             decoded = percent_decode(rest);
             decoded.as_str()
         }
-        Some(("oci", _)) => {
-            return Err(cx.err(
-                key,
-                format!("`{reference}`: oci:// component references need the packaging subsystem, which this runtime does not have yet; pull the component yourself and give the path of its .wasm"),
-            ))
-        }
+        Some((scheme, _)) if scheme.eq_ignore_ascii_case("oci") => return pull(cx, reference, key),
         Some((scheme, _)) => {
             return Err(cx.err(key, format!("`{reference}`: `{scheme}://` is not a component source; give a path, or a file:// URL")))
         }
@@ -190,6 +188,47 @@ pub(super) fn locate(cx: &Cx<'_>, reference: &str, name: Option<&str>, key: &str
         key,
         format!("`{}` does not exist; give the path of a .wasm component (relative to the manifest) or of a component crate folder", path.display()),
     ))
+}
+
+/// How this manifest resolves `oci://` references: `[registry] offline`
+/// and `insecure`, `[security] require_signatures` and `trusted_keys`, the
+/// store under the cache root.
+fn pull_policy(cx: &Cx<'_>, m: &ManifestTable, runtime: &super::RuntimeConfig) -> Result<crate::packaging::PullPolicy, ConfigError> {
+    let registry = m.registry.clone().unwrap_or_default();
+    let security = m.security.clone().unwrap_or_default();
+    let mut trusted = Vec::new();
+    for (i, k) in security.trusted_keys.iter().flatten().enumerate() {
+        let key = crate::packaging::load_public(&cx.base.join(k)).map_err(|e| cx.err(&format!("security.trusted_keys[{i}]"), e.to_string()))?;
+        trusted.push(key);
+    }
+    let require = security.require_signatures.unwrap_or(false);
+    if require && trusted.is_empty() {
+        return Err(cx.err(
+            "security.require_signatures",
+            "signatures are required but `trusted_keys` lists no public key; add the `.pub` file of the key that signs your artifacts (`torvyn key generate` makes one)",
+        ));
+    }
+    let root = runtime.compilation_cache_dir.root().or_else(crate::engine::default_cache_root).unwrap_or_default();
+    Ok(crate::packaging::PullPolicy {
+        root,
+        offline: registry.offline.unwrap_or(false),
+        refresh: registry.pull_policy == Some(super::schema::subsystems::PullPolicyKey::Always),
+        insecure: registry.insecure.unwrap_or_default(),
+        require_signatures: require,
+        trusted,
+    })
+}
+
+/// An `oci://` component: from the store, or pulled (and verified) now.
+fn pull(cx: &Cx<'_>, reference: &str, key: &str) -> Result<Located, ConfigError> {
+    let parsed = crate::packaging::Reference::parse(reference).map_err(|e| cx.err(key, e.to_string()))?;
+    let policy = cx.pull.borrow().clone().unwrap_or_default();
+    if policy.root.as_os_str().is_empty() {
+        return Err(cx.err(key, format!("`{reference}`: no cache directory to pull into; set TORVYN_HOME or `[runtime] compilation_cache_dir`")));
+    }
+    let resolved = crate::packaging::resolve(&parsed, &policy).map_err(|e| cx.err(key, e.to_string()))?;
+    log::debug!("`{reference}` is {} ({}){}", resolved.digest, resolved.wasm.display(), resolved.signed_by.as_ref().map(|k| format!(", signed by {k}")).unwrap_or_default());
+    Ok(Located { wasm: resolved.wasm, source: None })
 }
 
 /// `%XX` escapes of a URL path decoded (invalid ones left as written).

@@ -194,7 +194,6 @@ pub(super) fn runtime(cx: &Cx<'_>, t: Option<&RuntimeTable>) -> Result<RuntimeCo
 /// Keys that are accepted (so Torvyn 0.1 projects load) but whose
 /// subsystem does not exist yet: each gets a warning naming it.
 const INERT: &[(&str, &str)] = &[
-    ("registry", "the packaging subsystem (OCI registries) is not built yet"),
     ("capabilities.torvyn", "a component's requested buffer and memory sizes are not negotiated yet; set `max_memory` and `max_buffer_bytes` on its node"),
     ("test", "there is no `torvyn test` command"),
 ];

@@ -170,3 +170,23 @@ pub fn component_layer(reference: &str, manifest: &oci_spec::image::ImageManifes
         _ => Err(not(format!("it has {} `{}` layers; a component artifact has one", wasm.len(), oci::WASM_LAYER))),
     }
 }
+
+/// If `bytes` is a component artifact's manifest: the component's name
+/// (its title annotation). `None` for any other manifest (a signature).
+pub fn component_manifest(what: &str, bytes: &[u8]) -> Result<Option<String>, PackagingError> {
+    let Ok(manifest) = serde_json::from_slice::<oci_spec::image::ImageManifest>(bytes) else {
+        return Ok(None);
+    };
+    if manifest.config().media_type().to_string() != oci::WASM_CONFIG {
+        return Ok(None);
+    }
+    component_layer(what, &manifest)?;
+    let title = manifest.annotations().as_ref().and_then(|a| a.get(oci::TITLE)).cloned();
+    title.map(Some).ok_or_else(|| PackagingError::NotAComponent { reference: what.to_string(), why: format!("its manifest has no `{}` annotation naming the component", oci::TITLE) })
+}
+
+/// Every blob a manifest names: its config, then its layers.
+pub fn manifest_blobs(bytes: &[u8]) -> Result<Vec<String>, PackagingError> {
+    let m = oci::parse_manifest("manifest", bytes)?;
+    Ok(std::iter::once(m.config().digest().to_string()).chain(m.layers().iter().map(|l| l.digest().to_string())).collect())
+}

@@ -30,6 +30,12 @@ pub struct SecurityTable {
     /// `[security.grants.COMPONENT]`.
     #[serde(default)]
     pub grants: IndexMap<String, GrantTable>,
+    /// Refuse `oci://` components not signed by one of `trusted_keys`
+    /// (checked on pull and on every run).
+    pub require_signatures: Option<bool>,
+    /// Ed25519 public keys (PEM files, relative to the manifest) whose
+    /// signatures are trusted.
+    pub trusted_keys: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -112,8 +118,26 @@ pub enum OtlpProtocol {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegistryTable {
-    /// Default OCI registry for `torvyn publish`.
+    /// Default OCI registry for `torvyn publish` (`host[:port][/namespace]`,
+    /// `oci://` optional).
     pub default: Option<String>,
+    /// Resolve `oci://` components from the local cache only (what
+    /// `--offline` sets).
+    pub offline: Option<bool>,
+    /// `if-not-present` (default): a tag pulled once is used from the cache
+    /// until pulled again; `always`: ask the registry what each tag points
+    /// to on every load (what `torvyn pull` does).
+    pub pull_policy: Option<PullPolicyKey>,
+    /// Registries (`host:port`) spoken to over plain HTTP; loopback ones
+    /// always are, every other one over HTTPS.
+    pub insecure: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PullPolicyKey {
+    IfNotPresent,
+    Always,
 }
 
 /// A component's own `[capabilities]`.
