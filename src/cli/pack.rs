@@ -176,7 +176,6 @@ pub fn pack(args: PackArgs) -> i32 {
             inspection: &inspection,
             tag: &tag,
             version: pipeline.tables.project.version.as_deref(),
-            description: pipeline.tables.project.description.as_deref(),
             source_url: pipeline.tables.project.repository.as_deref(),
             wit: wit.as_deref(),
             source: if args.include_source { c.source.as_deref() } else { None },

@@ -22,7 +22,6 @@ pub struct PackInput<'a> {
     /// The tag (default: the project's version).
     pub tag: &'a str,
     pub version: Option<&'a str>,
-    pub description: Option<&'a str>,
     /// Where the source lives (`org.opencontainers.image.source`).
     pub source_url: Option<&'a str>,
     /// A folder of `.wit` files to ship beside the component.
@@ -78,13 +77,19 @@ fn tar_of(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<u8>, Packaging
     builder.into_inner().map_err(io("archive", dir))
 }
 
+/// `processor` for `torvyn:streaming/processor`.
+fn role_name(role: crate::contracts::Role) -> &'static str {
+    let i = role.interface();
+    &i[i.rfind('/').map_or(0, |p| p + 1)..]
+}
+
 /// The config blob for `input`.
 fn config(input: &PackInput<'_>, created: &str, layers: &[String]) -> Blob {
     let i = input.inspection;
     let mut torvyn = serde_json::json!({ "component": input.name });
     if let Ok(e) = &i.contract {
-        torvyn["contract"] = serde_json::json!(format!("torvyn:streaming@{}", e.version));
-        torvyn["role"] = serde_json::json!(e.role.to_string());
+        torvyn["contract"] = serde_json::json!(format!("{}@{}", e.role.package(), e.version));
+        torvyn["role"] = serde_json::json!(role_name(e.role));
         torvyn["world"] = serde_json::json!(e.world());
     }
     let target = i.contract.as_ref().ok().map(|e| format!("{}@{}", e.world(), e.version));
@@ -126,12 +131,9 @@ pub fn pack(out: &Path, input: &PackInput<'_>, key: Option<&ed25519_dalek::Signi
     if let Some(s) = input.source_url {
         annotations.insert(oci::SOURCE.to_string(), s.to_string());
     }
-    if let Some(d) = input.description {
-        annotations.insert(oci::DESCRIPTION.to_string(), d.to_string());
-    }
     if let Ok(e) = &input.inspection.contract {
         annotations.insert(oci::CONTRACT.to_string(), e.version.to_string());
-        annotations.insert(oci::ROLE.to_string(), e.role.to_string());
+        annotations.insert(oci::ROLE.to_string(), role_name(e.role).to_string());
     }
     let manifest = oci::manifest(&config, &layers, &annotations, None)?;
     let mut layout = LayoutWriter::create(out)?;

@@ -160,9 +160,12 @@ impl Registry {
             404 => return Ok(None),
             _ => return Err(self.failed(format!("GET manifest {reference}"), response)),
         }
+        let claimed = response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(String::from);
         let bytes = response.body_mut().with_config().limit(MAX_MANIFEST).read_to_vec().map_err(|e| self.unreachable(e))?;
         let digest = oci::digest_of(&bytes);
-        if let Some(expected) = &reference.digest {
+        // What was asked for by digest must hash to it; what the registry
+        // says it sent must too.
+        for expected in reference.digest.iter().chain(claimed.iter().filter(|c| c.starts_with("sha256:"))) {
             oci::verify(&format!("manifest of {reference}"), expected, &bytes)?;
         }
         Ok(Some((bytes, digest)))

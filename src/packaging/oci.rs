@@ -31,7 +31,6 @@ pub const TITLE: &str = "org.opencontainers.image.title";
 pub const VERSION: &str = "org.opencontainers.image.version";
 pub const SOURCE: &str = "org.opencontainers.image.source";
 pub const CREATED: &str = "org.opencontainers.image.created";
-pub const DESCRIPTION: &str = "org.opencontainers.image.description";
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 pub const CONTRACT: &str = "dev.torvyn.contract.version";
 pub const ROLE: &str = "dev.torvyn.component.role";
