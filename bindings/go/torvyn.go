@@ -7,14 +7,14 @@
 // Errors are *Error values carrying the library's status and message; test
 // them with errors.Is against ErrTimeout, ErrWouldBlock, ErrEndOfStream, ….
 //
-// Build: the header comes from include/ in this repository; point the linker
-// at the library with CGO_LDFLAGS="-L<dir of libtorvyn.so>" and at run time
-// with LD_LIBRARY_PATH.
+// Build: the package finds libtorvyn through pkg-config (`torvyn.pc`, which
+// `scripts/install --prefix DIR` installs with the library and header): set
+// PKG_CONFIG_PATH to DIR/lib/pkgconfig when DIR is not a system prefix, and
+// LD_LIBRARY_PATH to DIR/lib at run time.
 package torvyn
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: -ltorvyn
+#cgo pkg-config: torvyn
 #include <stdlib.h>
 #include "torvyn.h"
 */

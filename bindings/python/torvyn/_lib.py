@@ -36,18 +36,19 @@ AUDIT_FN = CFUNCTYPE(None, c_void_p, c_char_p)
 
 
 def _find() -> str:
+    """TORVYN_LIBRARY if set, else the library the wheel bundled."""
     env = os.environ.get("TORVYN_LIBRARY")
     if env:
         if not Path(env).is_file():
             raise ImportError(f"TORVYN_LIBRARY points to {env!r}, which does not exist")
         return env
-    beside = Path(__file__).with_name("libtorvyn.so")
-    if beside.is_file():
-        return str(beside)
+    here = Path(__file__).parent
+    bundled = sorted(here.glob("libtorvyn*.so"))
+    if bundled:
+        return str(bundled[0])
     raise ImportError(
-        "libtorvyn.so not found: set TORVYN_LIBRARY to its path "
-        "(e.g. target/release/libtorvyn.so after `cargo build --release`) "
-        "or copy it next to the torvyn package"
+        "libtorvyn not found: install the package with `pip install ./bindings/python` "
+        "(it builds and bundles the library), or set TORVYN_LIBRARY to a libtorvyn.so"
     )
 
 
