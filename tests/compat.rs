@@ -277,7 +277,7 @@ default = "https://registry.example.com"
 "#;
 
 #[test]
-fn the_full_reference_manifest_parses_runs_and_names_every_key_without_effect() {
+fn the_full_reference_manifest_parses_runs_and_every_key_has_an_effect() {
     let dir = project("full", FULL, &["token-source", "keyword-filter", "printing-sink"]);
     let p = PipelineDef::load(&dir).unwrap_or_else(|e| panic!("{e}"));
     let rt = &p.runtime;
@@ -290,10 +290,10 @@ fn the_full_reference_manifest_parses_runs_and_names_every_key_without_effect() 
     // [security.grants.token-writer] reaches the node running component `token-writer`.
     assert!(f.nodes[2].capabilities.contains(&"stdio:stdout".to_string()), "{:?}", f.nodes[2].capabilities);
     let warned: Vec<&str> = p.warnings.iter().map(|w| w.key.as_str()).collect();
-    for key in ["registry.default"] {
-        assert!(warned.contains(&key), "{key} has no effect yet and must be named: {warned:?}");
-    }
+    assert!(warned.is_empty(), "every key of the reference has an effect now: {warned:?}");
+    assert_eq!(p.tables.registry.default.as_deref(), Some("https://registry.example.com"));
     for key in [
+        "registry.default",
         "security.audit_enabled",
         "security.audit_target",
         "runtime.pools.small_pool_size",
@@ -308,15 +308,11 @@ fn the_full_reference_manifest_parses_runs_and_names_every_key_without_effect() 
     ] {
         assert!(!warned.contains(&key), "{key} has an effect: {warned:?}");
     }
-    let line = |key: &str| p.warnings.iter().find(|w| w.key == key).and_then(|w| w.pos).map(|p| p.line);
-    assert_eq!(line("registry.default"), Some(FULL.lines().position(|l| l.starts_with("default = \"https")).map(|i| i + 1).unwrap()));
 
-    // `torvyn check` says the same, and runs the flow's contract checks.
-    let (code, out, err) = torvyn_in(&dir, &["check"], &[]);
+    // `torvyn check` agrees, and runs the flow's contract checks.
+    let (code, out, err) = torvyn_in(&dir, &["check", "--strict"], &[]);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(err.contains("warning: ") && err.contains("`registry.default`: accepted but has no effect yet"), "{err}");
-    let (code, _, _) = torvyn_in(&dir, &["check", "--strict"], &[]);
-    assert_eq!(code, 2);
+    assert!(!err.contains("warning: "), "{err}");
     // With --format json the granted stdout goes to stderr: stdout is one JSON document.
     let (code, out, err) = torvyn_in(&dir, &["--format", "json", "run"], &[]);
     assert_eq!(code, 0, "{err}");
@@ -454,11 +450,14 @@ fn cli_forms_of_the_public_reference() {
 }
 
 #[test]
-fn oci_references_are_refused_naming_the_reference() {
-    let text = "[flow.main.nodes.reader]\ncomponent = \"oci://registry.example.com/file-reader:1.0\"\ninterface = \"torvyn:streaming/source\"\n";
+fn an_oci_reference_that_cannot_be_pulled_names_the_key_and_the_registry() {
+    let text = "[flow.main.nodes.reader]\ncomponent = \"oci://127.0.0.1:1/file-reader:1.0\"\ninterface = \"torvyn:streaming/source\"\n";
     let e = PipelineDef::from_toml_str(text, ".").unwrap_err();
     assert_eq!((e.key(), e.line()), ("flow.main.nodes.reader.component", Some(2)));
-    assert!(e.to_string().contains("`oci://registry.example.com/file-reader:1.0`") && e.to_string().contains("packaging"), "{e}");
+    assert!(e.to_string().contains("registry `127.0.0.1:1` cannot be reached"), "{e}");
+    let bad = "[flow.main.nodes.reader]\ncomponent = \"oci://registry.example.com/File:1.0\"\n";
+    let e = PipelineDef::from_toml_str(bad, ".").unwrap_err();
+    assert!(e.to_string().contains("is not a repository name"), "{e}");
 }
 
 #[test]
