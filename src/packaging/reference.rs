@@ -48,7 +48,11 @@ impl Reference {
         let Some((registry, path)) = name.split_once('/') else {
             return Err(bad(text, "no repository: write `oci://host[:port]/repository:tag`"));
         };
-        if registry.is_empty() || !registry.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)) {
+        let host_ok = !registry.is_empty()
+            && registry.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+            && (registry.as_bytes()[0].is_ascii_alphanumeric() || registry.as_bytes()[0] == b'[')
+            && !registry.contains("..");
+        if !host_ok {
             return Err(bad(text, format!("`{registry}` is not a registry host (`host` or `host:port`)")));
         }
         // A tag follows the last `:` after the last `/`.
@@ -133,7 +137,7 @@ mod tests {
         assert_eq!((r.tag.as_deref(), r.digest.as_deref(), r.target()), (None, Some(d.as_str()), d.as_str()));
         assert!(!Reference::parse("ghcr.io/acme/tx").unwrap().is_loopback());
         assert_eq!(Reference::parse("localhost:5000/a/b").unwrap().to_string(), "oci://localhost:5000/a/b:latest");
-        for bad in ["oci://host", "oci://host/UPPER:1", "oci://host/a:-x", "oci://host/a@sha256:12", "oci:///a", "oci://host/a//b", "oci://ho st/a"] {
+        for bad in ["oci://host", "oci://host/UPPER:1", "oci://host/a:-x", "oci://host/a@sha256:12", "oci:///a", "oci://host/a//b", "oci://ho st/a", "oci://../a:1", "oci://a..b/c:1", "oci://-x/a:1"] {
             assert!(Reference::parse(bad).is_err(), "{bad} accepted");
         }
     }
