@@ -392,8 +392,11 @@ torvyn_status torvyn_host_metrics_text(const torvyn_host *host,
 
 // Load a manifest from `path`: a `Torvyn.toml`, a `.json` file, or a folder
 // holding `Torvyn.toml`. On success `*out_pipeline` owns a new pipeline:
-// free it with `torvyn_pipeline_free`. Component paths are resolved now;
-// components are compiled when a flow starts. Thread-safe.
+// free it with `torvyn_pipeline_free`. Component paths are resolved now:
+// an `oci://` component not yet in the user's cache is pulled now (network
+// I/O, up to the registry's timeouts; `[registry] offline = true` forbids
+// it), verified, and signature-checked when the manifest requires it.
+// Components are compiled when a flow starts. Thread-safe.
 torvyn_status torvyn_pipeline_load_file(const char *path,
                                         torvyn_pipeline **out_pipeline,
                                         torvyn_error **out_error);

@@ -90,6 +90,10 @@ fn damaged_and_foreign_entries_are_recompiled_never_loaded() {
         let hex = a.file_stem().unwrap().to_string_lossy().into_owned();
         std::array::from_fn(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
     };
+    // Sealed with the same user's secret as the runs (this test process
+    // reads it from the same TORVYN_HOME; no other test here uses the
+    // library in process).
+    std::env::set_var("TORVYN_HOME", &home);
     let cache = torvyn::engine::DiskCache::open(&home.join("cache")).unwrap();
     cache.store(&key, "greeter", &[0; 32], b"\x7fELF not what wasmtime wrote");
     let (code, err) = run(&home, &[]);
@@ -118,9 +122,36 @@ fn an_unsafe_directory_or_an_empty_setting_keeps_nothing_on_disk() {
     let (code, err) = run(&off, &["--config", "runtime.compilation_cache_dir="]);
     assert_eq!(code, 0, "{err}");
     assert!(!off.join("cache/compiled").exists(), "wrote a cache with the setting off");
-    // A manifest setting names the directory (relative to the manifest).
-    let dir = temp_dir("cc-dir");
-    let (code, err) = run(&off, &["--config", &format!("runtime.compilation_cache_dir={}", dir.join("c").display())]);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(std::fs::read_dir(dir.join("c/compiled")).unwrap().count(), 2);
+}
+
+/// A project of its own: hello-world's manifest with absolute component
+/// paths and `compilation_cache_dir = "cc"` (relative to the manifest).
+fn project(tag: &str) -> std::path::PathBuf {
+    let dir = temp_dir(tag);
+    let wasm = repo().join("examples/components/wasm");
+    let text = std::fs::read_to_string(repo().join(HELLO).join("Torvyn.toml")).unwrap().replace("../components/wasm", wasm.to_str().unwrap());
+    std::fs::write(dir.join("Torvyn.toml"), text.replace("[runtime]\n", "[runtime]\ncompilation_cache_dir = \"cc\"\n")).unwrap();
+    dir
+}
+
+#[test]
+fn a_cache_that_came_with_a_project_is_never_loaded() {
+    let dir = project("cc-shipped");
+    let run_in = |home: &Path| {
+        let (code, out, err) = torvyn_in(&dir, &["run"], &[("TORVYN_HOME", home.to_str().unwrap()), ("TORVYN_LOG", "debug")]);
+        assert_eq!(code, 0, "{out}\n{err}");
+        err
+    };
+    // The manifest's folder, relative to it, holds the entries.
+    let author = dir.join("author-home");
+    assert_eq!(loads(&run_in(&author)), 0);
+    assert_eq!(std::fs::read_dir(dir.join("cc/compiled")).unwrap().count(), 2);
+    assert_eq!(loads(&run_in(&author)), 2, "its own entries load");
+    // Another user (another secret) gets the folder with the project: its
+    // entries, sound as they are, were not sealed by this user's Torvyn.
+    let other = dir.join("other-home");
+    let err = run_in(&other);
+    assert_eq!(loads(&err), 0, "loaded machine code it did not write: {err}");
+    assert!(err.contains("not sealed by this user's Torvyn"), "{err}");
+    assert_eq!(loads(&run_in(&other)), 2, "recompiled and sealed for this user");
 }

@@ -128,7 +128,14 @@ fn bundled_examples_travel_through_the_registry_and_run_from_it_signed() {
         let (code, packed, err) = torvyn_in(&dir, &["pack", "--sign", "--tag", "1.0"], &[("TORVYN_HOME", home.to_str().unwrap()), ("SOURCE_DATE_EPOCH", "1795000000")]);
         assert_eq!(code, 0, "{err}");
         assert!(packed.contains("signed by key"), "{packed}");
-        ok(&dir, &home, &["publish", "--registry", &format!("{}/examples", registry.host())]);
+        let dry = ok(&dir, &home, &["publish", "--dry-run", "--registry", &format!("{}/examples", registry.host())]);
+        assert!(dry.contains("would publish oci://"), "{dry}");
+        // `[registry] default` is where publish goes when no --registry is given.
+        let text = std::fs::read_to_string(dir.join("Torvyn.toml")).unwrap();
+        std::fs::write(dir.join("Torvyn.toml"), format!("{text}\n[registry]\ndefault = \"http://{}/examples\"\n", registry.host())).unwrap();
+        let published = ok(&dir, &home, &["publish"]);
+        assert!(published.contains(&format!("published oci://{}/examples/", registry.host())), "{published}");
+        std::fs::write(dir.join("Torvyn.toml"), text).unwrap();
 
         // The local copies go: the components, the artifacts, every cache.
         let text = std::fs::read_to_string(dir.join("Torvyn.toml")).unwrap();
@@ -150,6 +157,12 @@ fn bundled_examples_travel_through_the_registry_and_run_from_it_signed() {
         // Pulled once: it now runs offline too.
         let (code, out, err) = run(&dir, &fresh, &["run", "--offline"]);
         assert_eq!((code, printed(&out)), (0, expected.clone()), "{example} offline: {err}");
+        // `torvyn pull` asks the registry again; `cache ls` lists what was pulled.
+        ok(&dir, &fresh, &["pull"]);
+        let (code, listed, _) = run(&dir, &fresh, &["--format", "json", "cache", "ls"]);
+        assert_eq!(code, 0);
+        let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+        assert!(listed["pulled"].as_array().unwrap().iter().any(|p| p["reference"].as_str().unwrap().contains("/examples/")), "{listed}");
     }
 }
 
@@ -190,6 +203,50 @@ fn unsigned_wrongly_signed_and_tampered_artifacts_never_run() {
         assert!(err.contains(says) && err.contains("sha256:"), "{ns}: {err}");
         assert!(!out.contains("[sink]"), "{ns}: something ran: {out}");
     }
+    // `check` and `link` resolve the same references; a digest reference runs too.
+    ok(&good, &work.join("h1"), &["check"]);
+    let linked = ok(&good, &work.join("h1"), &["link"]);
+    assert!(linked.contains("upper"), "{linked}");
+    let upper_digest = {
+        let (code, out, err) = run(&good, &work.join("h1"), &["--format", "json", "pull", &format!("oci://{}/good/upper:1.0.0", registry.host())]);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["pulled"][0]["digest"].as_str().unwrap().to_string()
+    };
+    let by_digest = work.join("run-digest");
+    std::fs::create_dir_all(&by_digest).unwrap();
+    let text = std::fs::read_to_string(good.join("Torvyn.toml")).unwrap().replace(&format!("good/upper:1.0.0"), &format!("good/upper@{upper_digest}"));
+    std::fs::write(by_digest.join("Torvyn.toml"), text).unwrap();
+    let (code, out, err) = run(&by_digest, &work.join("h-digest"), &["run"]);
+    assert_eq!((code, sink_lines(&out).len()), (0, 3), "{err}");
+    // A key taken off the list stops what it signed, even from the cache.
+    let distrust = three_stage_oci(&work.join("run-distrust"), &format!("{}/good", registry.host()), "[security]\nrequire_signatures = true\ntrusted_keys = [\"../other.key.pub\"]\n");
+    let (code, out, err) = run(&distrust, &work.join("h1"), &["run", "--offline"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(err.contains("which is not trusted"), "{err}");
+    // A registry that moves a signed tag to another signed version is caught.
+    let v2 = work.join("art-v2");
+    let (code, _, err) = torvyn_in(
+        &project,
+        &["pack", "--component", "upper", "--tag", "2.0.0", "--sign", "--key", team.to_str().unwrap(), "--output", v2.to_str().unwrap()],
+        &[("TORVYN_HOME", home.to_str().unwrap()), ("SOURCE_DATE_EPOCH", "7")],
+    );
+    assert_eq!(code, 0, "{err}");
+    let layout = torvyn::packaging::Layout::open(&v2.join("upper")).unwrap();
+    let r = torvyn::packaging::Reference::parse(&format!("oci://{}/good/upper:1.0.0", registry.host())).unwrap();
+    let client = torvyn::packaging::Registry::with_credentials(&r, &[], None);
+    for (d, tag) in layout.manifests().unwrap() {
+        let bytes = layout.blob(&d.digest().to_string()).unwrap();
+        for b in torvyn::packaging::manifest_blobs(&bytes).unwrap() {
+            client.push_blob(&r.repository, &layout.blob(&b).unwrap()).unwrap();
+        }
+        let tag = tag.unwrap();
+        let tag = if tag == "2.0.0" { "1.0.0".to_string() } else { tag };
+        client.push_manifest(&r.repository, &tag, &bytes).unwrap();
+    }
+    let (code, out, err) = run(&good, &work.join("h-moved"), &["run"]);
+    assert_eq!(code, 1, "a moved tag ran: {out}");
+    assert!(err.contains("made for tag `2.0.0`, but it is served as `1.0.0`"), "{err}");
+
     // Without required signatures the unsigned artifacts run.
     let plain = three_stage_oci(&work.join("run-plain"), &format!("{}/unsigned", registry.host()), "");
     let (code, out, err) = run(&plain, &work.join("h-plain"), &["run"]);
@@ -235,9 +292,21 @@ fn registry_errors_name_the_reference_and_what_to_do() {
     let (code, _, err) = run(&project, &home, &["publish", "--registry", &target]);
     assert_eq!(code, 1);
     assert!(err.contains("refused the credentials") && err.contains("TORVYN_REGISTRY_USERNAME"), "{err}");
+    let host = registry.host();
     let with = |user: &str, password: &str, args: &[&str]| {
-        torvyn_in(&project, args, &[("TORVYN_HOME", home.to_str().unwrap()), ("TORVYN_REGISTRY_USERNAME", user), ("TORVYN_REGISTRY_PASSWORD", password)])
+        torvyn_in(
+            &project,
+            args,
+            &[("TORVYN_HOME", home.to_str().unwrap()), ("TORVYN_REGISTRY_USERNAME", user), ("TORVYN_REGISTRY_PASSWORD", password), ("TORVYN_REGISTRY_HOST", &host)],
+        )
     };
+    // Credentials meant for another registry are not sent to this one.
+    let (code, _, err) = torvyn_in(
+        &project,
+        &["publish", "--registry", &target],
+        &[("TORVYN_HOME", home.to_str().unwrap()), ("TORVYN_REGISTRY_USERNAME", "ci"), ("TORVYN_REGISTRY_PASSWORD", "s3cret"), ("TORVYN_REGISTRY_HOST", "elsewhere.example:5000")],
+    );
+    assert!(code == 1 && err.contains("refused the credentials"), "{err}");
     let (code, _, err) = with("ci", "wrong", &["publish", "--registry", &target]);
     assert!(code == 1 && err.contains("refused the credentials"), "{err}");
     let (code, out, err) = with("ci", "s3cret", &["publish", "--registry", &target]);
@@ -270,10 +339,8 @@ fn registry_errors_name_the_reference_and_what_to_do() {
     assert!(code == 1 && err.contains("--offline forbids pulling"), "{err}");
 
     // An artifact whose component layer is not a component, and one with no component layer.
-    std::env::set_var("TORVYN_REGISTRY_USERNAME", "ci");
-    std::env::set_var("TORVYN_REGISTRY_PASSWORD", "s3cret");
     let r = torvyn::packaging::Reference::parse(&format!("oci://{target}/fake:1")).unwrap();
-    let client = torvyn::packaging::Registry::new(&r, &[]);
+    let client = torvyn::packaging::Registry::with_credentials(&r, &[], Some(("ci".into(), "s3cret".into())));
     let config = b"{}".to_vec();
     for (tag, media, layer) in [("text", "application/wasm", b"not a component at all".to_vec()), ("nolayer", "text/plain", b"hello".to_vec())] {
         client.push_blob(&r.repository, &config).unwrap();

@@ -21,6 +21,7 @@ package torvyn
 import "C"
 
 import (
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"sync"
@@ -145,6 +146,10 @@ type HostOptions struct {
 	MemoryLimit        uint64
 	QueueDepth         uint32
 	ObservabilityLevel uint32
+	// CompilationCacheDir is where compiled components are kept between
+	// processes: nil for the user cache directory, a pointer to "" to keep
+	// them in memory only.
+	CompilationCacheDir *string
 }
 
 // Host is a Torvyn runtime: engine, reactor threads and flows.
@@ -155,6 +160,9 @@ func NewHost(o HostOptions) (*Host, error) {
 	if abiErr != nil {
 		return nil, abiErr
 	}
+	if o.CompilationCacheDir != nil {
+		return newHostJSON(o)
+	}
 	var opts C.torvyn_host_options
 	C.torvyn_host_options_init(&opts)
 	opts.worker_threads = C.uint32_t(o.WorkerThreads)
@@ -164,6 +172,38 @@ func NewHost(o HostOptions) (*Host, error) {
 	var out *C.torvyn_host
 	var cerr *C.torvyn_error
 	if err := check(C.torvyn_host_new(&opts, &out, &cerr), cerr); err != nil {
+		return nil, err
+	}
+	h := &Host{h: handle{tok: uintptr(unsafe.Pointer(out))}}
+	runtime.SetFinalizer(h, func(h *Host) { h.Close() })
+	return h, nil
+}
+
+// newHostJSON creates a host through torvyn_host_new_json, which carries
+// the options the C struct has no field for.
+func newHostJSON(o HostOptions) (*Host, error) {
+	options := map[string]any{"compilation_cache_dir": *o.CompilationCacheDir}
+	if o.WorkerThreads != 0 {
+		options["worker_threads"] = o.WorkerThreads
+	}
+	if o.MemoryLimit != 0 {
+		options["memory_limit"] = o.MemoryLimit
+	}
+	if o.QueueDepth != 0 {
+		options["queue_depth"] = o.QueueDepth
+	}
+	if o.ObservabilityLevel != 0 {
+		options["observability_level"] = o.ObservabilityLevel
+	}
+	text, err := json.Marshal(options)
+	if err != nil {
+		return nil, err
+	}
+	ctext := C.CString(string(text))
+	defer C.free(unsafe.Pointer(ctext))
+	var out *C.torvyn_host
+	var cerr *C.torvyn_error
+	if err := check(C.torvyn_host_new_json(ctext, &out, &cerr), cerr); err != nil {
 		return nil, err
 	}
 	h := &Host{h: handle{tok: uintptr(unsafe.Pointer(out))}}

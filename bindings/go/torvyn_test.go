@@ -49,6 +49,29 @@ func TestHelloWorld(t *testing.T) {
 	}
 }
 
+func TestCompilationCacheDir(t *testing.T) {
+	dir := t.TempDir()
+	for _, where := range []string{filepath.Join(dir, "cache"), ""} {
+		where := where
+		h := must(NewHost(HostOptions{CompilationCacheDir: &where}))
+		p := must(LoadPipeline(filepath.Join(root, "examples", "hello-world")))
+		f := must(h.Start(p, ""))
+		if s := must(f.Wait(time.Minute)); s["state"] != "completed" {
+			t.Fatalf("summary %v", s)
+		}
+		f.Close()
+		p.Close()
+		h.Close()
+	}
+	entries, _ := filepath.Glob(filepath.Join(dir, "cache", "compiled", "*.cwasm"))
+	if len(entries) != 2 {
+		t.Fatalf("compiled entries %v", entries)
+	}
+	if all, _ := filepath.Glob(filepath.Join(dir, "*")); len(all) != 1 {
+		t.Fatalf("the empty setting wrote something: %v", all)
+	}
+}
+
 func TestPushAndReadBackInPlace(t *testing.T) {
 	h := must(NewHost(HostOptions{WorkerThreads: 2}))
 	defer h.Close()

@@ -135,7 +135,15 @@ pub fn pack(args: PackArgs) -> i32 {
         }
     };
     let out_dir = match (&tar, &args.output) {
-        (Some(t), _) => std::env::temp_dir().join(format!("torvyn-pack-{}-{}", std::process::id(), t.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default())),
+        // A fresh folder nobody else could have prepared (created, not reused).
+        (Some(t), _) => {
+            let dir = std::env::temp_dir().join(format!("torvyn-pack-{}-{:016x}", std::process::id(), fastrand::u64(..)));
+            if let Err(e) = std::fs::create_dir(&dir) {
+                output::error(format!("cannot make a temporary folder for `{}`: {e}", t.display()));
+                return FAILURE;
+            }
+            dir.join(t.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default())
+        }
         (None, Some(dir)) => dir.clone(),
         (None, None) => project.join(".torvyn/artifacts"),
     };
@@ -190,7 +198,7 @@ pub fn pack(args: PackArgs) -> i32 {
     }
     if let Some(t) = &tar {
         let result = packaging::tar_dir(&out_dir, t);
-        let _ = std::fs::remove_dir_all(&out_dir);
+        let _ = std::fs::remove_dir_all(out_dir.parent().unwrap_or(&out_dir));
         if let Err(e) = result {
             output::error(e);
             return FAILURE;

@@ -67,13 +67,31 @@ fn artifacts(layout: &Layout) -> Result<Vec<Pending>, packaging::PackagingError>
     Ok(out)
 }
 
-/// The registry host and namespace of `--registry` / `[registry] default`.
-fn target(text: &str) -> Result<(String, String), String> {
-    let rest = text.trim_start_matches("oci://").trim_end_matches('/');
+/// The registry host and namespace of `--registry` / `[registry] default`
+/// (`oci://`, `https://` or `http://` optional), and whether it was named
+/// with `http://` (spoken to over plain HTTP).
+fn target(text: &str) -> Result<(String, String, bool), String> {
+    let plain = text.starts_with("http://");
+    let rest = ["oci://", "https://", "http://"].iter().find_map(|p| text.strip_prefix(p)).unwrap_or(text).trim_end_matches('/');
     let (host, ns) = rest.split_once('/').unwrap_or((rest, ""));
     let probe = if ns.is_empty() { format!("{host}/x") } else { format!("{host}/{ns}/x") };
     Reference::parse(&probe).map_err(|e| e.to_string())?;
-    Ok((host.to_string(), ns.to_string()))
+    Ok((host.to_string(), ns.to_string(), plain))
+}
+
+/// `[registry] default` and `insecure` of the manifest, read without
+/// resolving the rest of it (which would pull its `oci://` components).
+fn registry_table(manifest: &Path) -> Result<(Option<String>, Vec<String>), String> {
+    let text = std::fs::read_to_string(manifest).map_err(|e| format!("cannot read `{}`: {e}", manifest.display()))?;
+    let doc: toml::Table = toml::from_str(&text).map_err(|e| format!("`{}`: {e}", manifest.display()))?;
+    let registry = doc.get("registry").and_then(|r| r.as_table());
+    let default = registry.and_then(|r| r.get("default")).and_then(|d| d.as_str()).map(String::from);
+    let insecure = registry
+        .and_then(|r| r.get("insecure"))
+        .and_then(|i| i.as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .unwrap_or_default();
+    Ok((default, insecure))
 }
 
 fn default_artifacts(manifest: &Path) -> Vec<PathBuf> {
@@ -85,23 +103,23 @@ fn default_artifacts(manifest: &Path) -> Vec<PathBuf> {
 
 pub fn publish(args: PublishArgs) -> i32 {
     let manifest = if args.manifest.is_dir() { args.manifest.join("Torvyn.toml") } else { args.manifest.clone() };
-    let pipeline = if manifest.is_file() {
-        match crate::config::PipelineDef::load(&manifest) {
-            Ok(p) => Some(p),
+    let (default, mut insecure) = if manifest.is_file() && manifest.extension().is_some_and(|e| e == "toml") {
+        match registry_table(&manifest) {
+            Ok(t) => t,
             Err(e) => {
                 output::error(e);
                 return FAILURE;
             }
         }
     } else {
-        None
+        (None, Vec::new())
     };
-    let registry_text = args.registry.clone().or_else(|| pipeline.as_ref().and_then(|p| p.tables.registry.default.clone()));
+    let registry_text = args.registry.clone().or(default);
     let Some(registry_text) = registry_text else {
         output::error("no registry to publish to: pass --registry HOST[:PORT][/NAMESPACE] or set `[registry] default` in the manifest");
         return USAGE;
     };
-    let (host, namespace) = match target(&registry_text) {
+    let (host, namespace, plain) = match target(&registry_text) {
         Ok(t) => t,
         Err(e) => {
             output::error(format!("registry `{registry_text}`: {e}"));
@@ -113,7 +131,9 @@ pub fn publish(args: PublishArgs) -> i32 {
         output::error("no artifact to publish: run `torvyn pack` first, or pass --artifact PATH");
         return USAGE;
     }
-    let insecure = pipeline.as_ref().and_then(|p| p.tables.registry.insecure.clone()).unwrap_or_default();
+    if plain {
+        insecure.push(host.clone());
+    }
     let mut pushed = Vec::new();
     for path in &paths {
         let layout = match Layout::open(path) {
@@ -137,6 +157,14 @@ pub fn publish(args: PublishArgs) -> i32 {
         for p in pending {
             let repository = if namespace.is_empty() { p.component.clone() } else { format!("{namespace}/{}", p.component) };
             let tag = args.tag.clone().unwrap_or(p.tag.clone());
+            if p.signature.is_some() && tag != p.tag {
+                output::error(format!(
+                    "`{}` was signed for tag `{}`; a signed artifact is published under that tag only (pull checks it): pack it again with --tag {tag}",
+                    path.display(),
+                    p.tag
+                ));
+                return USAGE;
+            }
             let reference = match Reference::parse(&format!("{host}/{repository}:{tag}")) {
                 Ok(r) => r,
                 Err(e) => {

@@ -87,7 +87,7 @@ fn resolve(cx: &Cx<'_>) -> Result<PipelineDef, ConfigError> {
         }
     }
     let mut runtime = super::settings::runtime(cx, m.runtime.as_ref())?;
-    *cx.pull.borrow_mut() = Some(pull_policy(cx, &m, &runtime)?);
+    *cx.pull.borrow_mut() = Some(pull_policy(cx, &m)?);
     let mut components = Vec::new();
     for (i, c) in m.component.iter().enumerate() {
         let key = format!("component[{i}]");
@@ -190,10 +190,10 @@ pub(super) fn locate(cx: &Cx<'_>, reference: &str, name: Option<&str>, key: &str
     ))
 }
 
-/// How this manifest resolves `oci://` references: `[registry] offline`
-/// and `insecure`, `[security] require_signatures` and `trusted_keys`, the
-/// store under the cache root.
-fn pull_policy(cx: &Cx<'_>, m: &ManifestTable, runtime: &super::RuntimeConfig) -> Result<crate::packaging::PullPolicy, ConfigError> {
+/// How this manifest resolves `oci://` references: `[registry] offline`,
+/// `pull_policy` and `insecure`, `[security] require_signatures` and
+/// `trusted_keys`, the store under the user's cache root.
+fn pull_policy(cx: &Cx<'_>, m: &ManifestTable) -> Result<crate::packaging::PullPolicy, ConfigError> {
     let registry = m.registry.clone().unwrap_or_default();
     let security = m.security.clone().unwrap_or_default();
     let mut trusted = Vec::new();
@@ -208,7 +208,10 @@ fn pull_policy(cx: &Cx<'_>, m: &ManifestTable, runtime: &super::RuntimeConfig) -
             "signatures are required but `trusted_keys` lists no public key; add the `.pub` file of the key that signs your artifacts (`torvyn key generate` makes one)",
         ));
     }
-    let root = runtime.compilation_cache_dir.root().or_else(crate::engine::default_cache_root).unwrap_or_default();
+    // Pulled artifacts live in the user's cache root only (TORVYN_HOME,
+    // XDG_CACHE_HOME, HOME): never in a folder the manifest names, where a
+    // project could ship tags already "resolved" to components of its choice.
+    let root = crate::engine::default_cache_root().unwrap_or_default();
     Ok(crate::packaging::PullPolicy {
         root,
         offline: registry.offline.unwrap_or(false),
@@ -224,7 +227,7 @@ fn pull(cx: &Cx<'_>, reference: &str, key: &str) -> Result<Located, ConfigError>
     let parsed = crate::packaging::Reference::parse(reference).map_err(|e| cx.err(key, e.to_string()))?;
     let policy = cx.pull.borrow().clone().unwrap_or_default();
     if policy.root.as_os_str().is_empty() {
-        return Err(cx.err(key, format!("`{reference}`: no cache directory to pull into; set TORVYN_HOME or `[runtime] compilation_cache_dir`")));
+        return Err(cx.err(key, format!("`{reference}`: no cache directory to pull into; set TORVYN_HOME (or HOME, or XDG_CACHE_HOME)")));
     }
     let resolved = crate::packaging::resolve(&parsed, &policy).map_err(|e| cx.err(key, e.to_string()))?;
     log::debug!("`{reference}` is {} ({}){}", resolved.digest, resolved.wasm.display(), resolved.signed_by.as_ref().map(|k| format!(", signed by {k}")).unwrap_or_default());

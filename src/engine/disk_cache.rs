@@ -5,14 +5,18 @@
 //! compatibility hash (wasmtime version, target, and every setting that
 //! changes code: fuel metering, memory layout, stack limits, features) and
 //! this file format's version. Loading machine code runs it, so an entry is
-//! trusted only because (1) the directory belongs to this user and nobody
-//! else may write to it (checked when the cache is opened; otherwise the
-//! cache is not used), (2) entries are written to a private temporary file
-//! and renamed into place (a reader never sees half an entry), and (3) every
-//! entry carries its own key and the SHA-256 of its payload, checked before
-//! wasmtime sees a byte: a truncated, corrupted or misplaced entry is
-//! removed and the component compiled again. wasmtime then checks its own
-//! header (version, configuration) on top.
+//! trusted only because (1) it is sealed: an HMAC-SHA256, under a secret
+//! that only this user's Torvyn holds (`<user cache root>/secret`, 0600),
+//! over its key, its payload's SHA-256 and its component; a cache folder
+//! that came with a project, another user's, or one edited by hand holds no
+//! entry this user's Torvyn will load, whatever checksums it carries;
+//! (2) the directory belongs to this user and nobody else may write to it
+//! (checked when the cache is opened; otherwise the cache is not used);
+//! (3) entries are written to a private temporary file and renamed into
+//! place (a reader never sees half an entry); (4) the payload's SHA-256 is
+//! checked before wasmtime sees a byte: a truncated, corrupted, misplaced
+//! or foreign entry is removed and the component compiled again. wasmtime
+//! then checks its own header (version, configuration) on top.
 //!
 //! Layout: `<root>/compiled/<key hex>.cwasm`, where `<root>` is the
 //! `compilation_cache_dir` setting or the user cache directory.
@@ -23,15 +27,16 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 /// First bytes of every entry.
 const MAGIC: &[u8; 8] = b"TORVYNCC";
 /// This file format; part of the key, so a new format never reads an old one.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// Fixed part of the header: magic, format, key, component digest, payload
-/// length, payload digest, name length.
-const HEADER: usize = 8 + 4 + 32 + 32 + 8 + 32 + 2;
+/// length, payload digest, seal, name length.
+const HEADER: usize = 8 + 4 + 32 + 32 + 8 + 32 + 32 + 2;
 /// The cache keeps at most this many bytes of entries; storing beyond it
 /// removes the least recently used.
 pub const DEFAULT_MAX_BYTES: u64 = 2 << 30;
@@ -126,6 +131,80 @@ pub fn private_dir(dir: &Path) -> Result<(), CacheError> {
     Ok(())
 }
 
+/// This user's sealing secret: `<user cache root>/secret` (32 random bytes,
+/// 0600, made on first use); without a user cache root, or when it cannot
+/// be read safely, a secret of this process only (entries then serve this
+/// process alone).
+fn secret() -> [u8; 32] {
+    static SECRET: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    *SECRET.get_or_init(|| match default_root().map(|r| user_secret(&r)) {
+        Some(Ok(s)) => s,
+        Some(Err(why)) => {
+            log::warn!("{why}; compiled components are kept on disk for this process only");
+            process_secret()
+        }
+        None => {
+            log::debug!("no user cache directory (TORVYN_HOME, XDG_CACHE_HOME, HOME): compiled components are kept on disk for this process only");
+            process_secret()
+        }
+    })
+}
+
+fn process_secret() -> [u8; 32] {
+    let mut s = [0u8; 32];
+    if getrandom::fill(&mut s).is_err() {
+        // No OS randomness: nothing sealed now verifies later.
+        s = Sha256::digest(format!("{:?}{}", SystemTime::now(), std::process::id())).into();
+    }
+    s
+}
+
+/// Read (or make) the secret under `root`; it must be this user's, 32 bytes, 0600.
+fn user_secret(root: &Path) -> Result<[u8; 32], String> {
+    private_dir(root).map_err(|e| e.to_string())?;
+    let path = root.join("secret");
+    if !path.exists() {
+        let tmp = root.join(format!(".secret.{}.{:016x}.tmp", std::process::id(), fastrand::u64(..)));
+        let mut options = fs::File::options();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let made = process_secret();
+        let written = options.open(&tmp).and_then(|mut f| f.write_all(&made).and_then(|_| f.sync_all()));
+        // A hard link never replaces: when two processes race, one secret wins.
+        let linked = written.and_then(|_| fs::hard_link(&tmp, &path));
+        let _ = fs::remove_file(&tmp);
+        if let Err(e) = linked {
+            if e.kind() != std::io::ErrorKind::AlreadyExists {
+                return Err(format!("cannot make the cache secret `{}`: {e}", path.display()));
+            }
+        }
+    }
+    let meta = fs::symlink_metadata(&path).map_err(|e| format!("cannot read the cache secret `{}`: {e}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if !meta.is_file() || meta.uid() != me || meta.mode() & 0o077 != 0 {
+            return Err(format!("the cache secret `{}` is not a file private to this user (mode 0600); remove it", path.display()));
+        }
+    }
+    let bytes = fs::read(&path).map_err(|e| format!("cannot read the cache secret `{}`: {e}", path.display()))?;
+    bytes.try_into().map_err(|_| format!("the cache secret `{}` is not 32 bytes; remove it", path.display()))
+}
+
+/// The seal of an entry: HMAC-SHA256 under this user's secret.
+fn seal(secret: &[u8; 32], key: &[u8; 32], payload_sum: &[u8; 32], digest: &[u8; 32], name: &[u8]) -> [u8; 32] {
+    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(secret) else {
+        return [0; 32];
+    };
+    for part in [&key[..], payload_sum, digest, name] {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
 /// One entry, as `torvyn cache ls` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CompiledEntry {
@@ -205,7 +284,7 @@ impl DiskCache {
                 return None;
             }
         };
-        match parse(&bytes, Some(key)) {
+        match parse(&bytes, Some(key), &secret()) {
             Ok(entry) => {
                 // Its modification time marks its last use (for eviction).
                 let _ = fs::File::options().append(true).open(&path).and_then(|f| f.set_modified(SystemTime::now()));
@@ -237,13 +316,15 @@ impl DiskCache {
 
     fn write(&self, key: &[u8; 32], name: &str, digest: &[u8; 32], payload: &[u8]) -> std::io::Result<()> {
         let name: String = name.chars().take(200).collect();
+        let sum: [u8; 32] = Sha256::digest(payload).into();
         let mut header = Vec::with_capacity(HEADER + name.len());
         header.extend_from_slice(MAGIC);
         header.extend_from_slice(&FORMAT.to_le_bytes());
         header.extend_from_slice(key);
         header.extend_from_slice(digest);
         header.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        header.extend_from_slice(&Sha256::digest(payload));
+        header.extend_from_slice(&sum);
+        header.extend_from_slice(&seal(&secret(), key, &sum, digest, name.as_bytes()));
         header.extend_from_slice(&(name.len() as u16).to_le_bytes());
         header.extend_from_slice(name.as_bytes());
         let tmp = self.dir.join(format!(".{}.{}.{:016x}.tmp", crate::observability::hex(key), std::process::id(), fastrand::u64(..)));
@@ -280,7 +361,7 @@ impl DiskCache {
             }
             let Ok(meta) = item.metadata() else { continue };
             let used_unix_s = meta.modified().ok().and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());
-            let (component, digest) = match fs::read(&path).map_err(|e| e.to_string()).and_then(|b| parse(&b, None).map_err(String::from)) {
+            let (component, digest) = match fs::read(&path).map_err(|e| e.to_string()).and_then(|b| parse(&b, None, &secret()).map_err(String::from)) {
                 Ok(e) => (e.name, crate::observability::hex(&e.digest)),
                 Err(why) => (format!("(damaged: {why})"), String::new()),
             };
@@ -301,7 +382,10 @@ impl DiskCache {
         let (mut n, mut bytes) = (0, 0);
         for item in read.flatten() {
             let len = item.metadata().map_or(0, |m| m.len());
-            if item.file_type().is_ok_and(|t| t.is_file()) && fs::remove_file(item.path()).is_ok() {
+            let name = item.file_name().to_string_lossy().into_owned();
+            // Only what the cache writes: entries and its temporary files.
+            let ours = name.ends_with(".cwasm") || (name.starts_with('.') && name.ends_with(".tmp"));
+            if ours && item.file_type().is_ok_and(|t| t.is_file()) && fs::remove_file(item.path()).is_ok() {
                 n += 1;
                 bytes += len;
             }
@@ -345,9 +429,9 @@ struct Parsed {
     payload_at: usize,
 }
 
-/// Check an entry: magic, format, key (when given), length and payload
-/// digest. The error says what is wrong.
-fn parse(bytes: &[u8], key: Option<&[u8; 32]>) -> Result<Parsed, &'static str> {
+/// Check an entry: magic, format, key (when given), length, payload digest
+/// and seal. The error says what is wrong.
+fn parse(bytes: &[u8], key: Option<&[u8; 32]>, secret: &[u8; 32]) -> Result<Parsed, &'static str> {
     if bytes.len() < HEADER {
         return Err("truncated (shorter than its header)");
     }
@@ -364,7 +448,8 @@ fn parse(bytes: &[u8], key: Option<&[u8; 32]>) -> Result<Parsed, &'static str> {
     let digest = field(44);
     let len = u64::from_le_bytes(bytes[76..84].try_into().unwrap_or_default());
     let sum = field(84);
-    let name_len = u16::from_le_bytes(bytes[116..118].try_into().unwrap_or_default()) as usize;
+    let sealed = field(116);
+    let name_len = u16::from_le_bytes(bytes[148..150].try_into().unwrap_or_default()) as usize;
     let payload_at = HEADER + name_len;
     if bytes.len() < payload_at || (bytes.len() - payload_at) as u64 != len {
         return Err("truncated or overlong (its length does not match its header)");
@@ -373,7 +458,11 @@ fn parse(bytes: &[u8], key: Option<&[u8; 32]>) -> Result<Parsed, &'static str> {
     if <[u8; 32]>::from(Sha256::digest(payload)) != sum {
         return Err("corrupted (its checksum does not match)");
     }
-    let name = String::from_utf8_lossy(&bytes[HEADER..payload_at]).into_owned();
+    let name_bytes = &bytes[HEADER..payload_at];
+    if seal(secret, &field(12), &sum, &digest, name_bytes) != sealed {
+        return Err("not sealed by this user's Torvyn (copied from elsewhere, or written by another user or by hand)");
+    }
+    let name = String::from_utf8_lossy(name_bytes).into_owned();
     Ok(Parsed { name, digest, payload_at })
 }
 
@@ -411,6 +500,10 @@ mod tests {
             assert!(cache.load(&key).is_none(), "{what} entry loaded");
             assert!(!path.exists(), "{what} entry kept");
         }
+        // An entry sealed under another secret (another user's, a project's) is refused.
+        cache.store(&key, "upper", &[1; 32], b"machine code");
+        let foreign = fs::read(&path).unwrap();
+        assert!(parse(&foreign, Some(&key), &[9; 32]).unwrap_err().contains("not sealed by this user"));
         // An entry copied under another key is refused too.
         cache.store(&key, "upper", &[1; 32], b"machine code");
         let other = [8u8; 32];

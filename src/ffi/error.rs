@@ -164,6 +164,7 @@ fn link_status(e: &LinkError) -> torvyn_status {
             TORVYN_STATUS_CONTRACT_MISMATCH
         }
         LinkError::Grant { .. } => TORVYN_STATUS_INVALID_ARGUMENT,
+        LinkError::Altered { .. } => TORVYN_STATUS_IO,
         LinkError::Component { source, .. } => match source {
             EngineError::Read { .. } => TORVYN_STATUS_IO,
             EngineError::Contract(_) | EngineError::Compile { .. } | EngineError::Link { .. } | EngineError::MissingImports { .. } => {

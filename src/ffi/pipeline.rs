@@ -17,8 +17,11 @@ fn hand_out(p: PipelineDef, out: *mut *mut torvyn_pipeline) -> Result<(), FfiErr
 
 /// Load a manifest from `path`: a `Torvyn.toml`, a `.json` file, or a folder
 /// holding `Torvyn.toml`. On success `*out_pipeline` owns a new pipeline:
-/// free it with `torvyn_pipeline_free`. Component paths are resolved now;
-/// components are compiled when a flow starts. Thread-safe.
+/// free it with `torvyn_pipeline_free`. Component paths are resolved now:
+/// an `oci://` component not yet in the user's cache is pulled now (network
+/// I/O, up to the registry's timeouts; `[registry] offline = true` forbids
+/// it), verified, and signature-checked when the manifest requires it.
+/// Components are compiled when a flow starts. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn torvyn_pipeline_load_file(
     path: *const c_char,

@@ -11,6 +11,8 @@ pub enum LinkError {
     UnknownFlow { flow: String, known: String },
     #[error(transparent)]
     Pipeline(PipelineErrors),
+    #[error("node `{node}`: the pulled component `{}` was changed after it was verified (it should hash to {expected}, it hashes to {actual}); it is not run: run `torvyn pull` again", path.display())]
+    Altered { node: String, path: std::path::PathBuf, expected: String, actual: String },
     #[error("node `{node}`: {source}")]
     Component {
         node: String,

@@ -139,6 +139,14 @@ fn link_node(engine: &Engine, node: &NodeDef) -> Result<LinkedStage, Vec<LinkErr
                     source,
                 }]
             })?;
+            // A pulled component is read again here: it must still be the
+            // bytes that were verified (the store names each by its digest).
+            if let Some(expected) = crate::packaging::stored_digest(&node.path) {
+                let actual = format!("sha256:{}", crate::observability::hex(&c.digest));
+                if actual != expected {
+                    return Err(vec![LinkError::Altered { node: node.name.clone(), path: node.path.clone(), expected, actual }]);
+                }
+            }
             let role = c.exports.role;
             (Some(c), role)
         }

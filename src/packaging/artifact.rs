@@ -47,12 +47,15 @@ pub struct Packed {
 fn tar_of(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<u8>, PackagingError> {
     fn walk(base: &Path, dir: &Path, keep: &dyn Fn(&Path) -> bool, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         for e in std::fs::read_dir(dir)? {
-            let p = e?.path();
+            let e = e?;
+            let p = e.path();
             let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            if name.starts_with('.') || name == "target" {
+            let kind = e.file_type()?;
+            // Symbolic links are not followed: nothing outside the folder is packed.
+            if name.starts_with('.') || name == "target" || kind.is_symlink() {
                 continue;
             }
-            if p.is_dir() {
+            if kind.is_dir() {
                 walk(base, &p, keep, out)?;
             } else if keep(&p) {
                 out.push(p);
@@ -144,7 +147,7 @@ pub fn pack(out: &Path, input: &PackInput<'_>, key: Option<&ed25519_dalek::Signi
     let digest = layout.add_manifest(&manifest, Some(input.tag), Some(oci::WASM_CONFIG))?;
     let mut signed_by = None;
     if let Some(key) = key {
-        let sig = signing::sign(key, input.name, &digest)?;
+        let sig = signing::sign(key, input.name, input.tag, &digest)?;
         for b in &sig.blobs {
             layout.put(&b.bytes)?;
         }
@@ -156,14 +159,14 @@ pub fn pack(out: &Path, input: &PackInput<'_>, key: Option<&ed25519_dalek::Signi
     Ok(Packed { component: input.name.to_string(), layout, tag: input.tag.to_string(), digest, bytes, signed_by })
 }
 
-/// The component layer of an artifact manifest: its digest, after checking
-/// the manifest describes a Wasm component.
-pub fn component_layer(reference: &str, manifest: &oci_spec::image::ImageManifest) -> Result<String, PackagingError> {
+/// The component layer of an artifact manifest: its digest and size, after
+/// checking the manifest describes a Wasm component.
+pub fn component_layer(reference: &str, manifest: &oci_spec::image::ImageManifest) -> Result<(String, u64), PackagingError> {
     let not = |why: String| PackagingError::NotAComponent { reference: reference.to_string(), why };
     let config = manifest.config().media_type().to_string();
     let wasm: Vec<_> = manifest.layers().iter().filter(|l| l.media_type().to_string() == oci::WASM_LAYER).collect();
     match wasm.as_slice() {
-        [one] => Ok(one.digest().to_string()),
+        [one] => Ok((one.digest().to_string(), one.size())),
         [] => Err(not(format!(
             "it has no `{}` layer (config `{config}`, layers: {}); push components with `torvyn publish`",
             oci::WASM_LAYER,

@@ -18,12 +18,18 @@ const MAX_MANIFEST: u64 = 4 << 20;
 pub const MAX_BLOB: u64 = 512 << 20;
 const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
 
-/// Registry credentials: `TORVYN_REGISTRY_USERNAME` and
-/// `TORVYN_REGISTRY_PASSWORD`, else the `auths` entry of docker's
-/// `config.json` (`$DOCKER_CONFIG` or `~/.docker`) for the host.
+/// Registry credentials for `registry`: `TORVYN_REGISTRY_USERNAME` and
+/// `TORVYN_REGISTRY_PASSWORD` when `TORVYN_REGISTRY_HOST` names this
+/// registry (so a manifest naming another registry never receives them),
+/// else the `auths` entry of docker's `config.json` (`$DOCKER_CONFIG` or
+/// `~/.docker`) for the host.
 fn credentials(registry: &str) -> Option<(String, String)> {
     if let (Ok(u), Ok(p)) = (std::env::var("TORVYN_REGISTRY_USERNAME"), std::env::var("TORVYN_REGISTRY_PASSWORD")) {
-        return Some((u, p));
+        match std::env::var("TORVYN_REGISTRY_HOST") {
+            Ok(h) if h == registry => return Some((u, p)),
+            Ok(_) => {}
+            Err(_) => log::warn!("TORVYN_REGISTRY_USERNAME/PASSWORD are ignored: set TORVYN_REGISTRY_HOST to the registry they are for (`{registry}`?)"),
+        }
     }
     let dir = std::env::var_os("DOCKER_CONFIG").map(std::path::PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".docker")))?;
     let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
@@ -49,8 +55,14 @@ type Response = ureq::http::Response<ureq::Body>;
 
 impl Registry {
     /// A client for `reference`'s registry; `insecure` lists hosts spoken to
-    /// over plain HTTP besides loopback ones.
+    /// over plain HTTP besides loopback ones. Credentials come from the
+    /// environment or docker's `config.json` (see [`Registry::with_credentials`]).
     pub fn new(reference: &Reference, insecure: &[String]) -> Registry {
+        Registry::with_credentials(reference, insecure, credentials(&reference.registry))
+    }
+
+    /// A client with these credentials (user, password) for this registry only.
+    pub fn with_credentials(reference: &Reference, insecure: &[String], credentials: Option<(String, String)>) -> Registry {
         let plain = reference.is_loopback() || insecure.iter().any(|h| h == &reference.registry);
         let scheme = if plain { "http" } else { "https" };
         let config = ureq::config::Config::builder()
@@ -63,7 +75,7 @@ impl Registry {
             registry: reference.registry.clone(),
             base: format!("{scheme}://{}", reference.registry),
             agent: ureq::Agent::new_with_config(config),
-            credentials: credentials(&reference.registry),
+            credentials,
             authorization: Mutex::new(None),
         }
     }
@@ -122,6 +134,15 @@ impl Registry {
             })
         };
         let realm = param("realm").ok_or_else(denied)?;
+        // Credentials go to the token service only over HTTPS, or over
+        // plain HTTP to this very registry when it is spoken to that way.
+        let same_plain = self.base.starts_with("http://") && realm.starts_with(&format!("{}/", self.base));
+        if !realm.starts_with("https://") && !same_plain {
+            return Err(PackagingError::Other(format!(
+                "registry `{}` asks for credentials at `{realm}`, which is not HTTPS; refusing to send them",
+                self.registry
+            )));
+        }
         let mut url = format!("{realm}?scope=repository:{repository}:pull,push");
         if let Some(service) = param("service") {
             url.push_str(&format!("&service={service}"));
@@ -131,8 +152,10 @@ impl Registry {
             req = req.header("Authorization", &basic(c));
         }
         let mut resp = req.call().map_err(|e| self.unreachable(e))?;
-        if !resp.status().is_success() {
-            return Err(denied());
+        match resp.status().as_u16() {
+            401 | 403 => return Err(denied()),
+            s if !(200..300).contains(&s) => return Err(self.failed(format!("GET token from {realm}"), resp)),
+            _ => {}
         }
         let text = resp.body_mut().with_config().limit(1 << 20).read_to_string().map_err(|e| self.unreachable(e))?;
         let v: serde_json::Value = serde_json::from_str(&text).map_err(|_| denied())?;
@@ -161,7 +184,7 @@ impl Registry {
             _ => return Err(self.failed(format!("GET manifest {reference}"), response)),
         }
         let claimed = response.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(String::from);
-        let bytes = response.body_mut().with_config().limit(MAX_MANIFEST).read_to_vec().map_err(|e| self.unreachable(e))?;
+        let bytes = response.body_mut().with_config().limit(MAX_MANIFEST).read_to_vec().map_err(|e| self.read_error(e, &reference.to_string(), MAX_MANIFEST))?;
         let digest = oci::digest_of(&bytes);
         // What was asked for by digest must hash to it; what the registry
         // says it sent must too.
@@ -171,8 +194,24 @@ impl Registry {
         Ok(Some((bytes, digest)))
     }
 
-    /// Blob `digest` of `repository`, checked against its digest.
-    pub fn blob(&self, repository: &str, digest: &str) -> Result<Vec<u8>, PackagingError> {
+    /// Why reading a body failed: too large, or the connection.
+    fn read_error(&self, e: ureq::Error, what: &str, limit: u64) -> PackagingError {
+        match e {
+            ureq::Error::BodyExceedsLimit(_) => PackagingError::TooLarge { what: what.to_string(), limit },
+            other => self.unreachable(other),
+        }
+    }
+
+    /// Blob `digest` of `repository` whose descriptor says it has `size`
+    /// bytes (at most `limit`): checked against both.
+    pub fn blob(&self, repository: &str, digest: &str, size: u64, limit: u64) -> Result<Vec<u8>, PackagingError> {
+        let what = format!("blob {digest} of oci://{}/{repository}", self.registry);
+        if size > limit {
+            return Err(PackagingError::TooLarge { what, limit });
+        }
+        if !super::reference::is_digest(digest) {
+            return Err(PackagingError::Other(format!("{what}: only sha256 digests are accepted")));
+        }
         let url = self.url(repository, "blobs", digest);
         let mut response = self.send("GET", &url, repository, &[], None)?;
         if response.status().as_u16() == 404 {
@@ -181,8 +220,8 @@ impl Registry {
         if !response.status().is_success() {
             return Err(self.failed(format!("GET blob {digest}"), response));
         }
-        let bytes = response.body_mut().with_config().limit(MAX_BLOB).read_to_vec().map_err(|e| self.unreachable(e))?;
-        oci::verify(&format!("blob {digest} of oci://{}/{repository}", self.registry), digest, &bytes)?;
+        let bytes = response.body_mut().with_config().limit(size).read_to_vec().map_err(|e| self.read_error(e, &what, size))?;
+        oci::verify(&what, digest, &bytes)?;
         Ok(bytes)
     }
 
@@ -199,6 +238,10 @@ impl Registry {
         }
         let location = start.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
         let location = if location.starts_with('/') { format!("{}{location}", self.base) } else { location };
+        // The upload goes to this registry (and its credentials with it), nowhere else.
+        if !location.starts_with(&format!("{}/", self.base)) {
+            return Err(PackagingError::Other(format!("registry `{}` named an upload location on another host (`{location}`); refusing to send the blob there", self.registry)));
+        }
         let sep = if location.contains('?') { '&' } else { '?' };
         let put = self.send("PUT", &format!("{location}{sep}digest={digest}"), repository, &[("Content-Type", "application/octet-stream")], Some(bytes))?;
         if put.status().as_u16() != 201 {

@@ -12,7 +12,7 @@ pub enum PackagingError {
     Layout { path: PathBuf, why: String },
     #[error("registry `{registry}` cannot be reached: {why}; check the address and that it is running (or pass --offline to use only the cache)")]
     Unreachable { registry: String, why: String },
-    #[error("registry `{registry}` refused the credentials for `{repository}` ({status}); set TORVYN_REGISTRY_USERNAME and TORVYN_REGISTRY_PASSWORD, or log in with `docker login {registry}`")]
+    #[error("registry `{registry}` refused the credentials for `{repository}` ({status}); set TORVYN_REGISTRY_USERNAME and TORVYN_REGISTRY_PASSWORD with TORVYN_REGISTRY_HOST={registry}, or log in with `docker login {registry}`")]
     Unauthorized { registry: String, repository: String, status: u16 },
     #[error("`{reference}` does not exist in its registry (no such repository, tag or digest); publish it first or check the name")]
     NotFound { reference: String },
@@ -20,6 +20,8 @@ pub enum PackagingError {
     Registry { registry: String, what: String, status: u16, body: String },
     #[error("`{what}` should have digest {expected} but its bytes hash to {actual}: it was altered in transit or in storage; nothing of it is used")]
     DigestMismatch { what: String, expected: String, actual: String },
+    #[error("{what} is larger than its descriptor says or than the {limit}-byte limit; the registry is misbehaving or the artifact is not a component")]
+    TooLarge { what: String, limit: u64 },
     #[error("`{reference}` is not a Wasm component artifact: {why}")]
     NotAComponent { reference: String, why: String },
     #[error("`{reference}` is not in the local cache and --offline forbids pulling it; run `torvyn pull {reference}` while online")]

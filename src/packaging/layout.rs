@@ -96,23 +96,29 @@ pub struct LayoutWriter {
 }
 
 impl LayoutWriter {
-    /// Create (or add to) the layout directory `root`.
+    /// Create the layout directory `root` afresh: an earlier layout there is
+    /// replaced; any other non-empty folder is refused (nothing of it is
+    /// touched).
     pub fn create(root: &Path) -> Result<LayoutWriter, PackagingError> {
+        let holds = fs::read_dir(root).map(|mut r| r.next().is_some()).unwrap_or(false);
+        if holds {
+            if !root.join(LAYOUT_FILE).is_file() {
+                return Err(bad(root, "the folder exists and holds other files; name an empty or new folder"));
+            }
+            fs::remove_dir_all(root).map_err(io("replace", root))?;
+        }
         fs::create_dir_all(root.join("blobs/sha256")).map_err(io("create", root))?;
         fs::write(root.join(LAYOUT_FILE), LAYOUT_VERSION).map_err(io("write", root.join(LAYOUT_FILE)))?;
-        let entries = match fs::read(root.join("index.json")) {
-            Ok(b) => oci::parse_index(&root.display().to_string(), &b)?.manifests().clone(),
-            Err(_) => Vec::new(),
-        };
-        Ok(LayoutWriter { root: root.to_path_buf(), entries })
+        Ok(LayoutWriter { root: root.to_path_buf(), entries: Vec::new() })
     }
 
     /// Store `bytes` as a blob; returns its digest.
     pub fn put(&self, bytes: &[u8]) -> Result<String, PackagingError> {
         let digest = oci::digest_of(bytes);
         let path = self.root.join("blobs/sha256").join(oci::hex_of(&digest));
-        if !path.is_file() {
-            let tmp = path.with_extension("tmp");
+        let sound = fs::read(&path).is_ok_and(|b| oci::digest_of(&b) == digest);
+        if !sound {
+            let tmp = path.with_extension(format!("{}.{:x}.tmp", std::process::id(), fastrand::u64(..)));
             fs::write(&tmp, bytes).map_err(io("write", &tmp))?;
             fs::rename(&tmp, &path).map_err(io("write", &path))?;
         }
@@ -157,8 +163,13 @@ pub fn tar_dir(dir: &Path, out: &Path) -> Result<(), PackagingError> {
     let mut files = Vec::new();
     fn walk(base: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) -> std::io::Result<()> {
         for e in fs::read_dir(dir)? {
-            let p = e?.path();
-            if p.is_dir() {
+            let e = e?;
+            let p = e.path();
+            let kind = e.file_type()?;
+            if kind.is_symlink() {
+                continue;
+            }
+            if kind.is_dir() {
                 walk(base, &p, files)?;
             } else if p.extension().is_none_or(|x| x != "tmp") {
                 let rel = p.strip_prefix(base).unwrap_or(&p).to_string_lossy().replace('\\', "/");

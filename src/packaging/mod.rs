@@ -25,5 +25,5 @@ pub use layout::{tar_dir, Layout, LayoutWriter};
 pub use oci::{digest_of, signature_tag, MANIFEST, WASM_CONFIG, WASM_LAYER};
 pub use pull::{resolve, PullPolicy, Resolved};
 pub use reference::{is_digest, Reference};
-pub use signing::{generate as generate_key, key_id, load_private, load_public, TrustedKey};
-pub use store::{PulledEntry, Store};
+pub use signing::{generate as generate_key, key_id, load_private, load_public, Expect, TrustedKey};
+pub use store::{stored_digest, PulledEntry, Store};

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use super::artifact::component_layer;
-use super::client::Registry;
+use super::client::{Registry, MAX_BLOB};
 use super::error::PackagingError;
 use super::oci;
 use super::reference::Reference;
@@ -40,11 +40,20 @@ pub struct Resolved {
     pub wasm: PathBuf,
     /// The artifact manifest's digest.
     pub digest: String,
+    /// The component's own digest (`sha256:…`): what the `.wasm` must hash to
+    /// when it is read again to be compiled.
+    pub component: String,
     /// The trusted key that signed it, when signatures were checked.
     pub signed_by: Option<String>,
 }
 
-/// Resolve `reference` under `policy`.
+/// A signature manifest's payload layers: at most this many, each at most
+/// this large (a hostile registry cannot fill the store through them).
+const MAX_SIGNATURE_LAYERS: usize = 4;
+const MAX_SIGNATURE_PAYLOAD: u64 = 64 << 10;
+
+/// Resolve `reference` under `policy`. The store records what a tag
+/// resolved to only once everything about it checked out.
 pub fn resolve(reference: &Reference, policy: &PullPolicy) -> Result<Resolved, PackagingError> {
     let store = Store::open(&policy.root)?;
     let name = reference.to_string();
@@ -68,17 +77,14 @@ pub fn resolve(reference: &Reference, policy: &PullPolicy) -> Result<Resolved, P
             (bytes, digest)
         }
     };
-    if reference.digest.is_none() {
-        store.set_resolved(reference, &digest)?;
-    }
     let manifest = oci::parse_manifest(&name, &manifest_bytes)?;
-    let layer = component_layer(&name, &manifest)?;
+    let (layer, size) = component_layer(&name, &manifest)?;
 
     // The component itself.
     let wasm = match store.blob(&layer) {
         Some(bytes) => bytes,
         None => {
-            let bytes = registry()?.blob(&reference.repository, &layer)?;
+            let bytes = registry()?.blob(&reference.repository, &layer, size, MAX_BLOB)?;
             store.put_blob(&bytes)?;
             bytes
         }
@@ -100,11 +106,21 @@ pub fn resolve(reference: &Reference, policy: &PullPolicy) -> Result<Resolved, P
                 let registry = registry()?;
                 let sig_ref = Reference { tag: Some(oci::signature_tag(&digest)), digest: None, ..reference.clone() };
                 let (sig, sig_digest) = registry.manifest(&sig_ref)?.ok_or_else(unsigned)?;
-                let parsed = oci::parse_manifest(&sig_ref.to_string(), &sig)?;
-                for l in parsed.layers() {
+                let bad = |why: &str| PackagingError::BadSignature {
+                    reference: name.clone(),
+                    digest: digest.clone(),
+                    why: why.to_string(),
+                    trusted: signing::trusted_names(&policy.trusted),
+                };
+                let parsed = oci::parse_manifest(&sig_ref.to_string(), &sig).map_err(|_| bad("manifest is not an OCI image manifest"))?;
+                let payloads: Vec<_> = parsed.layers().iter().filter(|l| l.media_type().to_string() == oci::COSIGN_PAYLOAD && oci::annotation(l, oci::COSIGN_SIGNATURE).is_some()).collect();
+                if payloads.len() > MAX_SIGNATURE_LAYERS {
+                    return Err(bad("manifest holds more signature layers than any signer writes"));
+                }
+                for l in payloads {
                     let d = l.digest().to_string();
                     if store.blob(&d).is_none() {
-                        store.put_blob(&registry.blob(&reference.repository, &d)?)?;
+                        store.put_blob(&registry.blob(&reference.repository, &d, l.size(), MAX_SIGNATURE_PAYLOAD)?)?;
                     }
                 }
                 store.put_blob(&sig)?;
@@ -114,7 +130,12 @@ pub fn resolve(reference: &Reference, policy: &PullPolicy) -> Result<Resolved, P
         };
         let sig = store.blob(&sig_digest).ok_or_else(|| PackagingError::Other(format!("signature {sig_digest} of {name} vanished from the cache; pull again")))?;
         let fetch = |d: &str| store.blob(d).ok_or_else(|| PackagingError::Other(format!("signature blob {d} of {name} is missing from the cache; run `torvyn pull` again")));
-        signed_by = Some(signing::verify(&name, &digest, &sig, &policy.trusted, fetch)?);
+        let title = manifest.annotations().as_ref().and_then(|a| a.get(oci::TITLE)).cloned();
+        let expect = signing::Expect { identity: title, tag: if reference.digest.is_none() { reference.tag.clone() } else { None } };
+        signed_by = Some(signing::verify(&name, &digest, &expect, &sig, &policy.trusted, fetch)?);
     }
-    Ok(Resolved { reference: name, wasm: store.blob_path(&layer), digest, signed_by })
+    if reference.digest.is_none() {
+        store.set_resolved(reference, &digest)?;
+    }
+    Ok(Resolved { reference: name, wasm: store.blob_path(&layer), digest, signed_by, component: layer })
 }

@@ -25,6 +25,8 @@ use super::oci::{self, Blob};
 
 /// The annotation naming the key a signature was made with.
 pub const KEY_ID: &str = "dev.torvyn.signature.key-id";
+/// The payload field naming the tag the artifact was signed for.
+pub const TAG: &str = "dev.torvyn.tag";
 
 /// A public key Torvyn trusts, with the file it came from.
 #[derive(Debug, Clone)]
@@ -59,12 +61,19 @@ pub fn generate(out: &Path, force: bool) -> Result<(PathBuf, String), PackagingE
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io("create", dir))?;
     }
+    // A new private file (0600, never an existing file's mode, never
+    // through a link), renamed over the old key.
+    let tmp = PathBuf::from(format!("{}.{}.{:x}.tmp", out.display(), std::process::id(), fastrand::u64(..)));
     let mut options = std::fs::File::options();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     use std::io::Write;
-    options.open(out).and_then(|mut f| f.write_all(private.as_bytes())).map_err(io("write", out))?;
+    let written = options.open(&tmp).and_then(|mut f| f.write_all(private.as_bytes()).and_then(|_| f.sync_all())).and_then(|_| std::fs::rename(&tmp, out));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io("write", out)(e));
+    }
     std::fs::write(&public, public_pem).map_err(io("write", &public))?;
     Ok((public, key_id(&signing.verifying_key())))
 }
@@ -83,16 +92,26 @@ pub fn load_public(path: &Path) -> Result<TrustedKey, PackagingError> {
     Ok(TrustedKey { id: key_id(&key), key, path: path.to_path_buf() })
 }
 
-/// The simple-signing payload for `manifest_digest`.
-fn payload(identity: &str, manifest_digest: &str, key: &str) -> Vec<u8> {
+/// The simple-signing payload for `manifest_digest`: the component's name
+/// as its identity, and the tag it was signed for, so a registry cannot
+/// serve another component or another version under a signed tag.
+fn payload(identity: &str, tag: &str, manifest_digest: &str, key: &str) -> Vec<u8> {
     oci::canonical_json(&serde_json::json!({
         "critical": {
             "identity": { "docker-reference": identity },
             "image": { "docker-manifest-digest": manifest_digest },
             "type": "cosign container image signature",
         },
-        "optional": { KEY_ID: key },
+        "optional": { KEY_ID: key, TAG: tag },
     }))
+}
+
+/// What a signature must say beside the digest: the component it names
+/// (the artifact's title) and, when pulled by tag, that tag.
+#[derive(Debug, Clone, Default)]
+pub struct Expect {
+    pub identity: Option<String>,
+    pub tag: Option<String>,
 }
 
 /// A signature manifest for the artifact manifest `manifest_digest`, and
@@ -103,9 +122,9 @@ pub struct SignatureArtifact {
     pub key_id: String,
 }
 
-pub fn sign(key: &SigningKey, identity: &str, manifest_digest: &str) -> Result<SignatureArtifact, PackagingError> {
+pub fn sign(key: &SigningKey, identity: &str, tag: &str, manifest_digest: &str) -> Result<SignatureArtifact, PackagingError> {
     let id = key_id(&key.verifying_key());
-    let body = payload(identity, manifest_digest, &id);
+    let body = payload(identity, tag, manifest_digest, &id);
     let signature: Signature = key.sign(&body);
     let mut layer = Blob::new(oci::COSIGN_PAYLOAD, body);
     layer.annotations.insert(oci::COSIGN_SIGNATURE.to_string(), base64::engine::general_purpose::STANDARD.encode(signature.to_bytes()));
@@ -121,6 +140,7 @@ pub fn sign(key: &SigningKey, identity: &str, manifest_digest: &str) -> Result<S
 pub fn verify(
     reference: &str,
     digest: &str,
+    expect: &Expect,
     sig_manifest: &[u8],
     trusted: &[TrustedKey],
     mut blob: impl FnMut(&str) -> Result<Vec<u8>, PackagingError>,
@@ -150,6 +170,17 @@ pub fn verify(
             continue;
         };
         if let Some(k) = trusted.iter().find(|k| k.key.verify_strict(&body, &signature).is_ok()) {
+            // Signed by a trusted key: now what it signed must be what was asked for.
+            let identity = v.pointer("/critical/identity/docker-reference").and_then(|d| d.as_str()).unwrap_or_default();
+            if let Some(want) = expect.identity.as_deref().filter(|w| *w != identity) {
+                return Err(fail(format!("is for component `{identity}`, but this artifact is `{want}` (a swapped artifact)")));
+            }
+            let tag = v.pointer(&format!("/optional/{}", TAG.replace('/', "~1"))).and_then(|t| t.as_str());
+            if let (Some(want), Some(signed)) = (expect.tag.as_deref(), tag) {
+                if want != signed {
+                    return Err(fail(format!("was made for tag `{signed}`, but it is served as `{want}` (a rolled-back or moved tag)")));
+                }
+            }
             return Ok(k.id.clone());
         }
         let by = oci::annotation(layer, KEY_ID).or_else(|| v.pointer(&format!("/optional/{}", KEY_ID.replace('/', "~1"))).and_then(|k| k.as_str()));
@@ -186,16 +217,21 @@ mod tests {
         }
         let a = load_private(&dir.join("a.key")).unwrap();
         let digest = oci::digest_of(b"manifest");
-        let sig = sign(&a, "upper", &digest).unwrap();
+        let sig = sign(&a, "upper", "1.0", &digest).unwrap();
         let blobs: std::collections::HashMap<String, Vec<u8>> = sig.blobs.iter().map(|b| (b.digest(), b.bytes.clone())).collect();
         let fetch = |d: &str| blobs.get(d).cloned().ok_or_else(|| PackagingError::Other("missing".into()));
         let trusted_a = [load_public(&pub_a).unwrap()];
-        assert_eq!(verify("r", &digest, &sig.manifest, &trusted_a, fetch).unwrap(), id_a);
+        let expect = Expect { identity: Some("upper".into()), tag: Some("1.0".into()) };
+        assert_eq!(verify("r", &digest, &expect, &sig.manifest, &trusted_a, fetch).unwrap(), id_a);
+        let moved = Expect { tag: Some("2.0".into()), ..expect.clone() };
+        assert!(verify("r", &digest, &moved, &sig.manifest, &trusted_a, fetch).unwrap_err().to_string().contains("made for tag `1.0`"));
+        let swapped = Expect { identity: Some("sink".into()), ..expect.clone() };
+        assert!(verify("r", &digest, &swapped, &sig.manifest, &trusted_a, fetch).unwrap_err().to_string().contains("swapped"));
         let trusted_b = [load_public(&pub_b).unwrap()];
-        let e = verify("r", &digest, &sig.manifest, &trusted_b, fetch).unwrap_err().to_string();
+        let e = verify("r", &digest, &expect, &sig.manifest, &trusted_b, fetch).unwrap_err().to_string();
         assert!(e.contains(&format!("made with key {id_a}, which is not trusted")), "{e}");
         let other = oci::digest_of(b"another manifest");
-        let e = verify("r", &other, &sig.manifest, &trusted_a, fetch).unwrap_err().to_string();
+        let e = verify("r", &other, &expect, &sig.manifest, &trusted_a, fetch).unwrap_err().to_string();
         assert!(e.contains("signs another artifact"), "{e}");
         let _ = std::fs::remove_dir_all(dir);
     }

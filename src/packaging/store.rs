@@ -11,6 +11,16 @@ use super::error::{io, PackagingError};
 use super::oci;
 use super::reference::{is_digest, Reference};
 
+/// The digest a file of a store names (`…/oci/blobs/sha256/<hex>`), if
+/// `path` is one: what its bytes must hash to whenever they are read.
+pub fn stored_digest(path: &Path) -> Option<String> {
+    let hex = path.file_name()?.to_str()?;
+    let sha = path.parent()?;
+    let blobs = sha.parent()?;
+    let ok = sha.file_name()? == "sha256" && blobs.file_name()? == "blobs" && blobs.parent()?.file_name()? == "oci";
+    (ok && is_digest(&format!("sha256:{hex}"))).then(|| format!("sha256:{hex}"))
+}
+
 /// The pulled-artifact store of one cache root.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -153,12 +163,21 @@ impl Store {
                 }
             }
         }
+        // Only what the store writes.
         let (mut n, mut bytes) = (0, 0);
-        count(&self.dir, &mut n, &mut bytes);
-        match fs::remove_dir_all(&self.dir) {
-            Ok(()) => Ok((n, bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((0, 0)),
-            Err(source) => Err(crate::engine::CacheError::Io { path: self.dir.clone(), source }),
+        for part in ["blobs", "refs", "signatures"] {
+            let dir = self.dir.join(part);
+            let (mut k, mut b) = (0, 0);
+            count(&dir, &mut k, &mut b);
+            match fs::remove_dir_all(&dir) {
+                Ok(()) => {
+                    n += k;
+                    bytes += b;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(crate::engine::CacheError::Io { path: dir, source }),
+            }
         }
+        Ok((n, bytes))
     }
 }

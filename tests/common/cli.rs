@@ -35,6 +35,9 @@ pub fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
         }
     }
     cmd.env("XDG_CONFIG_HOME", std::env::temp_dir().join("torvyn-tests-no-user-config"));
+    // One cache for the test runs, not the user's (TORVYN_HOME, when a test
+    // gives one, wins).
+    cmd.env("XDG_CACHE_HOME", std::env::temp_dir().join("torvyn-tests-cache"));
     cmd.envs(env.iter().copied());
     cmd
 }

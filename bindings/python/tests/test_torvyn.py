@@ -29,6 +29,15 @@ def test_hello_world_runs_to_completion():
     assert summary["copies"] == 10
 
 
+def test_the_compiled_component_cache_can_be_placed_or_turned_off(tmp_path):
+    for where, expect in ((tmp_path / "cache", 2), ("", 0)):
+        with Host(compilation_cache_dir=str(where)) as host, Pipeline.load(ROOT / "examples" / "hello-world") as p:
+            with host.start(p) as flow:
+                assert flow.wait(timeout=60)["state"] == "completed"
+    assert len(list((tmp_path / "cache" / "compiled").glob("*.cwasm"))) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"], "the empty setting wrote nothing"
+
+
 def test_metrics_as_dicts_and_prometheus_text_with_the_level_set_at_run_time():
     from prometheus_client.openmetrics.parser import text_string_to_metric_families
 

@@ -109,14 +109,32 @@ class Host(_Handle):
 
     _free = staticmethod(lambda h: lib.torvyn_host_free(h))
 
-    def __init__(self, worker_threads: int = 0, memory_limit: int = 0, queue_depth: int = 0, observability_level: int = 0):
+    def __init__(
+        self,
+        worker_threads: int = 0,
+        memory_limit: int = 0,
+        queue_depth: int = 0,
+        observability_level: int = 0,
+        compilation_cache_dir: str = None,
+    ):
+        """``compilation_cache_dir``: where compiled components are kept
+        between processes (default: the user cache directory); ``""`` keeps
+        them in memory only."""
+        handle = c_void_p()
+        if compilation_cache_dir is not None:
+            options = {"compilation_cache_dir": str(compilation_cache_dir)}
+            for key, value in (("worker_threads", worker_threads), ("memory_limit", memory_limit), ("queue_depth", queue_depth), ("observability_level", observability_level)):
+                if value:
+                    options[key] = value
+            _call(lib.torvyn_host_new_json, json.dumps(options).encode(), byref(handle))
+            super().__init__(handle)
+            return
         opts = HostOptions()
         lib.torvyn_host_options_init(byref(opts))
         opts.worker_threads = worker_threads
         opts.memory_limit = memory_limit
         opts.queue_depth = queue_depth
         opts.observability_level = observability_level
-        handle = c_void_p()
         _call(lib.torvyn_host_new, byref(opts), byref(handle))
         super().__init__(handle)
 
