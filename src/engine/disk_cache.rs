@@ -393,11 +393,20 @@ impl DiskCache {
         Ok((n, bytes))
     }
 
-    /// Keep the cache within its byte bound: least recently used entries go.
+    /// Keep the cache within its byte bound: least recently used entries go;
+    /// temporary files a crashed process left (older than an hour) go too.
     fn evict(&self) {
         let Ok(read) = fs::read_dir(&self.dir) else { return };
-        let mut files: Vec<(SystemTime, u64, PathBuf)> = read
-            .flatten()
+        let items: Vec<_> = read.flatten().collect();
+        let stale = SystemTime::now() - std::time::Duration::from_secs(3600);
+        for i in &items {
+            let name = i.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.ends_with(".tmp") && i.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < stale) {
+                let _ = fs::remove_file(i.path());
+            }
+        }
+        let mut files: Vec<(SystemTime, u64, PathBuf)> = items
+            .iter()
             .filter(|i| i.path().extension().is_some_and(|e| e == "cwasm"))
             .filter_map(|i| {
                 let m = i.metadata().ok()?;

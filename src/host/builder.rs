@@ -52,11 +52,15 @@ impl HostBuilder {
     }
 
     /// Where compiled components are kept between processes (default: the
-    /// user cache directory, `$XDG_CACHE_HOME/torvyn`). A new process that
-    /// finds a component there loads its machine code instead of
-    /// compiling it. A directory that is not private to this user, or
-    /// cannot be created, is logged and not used (components are then
-    /// compiled in memory, as with [`CacheLocation::Off`]).
+    /// user cache directory: `$TORVYN_HOME/cache`, else
+    /// `$XDG_CACHE_HOME/torvyn`, else `~/.cache/torvyn`). A new process that
+    /// finds a component there, sealed by this user's Torvyn, loads its
+    /// machine code instead of compiling it. A directory that is not
+    /// private to this user, or cannot be created, is logged and not used
+    /// (components are then compiled in memory, as with
+    /// [`CacheLocation::Off`]). Hosts of one process with different
+    /// locations do not share an engine (nor its instance pool). Pulled
+    /// `oci://` artifacts always live in the user cache directory.
     pub fn compilation_cache(mut self, location: CacheLocation) -> Self {
         self.cache = location;
         self
