@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::error::{io, PackagingError};
+use super::error::PackagingError;
 use super::layout::LayoutWriter;
 use super::oci::{self, Blob};
 use super::signing;
@@ -42,42 +42,13 @@ pub struct Packed {
     pub signed_by: Option<String>,
 }
 
-/// Files under `dir` as a tar (sorted, owner root, time 0), skipping
-/// `target/` and hidden entries, keeping `keep` files only.
+/// Files under `dir` as a tar, without `target/` and hidden entries, and
+/// of the files only those `keep` accepts.
 fn tar_of(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<u8>, PackagingError> {
-    fn walk(base: &Path, dir: &Path, keep: &dyn Fn(&Path) -> bool, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-        for e in std::fs::read_dir(dir)? {
-            let e = e?;
-            let p = e.path();
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let kind = e.file_type()?;
-            // Symbolic links are not followed: nothing outside the folder is packed.
-            if name.starts_with('.') || name == "target" || kind.is_symlink() {
-                continue;
-            }
-            if kind.is_dir() {
-                walk(base, &p, keep, out)?;
-            } else if keep(&p) {
-                out.push(p);
-            }
-        }
-        Ok(())
-    }
-    let mut files = Vec::new();
-    walk(dir, dir, &keep, &mut files).map_err(io("read", dir))?;
-    files.sort();
-    let mut builder = tar::Builder::new(Vec::new());
-    for path in files {
-        let bytes = std::fs::read(&path).map_err(io("read", &path))?;
-        let rel = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().replace('\\', "/");
-        let mut header = tar::Header::new_ustar();
-        header.set_size(bytes.len() as u64);
-        header.set_mode(0o644);
-        header.set_mtime(0);
-        header.set_entry_type(tar::EntryType::Regular);
-        builder.append_data(&mut header, &rel, bytes.as_slice()).map_err(io("archive", &path))?;
-    }
-    builder.into_inner().map_err(io("archive", dir))
+    super::layout::tar_tree(dir, &|p, is_dir| {
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        name.starts_with('.') || name == "target" || (!is_dir && !keep(p))
+    })
 }
 
 /// `processor` for `torvyn:streaming/processor`.

@@ -118,9 +118,7 @@ impl LayoutWriter {
         let path = self.root.join("blobs/sha256").join(oci::hex_of(&digest));
         let sound = fs::read(&path).is_ok_and(|b| oci::digest_of(&b) == digest);
         if !sound {
-            let tmp = path.with_extension(format!("{}.{:x}.tmp", std::process::id(), fastrand::u64(..)));
-            fs::write(&tmp, bytes).map_err(io("write", &tmp))?;
-            fs::rename(&tmp, &path).map_err(io("write", &path))?;
+            super::store::write_atomic(&path, bytes)?;
         }
         Ok(digest)
     }
@@ -157,34 +155,32 @@ impl LayoutWriter {
     }
 }
 
-/// Write the layout directory `dir` as the tar `out` (entries sorted, owner
-/// root, time 0: the same layout gives the same tar).
-pub fn tar_dir(dir: &Path, out: &Path) -> Result<(), PackagingError> {
-    let mut files = Vec::new();
-    fn walk(base: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) -> std::io::Result<()> {
+/// The files under `dir` as a tar: sorted, owner root, mode 0644, time 0
+/// (the same tree gives the same bytes). Symbolic links are never followed
+/// (nothing outside `dir` gets in); `skip(path, is_dir)` leaves an entry out.
+pub(crate) fn tar_tree(dir: &Path, skip: &dyn Fn(&Path, bool) -> bool) -> Result<Vec<u8>, PackagingError> {
+    fn walk(dir: &Path, skip: &dyn Fn(&Path, bool) -> bool, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         for e in fs::read_dir(dir)? {
             let e = e?;
-            let p = e.path();
-            let kind = e.file_type()?;
-            if kind.is_symlink() {
+            let (p, kind) = (e.path(), e.file_type()?);
+            if kind.is_symlink() || skip(&p, kind.is_dir()) {
                 continue;
             }
             if kind.is_dir() {
-                walk(base, &p, files)?;
-            } else if p.extension().is_none_or(|x| x != "tmp") {
-                let rel = p.strip_prefix(base).unwrap_or(&p).to_string_lossy().replace('\\', "/");
-                files.push((rel, p));
+                walk(&p, skip, out)?;
+            } else {
+                out.push(p);
             }
         }
         Ok(())
     }
-    walk(dir, dir, &mut files).map_err(io("read", dir))?;
+    let mut files = Vec::new();
+    walk(dir, skip, &mut files).map_err(io("read", dir))?;
     files.sort();
-    let tmp = out.with_extension("tar.tmp");
-    let file = fs::File::create(&tmp).map_err(io("create", &tmp))?;
-    let mut builder = tar::Builder::new(file);
-    for (rel, path) in files {
+    let mut builder = tar::Builder::new(Vec::new());
+    for path in files {
         let bytes = fs::read(&path).map_err(io("read", &path))?;
+        let rel = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().replace('\\', "/");
         let mut header = tar::Header::new_ustar();
         header.set_size(bytes.len() as u64);
         header.set_mode(0o644);
@@ -192,8 +188,13 @@ pub fn tar_dir(dir: &Path, out: &Path) -> Result<(), PackagingError> {
         header.set_uid(0);
         header.set_gid(0);
         header.set_entry_type(tar::EntryType::Regular);
-        builder.append_data(&mut header, &rel, bytes.as_slice()).map_err(io("write", &tmp))?;
+        builder.append_data(&mut header, &rel, bytes.as_slice()).map_err(io("archive", &path))?;
     }
-    builder.into_inner().and_then(|f| f.sync_all()).map_err(io("write", &tmp))?;
-    fs::rename(&tmp, out).map_err(io("write", out))
+    builder.into_inner().map_err(io("archive", dir))
+}
+
+/// Write the layout directory `dir` as the tar `out` (see [`tar_tree`]).
+pub fn tar_dir(dir: &Path, out: &Path) -> Result<(), PackagingError> {
+    let bytes = tar_tree(dir, &|p, _| p.extension().is_some_and(|x| x == "tmp"))?;
+    super::store::write_atomic(out, &bytes)
 }

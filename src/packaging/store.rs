@@ -34,7 +34,9 @@ pub struct PulledEntry {
     pub digest: String,
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PackagingError> {
+/// Write `bytes` to `path` through a temporary file beside it, renamed into
+/// place: a reader sees the old file or the whole new one.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PackagingError> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).map_err(io("create", dir))?;
     }
