@@ -394,3 +394,48 @@ fn other_oci_tools_read_what_pack_writes() {
     let (code, out, err) = run(&oci, &home, &["run"]);
     assert_eq!((code, sink_lines(&out)), (0, THREE_OUT.map(String::from).to_vec()), "{err}");
 }
+
+#[test]
+fn pack_carries_the_wit_and_the_source_but_nothing_outside_the_crate() {
+    let work = temp_dir("pack-source");
+    let home = work.join("home");
+    // A component crate folder, built (its .wasm where cargo puts it), with
+    // things that must not travel: build output, hidden files, a link out.
+    let krate = work.join("upper-crate");
+    let release = krate.join("target/wasm32-wasip2/release");
+    std::fs::create_dir_all(&release).unwrap();
+    std::fs::create_dir_all(krate.join("src")).unwrap();
+    std::fs::create_dir_all(krate.join("wit")).unwrap();
+    std::fs::write(krate.join("Cargo.toml"), "[package]\nname = \"upper-crate\"\nversion = \"0.1.0\"\n").unwrap();
+    std::fs::write(krate.join("src/lib.rs"), "// the source\n").unwrap();
+    std::fs::write(krate.join("wit/world.wit"), "package example:upper;\n").unwrap();
+    std::fs::write(krate.join(".env"), "SECRET=1\n").unwrap();
+    std::fs::copy(repo().join("examples/components/wasm/uppercase.wasm"), release.join("upper_crate.wasm")).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("/etc/hostname", krate.join("src/outside")).unwrap();
+    std::fs::write(work.join("Torvyn.toml"), "[torvyn]\nname = \"p\"\nversion = \"2.0.0\"\n\n[[component]]\nname = \"upper\"\npath = \"upper-crate\"\n").unwrap();
+    ok(&work, &home, &["pack", "--include-source"]);
+
+    let layout = torvyn::packaging::Layout::open(&work.join(".torvyn/artifacts/upper")).unwrap();
+    let (d, tag) = layout.manifests().unwrap().into_iter().next().unwrap();
+    assert_eq!(tag.as_deref(), Some("2.0.0"));
+    let manifest: serde_json::Value = serde_json::from_slice(&layout.blob(&d.digest().to_string()).unwrap()).unwrap();
+    let layers = manifest["layers"].as_array().unwrap();
+    let types: Vec<&str> = layers.iter().map(|l| l["mediaType"].as_str().unwrap()).collect();
+    assert_eq!(types, ["application/wasm", "application/vnd.torvyn.component.wit.v1+tar", "application/vnd.torvyn.component.source.v1+tar"]);
+    let names = |i: usize| -> Vec<String> {
+        let bytes = layout.blob(layers[i]["digest"].as_str().unwrap()).unwrap();
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        archive.entries().unwrap().map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned()).collect()
+    };
+    assert_eq!(names(1), ["world.wit"]);
+    assert_eq!(names(2), ["Cargo.toml", "src/lib.rs", "wit/world.wit"], "build output, hidden files and links stay out");
+    // Packing again replaces the layout; another folder in the way is refused.
+    ok(&work, &home, &["pack"]);
+    std::fs::create_dir_all(work.join("elsewhere/upper")).unwrap();
+    std::fs::write(work.join("elsewhere/upper/notes.txt"), "mine").unwrap();
+    let (code, _, err) = run(&work, &home, &["pack", "--component", "upper", "--output", "elsewhere"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("holds other files"), "{err}");
+    assert!(work.join("elsewhere/upper/notes.txt").is_file(), "nothing of it touched");
+}
