@@ -15,6 +15,7 @@ mod host_types;
 mod interrupt;
 mod limits;
 mod scoped;
+mod seal;
 mod stage;
 mod state;
 mod ticker;
