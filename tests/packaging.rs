@@ -246,6 +246,21 @@ fn unsigned_wrongly_signed_and_tampered_artifacts_never_run() {
     let (code, out, err) = run(&good, &work.join("h-moved"), &["run"]);
     assert_eq!(code, 1, "a moved tag ran: {out}");
     assert!(err.contains("made for tag `2.0.0`, but it is served as `1.0.0`"), "{err}");
+    // Another signed component served under this one's name is caught too.
+    let sink_layout = torvyn::packaging::Layout::open(&work.join("art-good/sink")).unwrap();
+    for (d, tag) in sink_layout.manifests().unwrap() {
+        let bytes = sink_layout.blob(&d.digest().to_string()).unwrap();
+        for b in torvyn::packaging::manifest_blobs(&bytes).unwrap() {
+            client.push_blob(&r.repository, &sink_layout.blob(&b).unwrap()).unwrap();
+        }
+        client.push_manifest(&r.repository, &tag.unwrap(), &bytes).unwrap();
+    }
+    let (code, out, err) = run(&good, &work.join("h-swapped"), &["run"]);
+    assert_eq!(code, 1, "a swapped component ran: {out}");
+    assert!(err.contains("is for component `sink`, but it is served as `upper`"), "{err}");
+    // Put the real one back.
+    let good_upper = work.join("art-good/upper");
+    ok(&project, &home, &["publish", "--force", "--artifact", good_upper.to_str().unwrap(), "--registry", &format!("{}/good", registry.host())]);
 
     // Without required signatures the unsigned artifacts run.
     let plain = three_stage_oci(&work.join("run-plain"), &format!("{}/unsigned", registry.host()), "");

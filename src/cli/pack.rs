@@ -134,6 +134,7 @@ pub fn pack(args: PackArgs) -> i32 {
             return FAILURE;
         }
     };
+    let mut scratch = None;
     let out_dir = match (&tar, &args.output) {
         // A fresh folder nobody else could have prepared (created, not reused).
         (Some(t), _) => {
@@ -142,7 +143,8 @@ pub fn pack(args: PackArgs) -> i32 {
                 output::error(format!("cannot make a temporary folder for `{}`: {e}", t.display()));
                 return FAILURE;
             }
-            dir.join(t.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default())
+            scratch = Some(dir.clone());
+            dir.join("layout")
         }
         (None, Some(dir)) => dir.clone(),
         (None, None) => project.join(".torvyn/artifacts"),
@@ -198,7 +200,9 @@ pub fn pack(args: PackArgs) -> i32 {
     }
     if let Some(t) = &tar {
         let result = packaging::tar_dir(&out_dir, t);
-        let _ = std::fs::remove_dir_all(out_dir.parent().unwrap_or(&out_dir));
+        if let Some(dir) = &scratch {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         if let Err(e) = result {
             output::error(e);
             return FAILURE;

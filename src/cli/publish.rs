@@ -83,8 +83,13 @@ fn target(text: &str) -> Result<(String, String, bool), String> {
 /// resolving the rest of it (which would pull its `oci://` components).
 fn registry_table(manifest: &Path) -> Result<(Option<String>, Vec<String>), String> {
     let text = std::fs::read_to_string(manifest).map_err(|e| format!("cannot read `{}`: {e}", manifest.display()))?;
-    let doc: toml::Table = toml::from_str(&text).map_err(|e| format!("`{}`: {e}", manifest.display()))?;
-    let registry = doc.get("registry").and_then(|r| r.as_table());
+    let doc: serde_json::Value = if manifest.extension().is_some_and(|e| e == "json") {
+        serde_json::from_str(&text).map_err(|e| format!("`{}`: {e}", manifest.display()))?
+    } else {
+        let t: toml::Table = toml::from_str(&text).map_err(|e| format!("`{}`: {e}", manifest.display()))?;
+        serde_json::to_value(t).unwrap_or_default()
+    };
+    let registry = doc.get("registry");
     let default = registry.and_then(|r| r.get("default")).and_then(|d| d.as_str()).map(String::from);
     let insecure = registry
         .and_then(|r| r.get("insecure"))
@@ -103,7 +108,7 @@ fn default_artifacts(manifest: &Path) -> Vec<PathBuf> {
 
 pub fn publish(args: PublishArgs) -> i32 {
     let manifest = if args.manifest.is_dir() { args.manifest.join("Torvyn.toml") } else { args.manifest.clone() };
-    let (default, mut insecure) = if manifest.is_file() && manifest.extension().is_some_and(|e| e == "toml") {
+    let (default, mut insecure) = if manifest.is_file() {
         match registry_table(&manifest) {
             Ok(t) => t,
             Err(e) => {

@@ -95,7 +95,9 @@ impl CacheLocation {
 /// `$HOME/.cache/torvyn`; `None` when none of those is set.
 pub fn default_root() -> Option<PathBuf> {
     let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
-    if let Some(home) = var("TORVYN_HOME") {
+    // Relative values would put the cache (and its secret) wherever the
+    // process happens to run, a project's folder perhaps: ignored.
+    if let Some(home) = var("TORVYN_HOME").filter(|p| p.is_absolute()) {
         return Some(home.join("cache"));
     }
     if let Some(xdg) = var("XDG_CACHE_HOME").filter(|p| p.is_absolute()) {
@@ -211,7 +213,8 @@ impl DiskCache {
                 return None;
             }
         };
-        match parse(&bytes, Some(key), &secret()) {
+        let secret = secret()?;
+        match parse(&bytes, Some(key), &secret) {
             Ok(entry) => {
                 // Its modification time marks its last use (for eviction).
                 let _ = fs::File::options().append(true).open(&path).and_then(|f| f.set_modified(SystemTime::now()));
@@ -242,6 +245,7 @@ impl DiskCache {
     }
 
     fn write(&self, key: &[u8; 32], name: &str, digest: &[u8; 32], payload: &[u8]) -> std::io::Result<()> {
+        let secret = secret().ok_or_else(|| std::io::Error::other("no sealing secret (no OS randomness)"))?;
         let name: String = name.chars().take(200).collect();
         let sum: [u8; 32] = Sha256::digest(payload).into();
         let mut header = Vec::with_capacity(HEADER + name.len());
@@ -251,7 +255,7 @@ impl DiskCache {
         header.extend_from_slice(digest);
         header.extend_from_slice(&(payload.len() as u64).to_le_bytes());
         header.extend_from_slice(&sum);
-        header.extend_from_slice(&seal(&secret(), key, &sum, digest, name.as_bytes()));
+        header.extend_from_slice(&seal(&secret, key, &sum, digest, name.as_bytes()));
         header.extend_from_slice(&(name.len() as u16).to_le_bytes());
         header.extend_from_slice(name.as_bytes());
         let tmp = self.dir.join(format!(".{}.{}.{:016x}.tmp", crate::observability::hex(key), std::process::id(), fastrand::u64(..)));
@@ -288,7 +292,8 @@ impl DiskCache {
             }
             let Ok(meta) = item.metadata() else { continue };
             let used_unix_s = meta.modified().ok().and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());
-            let (component, digest) = match fs::read(&path).map_err(|e| e.to_string()).and_then(|b| parse(&b, None, &secret()).map_err(String::from)) {
+            let sealed_by = secret().unwrap_or_default();
+            let (component, digest) = match fs::read(&path).map_err(|e| e.to_string()).and_then(|b| parse(&b, None, &sealed_by).map_err(String::from)) {
                 Ok(e) => (e.name, crate::observability::hex(&e.digest)),
                 Err(why) => (format!("(damaged: {why})"), String::new()),
             };

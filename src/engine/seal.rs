@@ -8,39 +8,41 @@
 use std::fs;
 use std::io::Write;
 use std::path::Path;
-use std::time::SystemTime;
 
 use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use super::disk_cache::{default_root, private_dir};
 
 /// This user's sealing secret: `<user cache root>/secret` (32 random bytes,
 /// 0600, made on first use); without a user cache root, or when it cannot
 /// be read safely, a secret of this process only (entries then serve this
-/// process alone).
-pub(super) fn secret() -> [u8; 32] {
-    static SECRET: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+/// process alone); `None` without OS randomness (nothing is cached on disk).
+pub(super) fn secret() -> Option<[u8; 32]> {
+    static SECRET: std::sync::OnceLock<Option<[u8; 32]>> = std::sync::OnceLock::new();
     *SECRET.get_or_init(|| match default_root().map(|r| user_secret(&r)) {
-        Some(Ok(s)) => s,
+        Some(Ok(s)) => Some(s),
         Some(Err(why)) => {
             log::warn!("{why}; compiled components are kept on disk for this process only");
-            process_secret()
+            random()
         }
         None => {
             log::debug!("no user cache directory (TORVYN_HOME, XDG_CACHE_HOME, HOME): compiled components are kept on disk for this process only");
-            process_secret()
+            random()
         }
     })
 }
 
-fn process_secret() -> [u8; 32] {
+/// 32 bytes from the OS; `None` (logged) when it has none to give.
+fn random() -> Option<[u8; 32]> {
     let mut s = [0u8; 32];
-    if getrandom::fill(&mut s).is_err() {
-        // No OS randomness: nothing sealed now verifies later.
-        s = Sha256::digest(format!("{:?}{}", SystemTime::now(), std::process::id())).into();
+    match getrandom::fill(&mut s) {
+        Ok(()) => Some(s),
+        Err(e) => {
+            log::warn!("no randomness from the OS ({e}): compiled components are not kept on disk");
+            None
+        }
     }
-    s
 }
 
 /// Read (or make) the secret under `root`; it must be this user's, 32 bytes, 0600.
@@ -53,7 +55,7 @@ fn user_secret(root: &Path) -> Result<[u8; 32], String> {
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let made = process_secret();
+        let made = random().ok_or("no randomness from the OS to make the cache secret")?;
         let written = options.open(&tmp).and_then(|mut f| f.write_all(&made).and_then(|_| f.sync_all()));
         // A hard link never replaces: when two processes race, one secret wins.
         let linked = written.and_then(|_| fs::hard_link(&tmp, &path));
@@ -74,7 +76,10 @@ fn user_secret(root: &Path) -> Result<[u8; 32], String> {
             return Err(format!("the cache secret `{}` is not a file private to this user (mode 0600); remove it", path.display()));
         }
     }
-    let bytes = fs::read(&path).map_err(|e| format!("cannot read the cache secret `{}`: {e}", path.display()))?;
+    let mut bytes = Vec::with_capacity(33);
+    fs::File::open(&path)
+        .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, 33), &mut bytes))
+        .map_err(|e| format!("cannot read the cache secret `{}`: {e}", path.display()))?;
     bytes.try_into().map_err(|_| format!("the cache secret `{}` is not 32 bytes; remove it", path.display()))
 }
 

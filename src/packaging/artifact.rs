@@ -102,6 +102,9 @@ pub fn pack(out: &Path, input: &PackInput<'_>, key: Option<&ed25519_dalek::Signi
     annotations.insert(oci::TITLE.to_string(), input.name.to_string());
     annotations.insert(oci::CREATED.to_string(), created);
     annotations.insert(oci::VERSION.to_string(), input.version.unwrap_or(input.tag).to_string());
+    // The tag is part of the manifest, so each tag has its own digest (and
+    // its own signature, which names it).
+    annotations.insert(signing::TAG.to_string(), input.tag.to_string());
     if let Some(s) = input.source_url {
         annotations.insert(oci::SOURCE.to_string(), s.to_string());
     }

@@ -47,6 +47,8 @@ pub struct Registry {
     base: String,
     agent: ureq::Agent,
     credentials: Option<(String, String)>,
+    /// The registry is this machine.
+    loopback: bool,
     /// The `Authorization` header that worked last (per repository scope).
     authorization: Mutex<Option<(String, String)>>,
 }
@@ -76,6 +78,7 @@ impl Registry {
             base: format!("{scheme}://{}", reference.registry),
             agent: ureq::Agent::new_with_config(config),
             credentials,
+            loopback: reference.is_loopback(),
             authorization: Mutex::new(None),
         }
     }
@@ -121,6 +124,13 @@ impl Registry {
         let denied = || PackagingError::Unauthorized { registry: self.registry.clone(), repository: repository.to_string(), status: 401 };
         let basic = |(u, p): &(String, String)| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}")));
         let (scheme, params) = challenge.split_once(' ').unwrap_or((challenge, ""));
+        // Credentials cross plain HTTP only to this machine.
+        if self.credentials.is_some() && self.base.starts_with("http://") && !self.loopback {
+            return Err(PackagingError::Other(format!(
+                "registry `{}` is spoken to over plain HTTP and asks for credentials; they are sent over plain HTTP only to this machine: use HTTPS",
+                self.registry
+            )));
+        }
         if scheme.eq_ignore_ascii_case("basic") {
             return self.credentials.as_ref().map(basic).ok_or_else(denied);
         }
@@ -145,7 +155,11 @@ impl Registry {
         }
         let mut url = format!("{realm}?scope=repository:{repository}:pull,push");
         if let Some(service) = param("service") {
-            url.push_str(&format!("&service={service}"));
+            let encoded: String = service
+                .bytes()
+                .map(|b| if b.is_ascii_alphanumeric() || b"-._~:".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+                .collect();
+            url.push_str(&format!("&service={encoded}"));
         }
         let mut req = self.agent.get(&url);
         if let Some(c) = &self.credentials {

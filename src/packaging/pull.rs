@@ -124,15 +124,16 @@ pub fn resolve(reference: &Reference, policy: &PullPolicy) -> Result<Resolved, P
                     }
                 }
                 store.put_blob(&sig)?;
-                store.set_signature(&digest, &sig_digest)?;
                 sig_digest
             }
         };
         let sig = store.blob(&sig_digest).ok_or_else(|| PackagingError::Other(format!("signature {sig_digest} of {name} vanished from the cache; pull again")))?;
         let fetch = |d: &str| store.blob(d).ok_or_else(|| PackagingError::Other(format!("signature blob {d} of {name} is missing from the cache; run `torvyn pull` again")));
-        let title = manifest.annotations().as_ref().and_then(|a| a.get(oci::TITLE)).cloned();
-        let expect = signing::Expect { identity: title, tag: if reference.digest.is_none() { reference.tag.clone() } else { None } };
+        let component = reference.repository.rsplit('/').next().map(String::from);
+        let expect = signing::Expect { identity: component, tag: if reference.digest.is_none() { reference.tag.clone() } else { None } };
         signed_by = Some(signing::verify(&name, &digest, &expect, &sig, &policy.trusted, fetch)?);
+        // Remembered only once it verified.
+        store.set_signature(&digest, &sig_digest)?;
     }
     if reference.digest.is_none() {
         store.set_resolved(reference, &digest)?;

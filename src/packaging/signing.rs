@@ -107,7 +107,8 @@ fn payload(identity: &str, tag: &str, manifest_digest: &str, key: &str) -> Vec<u
 }
 
 /// What a signature must say beside the digest: the component it names
-/// (the artifact's title) and, when pulled by tag, that tag.
+/// (the last part of the repository it is pulled from, where `publish`
+/// puts each component) and, when pulled by tag, that tag.
 #[derive(Debug, Clone, Default)]
 pub struct Expect {
     pub identity: Option<String>,
@@ -173,13 +174,13 @@ pub fn verify(
             // Signed by a trusted key: now what it signed must be what was asked for.
             let identity = v.pointer("/critical/identity/docker-reference").and_then(|d| d.as_str()).unwrap_or_default();
             if let Some(want) = expect.identity.as_deref().filter(|w| *w != identity) {
-                return Err(fail(format!("is for component `{identity}`, but this artifact is `{want}` (a swapped artifact)")));
+                why = format!("is for component `{identity}`, but it is served as `{want}` (a swapped artifact)");
+                continue;
             }
             let tag = v.pointer(&format!("/optional/{}", TAG.replace('/', "~1"))).and_then(|t| t.as_str());
-            if let (Some(want), Some(signed)) = (expect.tag.as_deref(), tag) {
-                if want != signed {
-                    return Err(fail(format!("was made for tag `{signed}`, but it is served as `{want}` (a rolled-back or moved tag)")));
-                }
+            if let Some(want) = expect.tag.as_deref().filter(|w| tag != Some(*w)) {
+                why = format!("was made for tag `{}`, but it is served as `{want}` (a rolled-back or moved tag)", tag.unwrap_or("(none)"));
+                continue;
             }
             return Ok(k.id.clone());
         }
