@@ -261,6 +261,13 @@ fn unsigned_wrongly_signed_and_tampered_artifacts_never_run() {
     // Put the real one back.
     let good_upper = work.join("art-good/upper");
     ok(&project, &home, &["publish", "--force", "--artifact", good_upper.to_str().unwrap(), "--registry", &format!("{}/good", registry.host())]);
+    // `torvyn pull REFERENCE --trusted-key` verifies without a manifest.
+    let upper_ref = format!("oci://{}/good/upper:1.0.0", registry.host());
+    let other_pub = work.join("other.key.pub");
+    let (code, _, err) = run(&work, &work.join("h-pull"), &["pull", &upper_ref, "--trusted-key", other_pub.to_str().unwrap()]);
+    assert!(code == 1 && err.contains("which is not trusted"), "{err}");
+    let pulled = ok(&work, &work.join("h-pull"), &["pull", &upper_ref, "--trusted-key", work.join("team.key.pub").to_str().unwrap()]);
+    assert!(pulled.contains("signed by key"), "{pulled}");
 
     // Without required signatures the unsigned artifacts run.
     let plain = three_stage_oci(&work.join("run-plain"), &format!("{}/unsigned", registry.host()), "");
