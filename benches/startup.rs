@@ -56,6 +56,8 @@ fn main() {
     // In a host: the first flow loads its components from the disk cache
     // the processes above filled (this process has compiled nothing), then
     // each further flow start.
+    // The same user home as that process: entries are sealed per user.
+    std::env::set_var("TORVYN_HOME", base.join("h0"));
     let pipeline = PipelineDef::load(Path::new(env!("CARGO_MANIFEST_DIR")).join(EXAMPLE)).expect("example manifest");
     let host = Host::builder().compilation_cache(CacheLocation::At(base.join("h0/cache"))).build().expect("host");
     let first = Instant::now();
