@@ -415,6 +415,18 @@ fn other_oci_tools_read_what_pack_writes() {
     let oci = three_stage_oci(&work.join("run"), &format!("{}/viaskopeo", registry.host()), "");
     let (code, out, err) = run(&oci, &home, &["run"]);
     assert_eq!((code, sink_lines(&out)), (0, THREE_OUT.map(String::from).to_vec()), "{err}");
+    // `torvyn inspect` reads a layout, a tar of one, and a registry reference.
+    let upper = std::fs::read(project.join("wasm/uppercase.wasm")).unwrap();
+    let sha = torvyn::packaging::digest_of(&upper).trim_start_matches("sha256:").to_string();
+    let reference = format!("oci://{}/viaskopeo/upper:1.0.0", registry.host());
+    for target in [layout.to_str().unwrap(), work.join("upper.tar").to_str().unwrap(), reference.as_str()] {
+        let (code, out, err) = run(&work, &home, &["--format", "json", "inspect", target]);
+        assert_eq!(code, 0, "{target}: {err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!((v["component"].as_str(), v["sha256"].as_str()), (Some("upper"), Some(sha.as_str())), "{target}: {v}");
+        assert_eq!(v["contract"]["role"], "torvyn:streaming/processor");
+        assert!(v["artifact"]["digest"].as_str().unwrap().starts_with("sha256:"), "{v}");
+    }
 }
 
 #[test]

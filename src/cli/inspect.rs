@@ -1,6 +1,7 @@
-//! `torvyn inspect <file.wasm> [--show SECTION]`: a component's world,
-//! contract version, exports, imports, the capabilities those imports need,
-//! size and digest.
+//! `torvyn inspect <file.wasm | layout | layout.tar | oci://…> [--show
+//! SECTION]`: a component's world, contract version, exports, imports, the
+//! capabilities those imports need, size and digest; for an artifact, also
+//! its manifest digest and tag.
 
 use std::path::PathBuf;
 
@@ -31,7 +32,9 @@ pub enum Section {
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// A WebAssembly component (.wasm).
+    /// A WebAssembly component (.wasm), a packed artifact (an OCI image
+    /// layout folder or a tar of one), or a registry reference (`oci://…`,
+    /// pulled into the cache).
     pub file: PathBuf,
     /// Show one section only.
     #[arg(long, value_enum, default_value = "all")]
@@ -43,17 +46,13 @@ pub fn inspect(args: InspectArgs) -> i32 {
         output::error("no benchmark figures are recorded for components: `torvyn bench` comes with the observability subsystem");
         return FAILURE;
     }
-    let bytes = match std::fs::read(&args.file) {
-        Ok(b) => b,
-        Err(e) => {
-            output::error(format!("cannot read `{}`: {e}", args.file.display()));
-            return USAGE;
+    let (name, bytes, artifact) = match target(&args.file) {
+        Ok(t) => t,
+        Err((code, message)) => {
+            output::error(message);
+            return code;
         }
     };
-    let name = args
-        .file
-        .file_name()
-        .map_or_else(|| args.file.display().to_string(), |n| n.to_string_lossy().into_owned());
     let engine = match Engine::new(EngineSettings { cache: crate::engine::CacheLocation::UserDefault.open(), ..EngineSettings::default() }) {
         Ok(e) => e,
         Err(e) => {
@@ -84,21 +83,55 @@ pub fn inspect(args: InspectArgs) -> i32 {
         "exports": found.exports,
         "imports": found.imports,
         "capabilities": needs,
+        "artifact": artifact,
     });
     let keys: &[&str] = match args.show {
-        Section::All | Section::Benchmarks => &["component", "size", "sha256", "contract", "exports", "imports", "capabilities"],
+        Section::All | Section::Benchmarks => &["component", "size", "sha256", "artifact", "contract", "exports", "imports", "capabilities"],
         Section::Interfaces => &["component", "exports", "imports"],
         Section::Contracts => &["component", "contract"],
         Section::Capabilities => &["component", "capabilities"],
-        Section::Metadata => &["component", "size", "sha256"],
+        Section::Metadata => &["component", "size", "sha256", "artifact"],
         Section::Size => &["component", "size"],
     };
-    let shown: serde_json::Map<String, Value> = keys.iter().map(|k| (k.to_string(), all[*k].clone())).collect();
+    let shown: serde_json::Map<String, Value> = keys.iter().filter(|k| !all[**k].is_null()).map(|k| (k.to_string(), all[*k].clone())).collect();
     match output::format() {
         Format::Json => output::result(Value::Object(shown)),
         Format::Human => print(&shown),
     }
     i32::from(found.contract.is_err())
+}
+
+/// The component `target` names: its name, bytes, and the artifact it came
+/// from (a layout, a tar of one, or a registry reference pulled into the
+/// cache), or the exit code and message.
+fn target(target: &std::path::Path) -> Result<(String, Vec<u8>, Value), (i32, String)> {
+    let text = target.to_string_lossy();
+    let failed = |e: crate::packaging::PackagingError| (FAILURE, e.to_string());
+    if text.starts_with("oci://") {
+        let reference = crate::packaging::Reference::parse(&text).map_err(|e| (USAGE, e.to_string()))?;
+        let root = crate::engine::default_cache_root().ok_or((USAGE, "no cache directory to pull into: set TORVYN_HOME".to_string()))?;
+        let resolved = crate::packaging::resolve(&reference, &crate::packaging::PullPolicy { root, ..Default::default() }).map_err(failed)?;
+        let bytes = std::fs::read(&resolved.wasm).map_err(|e| (FAILURE, format!("cannot read `{}`: {e}", resolved.wasm.display())))?;
+        let name = reference.repository.rsplit('/').next().unwrap_or_default().to_string();
+        return Ok((name, bytes, json!({"reference": resolved.reference, "digest": resolved.digest})));
+    }
+    let is_layout = target.join("oci-layout").is_file() || target.extension().is_some_and(|e| e == "tar");
+    if is_layout {
+        let layout = crate::packaging::Layout::open(target).map_err(failed)?;
+        for (d, tag) in layout.manifests().map_err(failed)? {
+            let digest = d.digest().to_string();
+            let bytes = layout.blob(&digest).map_err(failed)?;
+            let Some(name) = crate::packaging::component_manifest(&text, &bytes).map_err(failed)? else { continue };
+            let manifest: oci_spec::image::ImageManifest = serde_json::from_slice(&bytes).map_err(|e| (FAILURE, e.to_string()))?;
+            let (layer, _) = crate::packaging::component_layer(&text, &manifest).map_err(failed)?;
+            let wasm = layout.blob(&layer).map_err(failed)?;
+            return Ok((name, wasm, json!({"layout": target, "tag": tag, "digest": digest})));
+        }
+        return Err((FAILURE, format!("`{text}` holds no Wasm component artifact")));
+    }
+    let bytes = std::fs::read(target).map_err(|e| (USAGE, format!("cannot read `{text}`: {e}")))?;
+    let name = target.file_name().map_or_else(|| text.to_string(), |n| n.to_string_lossy().into_owned());
+    Ok((name, bytes, Value::Null))
 }
 
 fn print(v: &serde_json::Map<String, Value>) {
@@ -111,6 +144,11 @@ fn print(v: &serde_json::Map<String, Value>) {
     }
     if v.contains_key("sha256") {
         println!("sha256     {}", text("sha256"));
+    }
+    if let Some(a) = v.get("artifact") {
+        let from = a.get("reference").or_else(|| a.get("layout")).map(|f| f.as_str().map_or_else(|| f.to_string(), String::from)).unwrap_or_default();
+        let tag = a.get("tag").and_then(Value::as_str).map(|t| format!(" tag {t}")).unwrap_or_default();
+        println!("artifact   {from}{tag} ({})", a["digest"].as_str().unwrap_or_default());
     }
     if let Some(c) = v.get("contract") {
         match c.get("error").and_then(Value::as_str) {
