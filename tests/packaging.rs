@@ -110,6 +110,27 @@ fn sink_lines(stdout: &str) -> Vec<String> {
     stdout.lines().filter(|l| l.starts_with("[sink] [seq")).map(String::from).collect()
 }
 
+/// Push every manifest of the layout `layout` (and its blobs) into
+/// `host/repo` with the registry's own API, as someone with write access to
+/// the registry would; `retag` moves one tag to another.
+fn push_as_attacker(layout: &Path, repo: &str, retag: Option<(&str, &str)>) {
+    let layout = torvyn::packaging::Layout::open(layout).unwrap();
+    let r = torvyn::packaging::Reference::parse(&format!("oci://{repo}:x")).unwrap();
+    let client = torvyn::packaging::Registry::with_credentials(&r, &[], None);
+    for (d, tag) in layout.manifests().unwrap() {
+        let bytes = layout.blob(&d.digest().to_string()).unwrap();
+        for b in torvyn::packaging::manifest_blobs(&bytes).unwrap() {
+            client.push_blob(&r.repository, &layout.blob(&b).unwrap()).unwrap();
+        }
+        let tag = tag.unwrap();
+        let tag = match retag {
+            Some((from, to)) if tag == from => to.to_string(),
+            _ => tag,
+        };
+        client.push_manifest(&r.repository, &tag, &bytes).unwrap();
+    }
+}
+
 #[test]
 fn bundled_examples_travel_through_the_registry_and_run_from_it_signed() {
     let registry = LocalRegistry::start("examples", None);
@@ -231,30 +252,13 @@ fn unsigned_wrongly_signed_and_tampered_artifacts_never_run() {
         &[("TORVYN_HOME", home.to_str().unwrap()), ("SOURCE_DATE_EPOCH", "7")],
     );
     assert_eq!(code, 0, "{err}");
-    let layout = torvyn::packaging::Layout::open(&v2.join("upper")).unwrap();
-    let r = torvyn::packaging::Reference::parse(&format!("oci://{}/good/upper:1.0.0", registry.host())).unwrap();
-    let client = torvyn::packaging::Registry::with_credentials(&r, &[], None);
-    for (d, tag) in layout.manifests().unwrap() {
-        let bytes = layout.blob(&d.digest().to_string()).unwrap();
-        for b in torvyn::packaging::manifest_blobs(&bytes).unwrap() {
-            client.push_blob(&r.repository, &layout.blob(&b).unwrap()).unwrap();
-        }
-        let tag = tag.unwrap();
-        let tag = if tag == "2.0.0" { "1.0.0".to_string() } else { tag };
-        client.push_manifest(&r.repository, &tag, &bytes).unwrap();
-    }
+    let upper_repo = format!("{}/good/upper", registry.host());
+    push_as_attacker(&v2.join("upper"), &upper_repo, Some(("2.0.0", "1.0.0")));
     let (code, out, err) = run(&good, &work.join("h-moved"), &["run"]);
     assert_eq!(code, 1, "a moved tag ran: {out}");
     assert!(err.contains("made for tag `2.0.0`, but it is served as `1.0.0`"), "{err}");
     // Another signed component served under this one's name is caught too.
-    let sink_layout = torvyn::packaging::Layout::open(&work.join("art-good/sink")).unwrap();
-    for (d, tag) in sink_layout.manifests().unwrap() {
-        let bytes = sink_layout.blob(&d.digest().to_string()).unwrap();
-        for b in torvyn::packaging::manifest_blobs(&bytes).unwrap() {
-            client.push_blob(&r.repository, &sink_layout.blob(&b).unwrap()).unwrap();
-        }
-        client.push_manifest(&r.repository, &tag.unwrap(), &bytes).unwrap();
-    }
+    push_as_attacker(&work.join("art-good/sink"), &upper_repo, None);
     let (code, out, err) = run(&good, &work.join("h-swapped"), &["run"]);
     assert_eq!(code, 1, "a swapped component ran: {out}");
     assert!(err.contains("is for component `sink`, but it is served as `upper`"), "{err}");
