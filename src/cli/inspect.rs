@@ -118,16 +118,11 @@ fn target(target: &std::path::Path) -> Result<(String, Vec<u8>, Value), (i32, St
     let is_layout = target.join("oci-layout").is_file() || target.extension().is_some_and(|e| e == "tar");
     if is_layout {
         let layout = crate::packaging::Layout::open(target).map_err(failed)?;
-        for (d, tag) in layout.manifests().map_err(failed)? {
-            let digest = d.digest().to_string();
-            let bytes = layout.blob(&digest).map_err(failed)?;
-            let Some(name) = crate::packaging::component_manifest(&text, &bytes).map_err(failed)? else { continue };
-            let manifest: oci_spec::image::ImageManifest = serde_json::from_slice(&bytes).map_err(|e| (FAILURE, e.to_string()))?;
-            let (layer, _) = crate::packaging::component_layer(&text, &manifest).map_err(failed)?;
-            let wasm = layout.blob(&layer).map_err(failed)?;
-            return Ok((name, wasm, json!({"layout": target, "tag": tag, "digest": digest})));
-        }
-        return Err((FAILURE, format!("`{text}` holds no Wasm component artifact")));
+        let Some(c) = crate::packaging::layout_components(&layout).map_err(failed)?.into_iter().next() else {
+            return Err((FAILURE, format!("`{text}` holds no Wasm component artifact")));
+        };
+        let wasm = layout.blob(&c.layer).map_err(failed)?;
+        return Ok((c.name, wasm, json!({"layout": target, "tag": c.tag, "digest": c.digest})));
     }
     let bytes = std::fs::read(target).map_err(|e| (USAGE, format!("cannot read `{text}`: {e}")))?;
     let name = target.file_name().map_or_else(|| text.to_string(), |n| n.to_string_lossy().into_owned());

@@ -38,15 +38,10 @@ pub struct PackArgs {
     pub key: Option<PathBuf>,
 }
 
-/// Where `torvyn key generate` puts a key by default:
-/// `$TORVYN_HOME/keys/torvyn.key`, else `~/.config/torvyn/keys/torvyn.key`.
+/// Where `torvyn key generate` puts a key by default: `keys/torvyn.key` in
+/// the user's Torvyn folder (`$TORVYN_HOME`, `~/.config/torvyn`).
 pub fn default_key() -> Option<PathBuf> {
-    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
-    var("TORVYN_HOME")
-        .map(|h| h.join("keys"))
-        .or_else(|| var("XDG_CONFIG_HOME").map(|c| c.join("torvyn/keys")))
-        .or_else(|| var("HOME").map(|h| h.join(".config/torvyn/keys")))
-        .map(|d| d.join("torvyn.key"))
+    crate::config::user_config_dir().map(|d| d.join("keys/torvyn.key"))
 }
 
 /// A component to pack: a `[[component]]`, or a `.wasm` a node names

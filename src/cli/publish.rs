@@ -51,18 +51,14 @@ struct Pending {
 fn artifacts(layout: &Layout) -> Result<Vec<Pending>, packaging::PackagingError> {
     let entries = layout.manifests()?;
     let mut out = Vec::new();
-    for (d, tag) in &entries {
-        let digest = d.digest().to_string();
-        let bytes = layout.blob(&digest)?;
-        let manifest = crate::packaging::component_manifest(&layout.path().display().to_string(), &bytes)?;
-        let Some(component) = manifest else { continue };
-        let sig_tag = packaging::signature_tag(&digest);
+    for c in packaging::layout_components(layout)? {
+        let sig_tag = packaging::signature_tag(&c.digest);
         let signature = entries.iter().find(|(_, t)| t.as_deref() == Some(sig_tag.as_str())).map(|(s, _)| s.digest().to_string());
         let signature = match signature {
             Some(s) => Some((sig_tag, layout.blob(&s)?)),
             None => None,
         };
-        out.push(Pending { component, manifest: bytes, digest, tag: tag.clone().unwrap_or_else(|| "latest".into()), signature });
+        out.push(Pending { component: c.name, manifest: c.manifest, digest: c.digest, tag: c.tag.unwrap_or_else(|| "latest".into()), signature });
     }
     Ok(out)
 }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use error::{ConfigError, ConfigWarning};
-pub use overrides::{Override, OverrideValue, Overrides, settable};
+pub use overrides::{Override, OverrideValue, Overrides, settable, user_config_dir};
 pub use runtime::{DEFAULT_MAX_OUTPUT_RATE, DEFAULT_MAX_TABLE_ELEMENTS, MAX_QUEUE_DEPTH, MAX_WORKER_THREADS, MIN_MEMORY_LIMIT, OtlpMetrics, PoolSizes, QueueSpec, RuntimeConfig};
 pub use schema::runtime::{ExhaustionPolicy, SchedulingPolicy};
 pub use schema::values::BackpressurePolicy;

@@ -211,15 +211,9 @@ impl Overrides {
         self.push(full_key(key), OverrideValue::Text(value.trim().to_string()), origin.to_string())
     }
 
-    /// The user file: `$TORVYN_HOME/config.toml`, else
-    /// `$XDG_CONFIG_HOME/torvyn/config.toml`, else `~/.config/torvyn/config.toml`.
+    /// The user file: `config.toml` in [`user_config_dir`].
     pub fn user_file() -> Option<PathBuf> {
-        let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
-        if let Some(home) = var("TORVYN_HOME") {
-            return Some(home.join("config.toml"));
-        }
-        let base = var("XDG_CONFIG_HOME").or_else(|| var("HOME").map(|h| h.join(".config")))?;
-        Some(base.join("torvyn").join("config.toml"))
+        user_config_dir().map(|d| d.join("config.toml"))
     }
 
     /// Read the user file at `path` (absent is fine) as the layer below the
@@ -340,6 +334,17 @@ fn value_text(node: &Node) -> String {
         Value::Str(s) | Value::Text(s) => s.clone(),
         _ => doc::to_json(node).to_string(),
     }
+}
+
+/// The user's Torvyn folder (its settings file, its signing keys):
+/// `$TORVYN_HOME`, else `$XDG_CONFIG_HOME/torvyn`, else `~/.config/torvyn`.
+pub fn user_config_dir() -> Option<PathBuf> {
+    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(home) = var("TORVYN_HOME") {
+        return Some(home);
+    }
+    let base = var("XDG_CONFIG_HOME").or_else(|| var("HOME").map(|h| h.join(".config")))?;
+    Some(base.join("torvyn"))
 }
 
 #[cfg(test)]

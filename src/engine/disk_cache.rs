@@ -134,6 +134,31 @@ pub fn private_dir(dir: &Path) -> Result<(), CacheError> {
     Ok(())
 }
 
+/// Write `parts` to `path` as a file private to this user: a new temporary
+/// file beside it (0600 from creation, never an existing file's mode, never
+/// through a link; named `.<file>.<pid>.<random>.tmp`), synced, then renamed
+/// over `path`, so a reader sees the old file or the whole new one.
+pub fn write_private(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
+    let file = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{file}.{}.{:016x}.tmp", std::process::id(), fastrand::u64(..)));
+    let mut options = fs::File::options();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let result = (|| {
+        let mut f = options.open(&tmp)?;
+        for part in parts {
+            f.write_all(part)?;
+        }
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// One entry, as `torvyn cache ls` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CompiledEntry {
@@ -258,22 +283,7 @@ impl DiskCache {
         header.extend_from_slice(&seal(&secret, key, &sum, digest, name.as_bytes()));
         header.extend_from_slice(&(name.len() as u16).to_le_bytes());
         header.extend_from_slice(name.as_bytes());
-        let tmp = self.dir.join(format!(".{}.{}.{:016x}.tmp", crate::observability::hex(key), std::process::id(), fastrand::u64(..)));
-        let mut options = fs::File::options();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let result = (|| {
-            let mut f = options.open(&tmp)?;
-            f.write_all(&header)?;
-            f.write_all(payload)?;
-            f.sync_data()?;
-            fs::rename(&tmp, self.path(key))
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+        write_private(&self.path(key), &[&header, payload])
     }
 
     /// Every sound entry (damaged ones are listed with what is wrong as

@@ -26,7 +26,7 @@ pub use compile::{
     CompiledComponent, DEFAULT_MAX_INSTANCES, DEFAULT_WASM_STACK, Engine, EngineSettings, Inspection, MAX_INSTANCES, MAX_LINEAR_MEMORY,
     MAX_WASM_STACK, MIN_WASM_STACK,
 };
-pub use disk_cache::{CacheError, CacheLocation, CompiledEntry, DiskCache, default_root as default_cache_root, private_dir};
+pub use disk_cache::{CacheError, CacheLocation, CompiledEntry, DiskCache, default_root as default_cache_root, private_dir, write_private};
 pub use ticker::Busy;
 pub use error::{CallError, EngineError};
 pub use interrupt::CHECK_EVERY;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::error::PackagingError;
-use super::layout::LayoutWriter;
+use super::layout::{Layout, LayoutWriter};
 use super::oci::{self, Blob};
 use super::signing;
 use crate::engine::Inspection;
@@ -151,17 +151,46 @@ pub fn component_layer(reference: &str, manifest: &oci_spec::image::ImageManifes
 }
 
 /// If `bytes` is a component artifact's manifest: the component's name
-/// (its title annotation). `None` for any other manifest (a signature).
-pub fn component_manifest(what: &str, bytes: &[u8]) -> Result<Option<String>, PackagingError> {
+/// (its title annotation) and its component layer's digest. `None` for any
+/// other manifest (a signature).
+fn component_manifest(what: &str, bytes: &[u8]) -> Result<Option<(String, String)>, PackagingError> {
     let Ok(manifest) = serde_json::from_slice::<oci_spec::image::ImageManifest>(bytes) else {
         return Ok(None);
     };
     if manifest.config().media_type().to_string() != oci::WASM_CONFIG {
         return Ok(None);
     }
-    component_layer(what, &manifest)?;
+    let (layer, _) = component_layer(what, &manifest)?;
     let title = manifest.annotations().as_ref().and_then(|a| a.get(oci::TITLE)).cloned();
-    title.map(Some).ok_or_else(|| PackagingError::NotAComponent { reference: what.to_string(), why: format!("its manifest has no `{}` annotation naming the component", oci::TITLE) })
+    let title = title.ok_or_else(|| PackagingError::NotAComponent { reference: what.to_string(), why: format!("its manifest has no `{}` annotation naming the component", oci::TITLE) })?;
+    Ok(Some((title, layer)))
+}
+
+/// A component artifact found in a layout.
+pub struct LayoutComponent {
+    /// The component's name (the manifest's title).
+    pub name: String,
+    /// Its tag in the layout (`org.opencontainers.image.ref.name`).
+    pub tag: Option<String>,
+    /// The manifest's digest and bytes.
+    pub digest: String,
+    pub manifest: Vec<u8>,
+    /// The `application/wasm` layer's digest.
+    pub layer: String,
+}
+
+/// The component artifacts of `layout` (signature manifests are skipped).
+pub fn layout_components(layout: &Layout) -> Result<Vec<LayoutComponent>, PackagingError> {
+    let what = layout.path().display().to_string();
+    let mut out = Vec::new();
+    for (d, tag) in layout.manifests()? {
+        let digest = d.digest().to_string();
+        let manifest = layout.blob(&digest)?;
+        if let Some((name, layer)) = component_manifest(&what, &manifest)? {
+            out.push(LayoutComponent { name, tag, digest, manifest, layer });
+        }
+    }
+    Ok(out)
 }
 
 /// Every blob a manifest names: its config, then its layers.

@@ -18,7 +18,7 @@ mod reference;
 mod signing;
 mod store;
 
-pub use artifact::{component_layer, component_manifest, manifest_blobs, pack, PackInput, Packed};
+pub use artifact::{component_layer, layout_components, manifest_blobs, pack, LayoutComponent, PackInput, Packed};
 pub use client::Registry;
 pub use error::PackagingError;
 pub use layout::{tar_dir, Layout, LayoutWriter};

@@ -99,8 +99,9 @@ pub fn resolve(reference: &Reference, policy: &PullPolicy) -> Result<Resolved, P
     // Its signature.
     let mut signed_by = None;
     if policy.require_signatures {
-        let sig_digest = match store.signature(&digest).filter(|d| !policy.refresh && store.blob(d).is_some()) {
-            Some(d) => d,
+        let cached = store.signature(&digest).filter(|_| !policy.refresh).and_then(|d| store.blob(&d).map(|sig| (d, sig)));
+        let (sig_digest, sig) = match cached {
+            Some(found) => found,
             None => {
                 let unsigned = || PackagingError::Unsigned { reference: name.clone(), digest: digest.clone(), trusted: signing::trusted_names(&policy.trusted) };
                 let registry = registry()?;
@@ -124,10 +125,9 @@ pub fn resolve(reference: &Reference, policy: &PullPolicy) -> Result<Resolved, P
                     }
                 }
                 store.put_blob(&sig)?;
-                sig_digest
+                (sig_digest, sig)
             }
         };
-        let sig = store.blob(&sig_digest).ok_or_else(|| PackagingError::Other(format!("signature {sig_digest} of {name} vanished from the cache; pull again")))?;
         let fetch = |d: &str| store.blob(d).ok_or_else(|| PackagingError::Other(format!("signature blob {d} of {name} is missing from the cache; run `torvyn pull` again")));
         let component = reference.repository.rsplit('/').next().map(String::from);
         let expect = signing::Expect { identity: component, tag: if reference.digest.is_none() { reference.tag.clone() } else { None } };

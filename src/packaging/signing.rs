@@ -61,19 +61,7 @@ pub fn generate(out: &Path, force: bool) -> Result<(PathBuf, String), PackagingE
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io("create", dir))?;
     }
-    // A new private file (0600, never an existing file's mode, never
-    // through a link), renamed over the old key.
-    let tmp = PathBuf::from(format!("{}.{}.{:x}.tmp", out.display(), std::process::id(), fastrand::u64(..)));
-    let mut options = std::fs::File::options();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    use std::io::Write;
-    let written = options.open(&tmp).and_then(|mut f| f.write_all(private.as_bytes()).and_then(|_| f.sync_all())).and_then(|_| std::fs::rename(&tmp, out));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io("write", out)(e));
-    }
+    crate::engine::write_private(out, &[private.as_bytes()]).map_err(io("write", out))?;
     std::fs::write(&public, public_pem).map_err(io("write", &public))?;
     Ok((public, key_id(&signing.verifying_key())))
 }
