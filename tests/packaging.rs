@@ -224,8 +224,10 @@ fn unsigned_wrongly_signed_and_tampered_artifacts_never_run() {
         assert!(err.contains(says) && err.contains("sha256:"), "{ns}: {err}");
         assert!(!out.contains("[sink]"), "{ns}: something ran: {out}");
     }
-    // `check` and `link` resolve the same references; a digest reference runs too.
+    // `check`, `link` and `bench` resolve the same references; a digest reference runs too.
     ok(&good, &work.join("h1"), &["check"]);
+    let benched = ok(&good, &work.join("h1"), &["bench", "--duration", "300ms", "--warmup", "100ms"]);
+    assert!(benched.contains("throughput"), "{benched}");
     let linked = ok(&good, &work.join("h1"), &["link"]);
     assert!(linked.contains("upper"), "{linked}");
     let upper_digest = {
